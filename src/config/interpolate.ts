@@ -1,0 +1,71 @@
+import { isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
+import type { KeyPath } from './positions.ts';
+
+export interface InterpolationContext {
+  env: Readonly<Record<string, string | undefined>>;
+  /** Reads a file named by ${file:PATH}; relative paths are resolved by the caller. */
+  readFile(path: string): string;
+}
+
+export interface InterpolationProblem {
+  path: KeyPath;
+  message: string;
+}
+
+/**
+ * Replaces ${NAME} (environment) and ${file:PATH} (file contents, trailing newline
+ * dropped) in every string value of the document, in place, so positions stay with their
+ * nodes. `$${` is a literal `${`. Returns the problems and the paths that were
+ * interpolated (a secret that came from a reference is not a plain-text secret).
+ */
+export function interpolateDocument(doc: Document, context: InterpolationContext): { problems: InterpolationProblem[]; referenced: Set<string> } {
+  const problems: InterpolationProblem[] = [];
+  const referenced = new Set<string>();
+  const visit = (node: unknown, path: KeyPath): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        visit(pair.value, [...path, key]);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, index) => visit(item, [...path, index]));
+    } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
+      const { value, errors } = interpolateString(node.value, context);
+      for (const message of errors) problems.push({ path, message });
+      if (errors.length === 0) {
+        node.value = value;
+        referenced.add(JSON.stringify(path));
+      }
+    }
+  };
+  visit(doc.contents as Node | null, []);
+  return { problems, referenced };
+}
+
+export function interpolateString(text: string, context: InterpolationContext): { value: string; errors: string[] } {
+  const errors: string[] = [];
+  const value = text.replace(/\$?\$\{([^}]*)\}/g, (match, reference: string) => {
+    if (match.startsWith('$$')) return match.slice(1);
+    if (reference.startsWith('file:')) {
+      const file = reference.slice('file:'.length);
+      try {
+        return context.readFile(file).replace(/\r?\n$/, '');
+      } catch (error) {
+        const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+        errors.push(`cannot read file "${file}" named by \${file:${file}} (${reason})`);
+        return '';
+      }
+    }
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(reference)) {
+      errors.push(`"\${${reference}}" is not a valid reference: use \${ENV_NAME} or \${file:/path/to/secret}`);
+      return '';
+    }
+    const found = context.env[reference];
+    if (found === undefined || found === '') {
+      errors.push(`environment variable ${reference} is ${found === undefined ? 'not set' : 'empty'}`);
+      return '';
+    }
+    return found;
+  });
+  return { value, errors };
+}

@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { interpolateDocument } from './interpolate.ts';
+import { formatKeyPath, positionOf, type KeyPath } from './positions.ts';
+import { configSchema, crossReferenceIssues, type Config } from './schema.ts';
+import { knownKeysAt, suggestKey } from './suggest.ts';
+
+export interface ConfigProblem {
+  path: KeyPath;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+/** Every problem found in a config file, each with its key path and YAML line and column. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    readonly source: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(`${source}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map((problem) => `  ${formatProblem(source, problem)}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatProblem(source: string, problem: ConfigProblem): string {
+  const where = problem.line === undefined ? source : `${source}:${problem.line}:${problem.column ?? 1}`;
+  return `${where} ${formatKeyPath(problem.path)}: ${problem.message}`;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Things that work but deserve attention, such as a secret written in plain text. */
+  warnings: string[];
+  source: string;
+}
+
+export interface ParseOptions {
+  /** Name used in messages, normally the file path. */
+  source?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Directory that relative ${file:PATH} references resolve against. */
+  baseDir?: string;
+  readFile?: (path: string) => string;
+}
+
+export function loadConfigFile(path: string, options: Omit<ParseOptions, 'source' | 'baseDir'> = {}): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
+    throw new ConfigError(path, [{ path: [], message: `cannot read the config file (${reason})` }]);
+  }
+  return parseConfig(text, { ...options, source: path, baseDir: dirname(resolve(path)) });
+}
+
+export function parseConfig(text: string, options: ParseOptions = {}): LoadedConfig {
+  const source = options.source ?? 'proxy.yaml';
+  const baseDir = options.baseDir ?? process.cwd();
+  const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const problems: ConfigProblem[] = doc.errors.map((error) => {
+    const [start] = error.linePos ?? [];
+    return { path: [], line: start?.line, column: start?.col, message: `YAML syntax: ${error.message.split('\n')[0]}` };
+  });
+  if (problems.length > 0) throw new ConfigError(source, problems);
+
+  const at = (path: KeyPath, message: string, place: 'key' | 'value' = 'value'): ConfigProblem => ({
+    path,
+    message,
+    ...positionOf(doc, lines, path, place),
+  });
+
+  const { problems: referenceProblems, referenced } = interpolateDocument(doc, {
+    env: options.env ?? {},
+    readFile: (path) => readFile(resolve(baseDir, path)),
+  });
+  problems.push(...referenceProblems.map((problem) => at(problem.path, problem.message)));
+
+  const raw: unknown = doc.toJS() ?? {};
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) problems.push(...parsed.error.issues.flatMap((issue) => describeIssue(issue, at)));
+  problems.push(...crossReferenceIssues(raw).map((issue) => at(issue.path, issue.message, issue.at)));
+
+  if (problems.length > 0 || !parsed.success) {
+    throw new ConfigError(source, dedupe(problems).sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
+  }
+  return { config: parsed.data, warnings: plainTextSecretWarnings(parsed.data, referenced, at, source), source };
+}
+
+type Locate = (path: KeyPath, message: string, place?: 'key' | 'value') => ConfigProblem;
+
+function describeIssue(issue: z.core.$ZodIssue, at: Locate): ConfigProblem[] {
+  const path = issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment));
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeysAt(configSchema, path);
+    return issue.keys.map((key) => {
+      const suggestion = suggestKey(key, known);
+      const hint = suggestion ? ` (did you mean "${suggestion}"?)` : known.length ? ` (allowed: ${known.join(', ')})` : '';
+      return at([...path, key], `unknown key "${key}"${hint}`, 'key');
+    });
+  }
+  if (issue.code === 'invalid_key') {
+    return issue.issues.map((inner) => at(path, inner.message, 'key'));
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return [at(path, `required key is missing (expected ${issue.expected})`)];
+  }
+  return [at(path, issue.message)];
+}
+
+function plainTextSecretWarnings(config: Config, referenced: Set<string>, at: Locate, source: string): string[] {
+  const secretPaths: KeyPath[] = [
+    ...Object.keys(config.tokens).map((name) => ['tokens', name, 'clientSecret']),
+    ...config.inbound.users.flatMap((user, index) => (user.password === undefined ? [] : [['inbound', 'users', index, 'password']])),
+  ];
+  return secretPaths
+    .filter((path) => !referenced.has(JSON.stringify(path)))
+    .map((path) => formatProblem(source, at(path, 'secret written in plain text in the config file; prefer ${ENV_NAME} or ${file:/run/secrets/name}')));
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((problem) => {
+    const key = `${formatKeyPath(problem.path)}|${problem.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import { parsePasswordHash } from '../inbound/password.ts';
+import { parseDuration } from './duration.ts';
+
+/**
+ * The one definition of proxy.yaml: TypeScript types, validation, defaults and the
+ * JSON Schema printed by `bearer-proxy schema` all come from here.
+ */
+
+export const RESERVED_PATHS = ['/healthz', '/readyz', '/metrics', '/_status'] as const;
+
+const duration = (fallbackMs: number) =>
+  z
+    .union([z.number().positive(), z.string()], {
+      error: 'expected a duration: seconds as a number, or a string such as 500ms, 30s, 10m, 1h',
+    })
+    .default(fallbackMs / 1000)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${value}" is not a duration: use a number of seconds or a string such as 500ms, 30s, 10m, 1h`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an absolute http:// or https:// URL' });
+
+const listenSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1').describe('Address to listen on; 0.0.0.0 in a container.'),
+  port: z.number().int().min(0).max(65535).default(8080).describe('TCP port; 0 picks a free one.'),
+});
+
+const userSchema = z
+  .strictObject({
+    name: z.string().min(1).regex(/^[^:]*$/, 'a Basic-auth user name cannot contain ":"'),
+    password: z.string().min(1).optional().describe('Plain password, normally ${ENV} or ${file:PATH}.'),
+    passwordHash: z
+      .string()
+      .refine((hash) => parsePasswordHash(hash) !== undefined, 'expected a hash printed by `bearer-proxy hash-password` (scrypt$N$r$p$salt$key)')
+      .optional(),
+  })
+  .refine((user) => (user.password === undefined) !== (user.passwordHash === undefined), {
+    message: 'set exactly one of password or passwordHash',
+  });
+
+const inboundSchema = z.strictObject({
+  anonymous: z
+    .enum(['loopback', 'any', 'none'])
+    .default('loopback')
+    .describe('Who may call without Basic credentials: loopback callers (default), anyone, or nobody.'),
+  users: z.array(userSchema).default([]).describe('Basic-auth accounts (for the on-premises data gateway).'),
+});
+
+export const AUTH_METHODS = ['client_secret_post', 'client_secret_basic'] as const;
+
+const tokenSourceSchema = z
+  .strictObject({
+    tokenUrl: httpUrl.optional().describe('The IdP token endpoint. Set this or issuer.'),
+    issuer: httpUrl.optional().describe('The IdP issuer; its token endpoint is found by OIDC discovery.'),
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1).describe('Normally ${ENV} or ${file:PATH}, never written in plain text.'),
+    scope: z.string().min(1).optional().describe('Sent only when set (Keycloak refuses unexpected scopes).'),
+    resource: z.string().min(1).optional().describe('Sent only when set (Azure AD v1).'),
+    audience: z.string().min(1).optional().describe('Sent only when set (Auth0).'),
+    authMethod: z.enum(AUTH_METHODS).default('client_secret_post'),
+    params: z.record(z.string(), z.string()).default({}).describe('Extra form fields for the token request.'),
+    allowInsecure: z.boolean().default(false).describe('Allow an http:// IdP (tests and demos only).'),
+    defaultExpiresIn: duration(3600_000).describe('Token lifetime to assume when the IdP sends no expires_in.'),
+  })
+  .superRefine((source, ctx) => {
+    if ((source.tokenUrl === undefined) === (source.issuer === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'set exactly one of tokenUrl or issuer' });
+    }
+    for (const key of ['tokenUrl', 'issuer'] as const) {
+      const url = source[key];
+      if (url?.startsWith('http:') && !source.allowInsecure) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'an http:// IdP would carry the client secret in clear text: use https://, or set allowInsecure: true for tests and demos',
+        });
+      }
+    }
+  });
+
+const routeSchema = z.strictObject({
+  target: httpUrl.describe('Upstream base URL; the rest of the request path and its query are appended.'),
+  token: z.string().min(1).describe('Name of the token source under tokens:.'),
+  timeout: duration(600_000).describe('Time to upstream response headers (default 600s, as OData.Feed).'),
+  headers: z.record(z.string(), z.string()).default({}).describe('Static headers added to every upstream request.'),
+  rewriteUrls: z.boolean().default(true).describe('Rewrite upstream URLs in JSON/XML bodies to the proxy URL.'),
+});
+
+export const configSchema = z.strictObject({
+  listen: listenSchema.default({ host: '127.0.0.1', port: 8080 }),
+  inbound: inboundSchema.default({ anonymous: 'loopback', users: [] }),
+  tokens: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'token source names use letters, digits, _ . -'), tokenSourceSchema),
+  routes: z.record(z.string(), routeSchema).describe('Path prefix (/name) → upstream. Longest whole-segment prefix wins.'),
+});
+
+export interface CrossReferenceIssue {
+  path: (string | number)[];
+  message: string;
+  at?: 'key' | 'value';
+}
+
+/**
+ * Checks that relate one part of the file to another. Zod skips object-level refinements
+ * once any field has an issue, so these run on the raw input on their own: a bad
+ * token reference is reported in the same run as a typo elsewhere.
+ */
+export function crossReferenceIssues(input: unknown): CrossReferenceIssue[] {
+  const issues: CrossReferenceIssue[] = [];
+  const root = isRecord(input) ? input : {};
+  const tokens = isRecord(root.tokens) ? root.tokens : {};
+  const routes = isRecord(root.routes) ? root.routes : undefined;
+  if (routes && Object.keys(routes).length === 0) issues.push({ path: ['routes'], message: 'define at least one route' });
+  for (const [prefix, route] of Object.entries(routes ?? {})) {
+    const prefixProblem = routePrefixProblem(prefix);
+    if (prefixProblem) issues.push({ path: ['routes', prefix], message: prefixProblem, at: 'key' });
+    const token = isRecord(route) ? route.token : undefined;
+    if (typeof token === 'string' && !(token in tokens)) {
+      const known = Object.keys(tokens);
+      issues.push({
+        path: ['routes', prefix, 'token'],
+        message: `no token source named "${token}"${known.length ? ` (defined: ${known.join(', ')})` : ''}`,
+      });
+    }
+  }
+  const inbound = isRecord(root.inbound) ? root.inbound : {};
+  const names = new Set<unknown>();
+  (Array.isArray(inbound.users) ? inbound.users : []).forEach((user: unknown, index) => {
+    const name = isRecord(user) ? user.name : undefined;
+    if (typeof name === 'string' && names.has(name)) {
+      issues.push({ path: ['inbound', 'users', index, 'name'], message: `user "${name}" is defined twice` });
+    }
+    names.add(name);
+  });
+  return issues;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type TokenSourceConfig = Config['tokens'][string];
+export type RouteConfig = Config['routes'][string];
+export type InboundConfig = Config['inbound'];
+export type UserConfig = InboundConfig['users'][number];
+
+function routePrefixProblem(prefix: string): string | undefined {
+  if (!/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/.test(prefix)) {
+    return `route prefix "${prefix}" must look like /name or /name/sub: start with "/", no trailing "/", no empty segments, query or spaces`;
+  }
+  if (prefix.split('/').some((segment) => segment === '.' || segment === '..')) {
+    return `route prefix "${prefix}" cannot contain "." or ".." segments`;
+  }
+  const reserved = RESERVED_PATHS.find((path) => prefix === path || prefix.startsWith(`${path}/`));
+  if (reserved) return `route prefix "${prefix}" uses the reserved path ${reserved}`;
+  return undefined;
+}
+
+/** JSON Schema of proxy.yaml as written (input side: defaults optional, durations as number or string). */
+export function configJsonSchema(): object {
+  return {
+    ...z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }),
+    title: 'bearer-proxy configuration (proxy.yaml)',
+  };
+}

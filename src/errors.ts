@@ -1,0 +1,65 @@
+import type { ServerResponse } from 'node:http';
+
+/** Every error the proxy itself answers with: a stable code, its HTTP status, and a default message. */
+export const ERRORS = {
+  AUTH_REQUIRED: { status: 401, message: 'Credentials are required: use Basic authentication.' },
+  AUTH_INVALID: { status: 401, message: 'The user name or password is wrong.' },
+  NO_ROUTE: { status: 404, message: 'No route matches this path.' },
+  BAD_REQUEST: { status: 400, message: 'The request cannot be forwarded.' },
+  TOKEN_FETCH_FAILED: { status: 502, message: 'The identity provider refused the token request.' },
+  TOKEN_UNAVAILABLE: { status: 503, message: 'No access token is available: the identity provider cannot be reached.' },
+  UPSTREAM_REJECTED_TOKEN: { status: 502, message: 'The upstream service rejected a freshly fetched access token.' },
+  UPSTREAM_UNREACHABLE: { status: 502, message: 'The upstream service cannot be reached.' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream service did not answer within the route timeout.' },
+  INTERNAL: { status: 500, message: 'The proxy failed unexpectedly; see its log for the request id.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class ProxyError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string = ERRORS[code].message,
+    options: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'ProxyError';
+    this.status = ERRORS[code].status;
+    this.headers = options.headers ?? {};
+  }
+  readonly headers: Record<string, string>;
+}
+
+export function isProxyError(error: unknown): error is ProxyError {
+  return error instanceof ProxyError;
+}
+
+export interface ErrorContext {
+  route?: string;
+  requestId: string;
+}
+
+/** OData-style JSON body, which Power BI shows to the user as is. */
+export function errorBody(error: ProxyError, context: ErrorContext): string {
+  return JSON.stringify({
+    error: { code: error.code, message: error.message, ...(context.route ? { route: context.route } : {}), requestId: context.requestId },
+  });
+}
+
+/** The one place that writes a proxy error to a client. A response already under way is cut off instead. */
+export function sendError(res: ServerResponse, error: ProxyError, context: ErrorContext): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = errorBody(error, context);
+  res.writeHead(error.status, {
+    ...error.headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-request-id': context.requestId,
+  });
+  res.end(body);
+}

@@ -1,0 +1,86 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { InboundConfig } from '../config/schema.ts';
+import { ProxyError } from '../errors.ts';
+import { isLoopbackAddress } from './loopback.ts';
+import { verifyPasswordHash } from './password.ts';
+
+export const BASIC_CHALLENGE = 'Basic realm="bearer-proxy", charset="UTF-8"';
+const CHALLENGE_HEADERS = { 'www-authenticate': BASIC_CHALLENGE };
+
+export type AuthResult = { user?: string };
+
+export interface Authenticator {
+  /** Resolves with the caller's identity, or rejects with AUTH_REQUIRED / AUTH_INVALID. */
+  authenticate(req: IncomingMessage): Promise<AuthResult>;
+}
+
+interface Account {
+  name: string;
+  check(password: string): Promise<boolean>;
+}
+
+/**
+ * Power Query sends Basic credentials with every request, and scrypt is slow on purpose,
+ * so a successful check is remembered for the life of this authenticator, keyed by an
+ * HMAC under a random per-process key (the password itself is never kept).
+ */
+const VERIFIED_CACHE_LIMIT = 1000;
+
+export function createAuthenticator(inbound: InboundConfig): Authenticator {
+  const accounts = new Map<string, Account>(inbound.users.map((user) => [user.name, toAccount(user)]));
+  const cacheKey = randomBytes(32);
+  const verified = new Set<string>();
+
+  const anonymousAllowed = (req: IncomingMessage): boolean =>
+    inbound.anonymous === 'any' || (inbound.anonymous === 'loopback' && isLoopbackAddress(req.socket.remoteAddress));
+
+  return {
+    async authenticate(req) {
+      const header = req.headers.authorization;
+      const credentials = header === undefined ? undefined : parseBasic(header);
+      // A caller allowed in anonymously may still send credentials (Power Query's Basic
+      // mode does); they are checked only when accounts exist to check them against.
+      if (anonymousAllowed(req) && (credentials === undefined || accounts.size === 0)) return {};
+      if (header === undefined) throw new ProxyError('AUTH_REQUIRED', undefined, { headers: CHALLENGE_HEADERS });
+      if (!credentials) throw new ProxyError('AUTH_INVALID', 'The Authorization header must use the Basic scheme.', { headers: CHALLENGE_HEADERS });
+
+      const account = accounts.get(credentials.user);
+      const fingerprint = createHmac('sha256', cacheKey).update(credentials.user).update('\0').update(credentials.password).digest('base64');
+      if (account && verified.has(fingerprint)) return { user: account.name };
+      const ok = account ? await account.check(credentials.password) : await rejectInConstantTime(credentials.password);
+      if (!ok || !account) throw new ProxyError('AUTH_INVALID', undefined, { headers: CHALLENGE_HEADERS });
+      if (verified.size >= VERIFIED_CACHE_LIMIT) verified.clear();
+      verified.add(fingerprint);
+      return { user: account.name };
+    },
+  };
+}
+
+function toAccount(user: InboundConfig['users'][number]): Account {
+  if (user.passwordHash !== undefined) {
+    const hash = user.passwordHash;
+    return { name: user.name, check: (password) => verifyPasswordHash(password, hash) };
+  }
+  const expected = sha256(user.password ?? '');
+  return { name: user.name, check: async (password) => timingSafeEqual(sha256(password), expected) };
+}
+
+/** An unknown user costs the same as a known one, so timing does not reveal which names exist. */
+async function rejectInConstantTime(password: string): Promise<false> {
+  timingSafeEqual(sha256(password), sha256(''));
+  return false;
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+export function parseBasic(header: string): { user: string; password: string } | undefined {
+  const match = /^Basic[ ]+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}

@@ -1,0 +1,49 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Declared redaction: whatever object a log call is handed, these never reach the output.
+ * Code should not log secrets in the first place; this is the net under it.
+ */
+export const REDACT_PATHS = [
+  'authorization',
+  'password',
+  'passwordHash',
+  'clientSecret',
+  'client_secret',
+  'access_token',
+  'accessToken',
+  'token.value',
+  '*.authorization',
+  '*.password',
+  '*.passwordHash',
+  '*.clientSecret',
+  '*.client_secret',
+  '*.access_token',
+  '*.accessToken',
+  'headers["proxy-authorization"]',
+  '*.headers.authorization',
+  '*.headers["proxy-authorization"]',
+];
+
+export interface LoggerOptions {
+  level?: string;
+  /** Human-readable output (for a terminal); JSON otherwise. */
+  pretty?: boolean;
+  destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const base = {
+    level: options.level ?? 'info',
+    base: undefined,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  if (options.destination) return pino(base, options.destination);
+  if (options.pretty) {
+    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  }
+  return pino(base);
+}

@@ -1,0 +1,49 @@
+import { ProxyError } from '../errors.ts';
+
+export interface RequestTarget {
+  /** The path exactly as the client sent it (still percent-encoded). */
+  path: string;
+  /** The raw query string including its leading "?", or "" when there is none. */
+  search: string;
+}
+
+/**
+ * Splits an origin-form request target without normalising it: the path and query are
+ * forwarded byte for byte, so this only decides whether the target is safe to forward.
+ */
+export function parseRequestTarget(rawUrl: string): RequestTarget {
+  if (!rawUrl.startsWith('/') || rawUrl.startsWith('//')) {
+    throw new ProxyError('BAD_REQUEST', 'Only origin-form request targets (/path?query) are accepted; this is not a forward proxy.');
+  }
+  const queryStart = rawUrl.indexOf('?');
+  const path = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
+  const search = queryStart < 0 ? '' : rawUrl.slice(queryStart);
+  if (/%(?![0-9A-Fa-f]{2})/.test(rawUrl)) throw new ProxyError('BAD_REQUEST', 'The request URL has a malformed percent-encoding.');
+  for (const segment of path.split('/')) {
+    if (escapesItsParent(segment)) throw new ProxyError('BAD_REQUEST', 'Dot segments (".", "..") are not allowed in the request path, encoded or not.');
+  }
+  return { path, search };
+}
+
+/**
+ * A segment that some server along the way could read as "." or "..": after one, two or
+ * three rounds of percent-decoding, and with backslashes taken as separators (IIS does).
+ */
+function escapesItsParent(segment: string): boolean {
+  let current = segment;
+  for (let round = 0; round < 4; round++) {
+    if (current.includes('\0')) return true;
+    if (current.split(/[\\/]/).some((part) => part === '.' || part === '..')) return true;
+    if (!current.includes('%')) return false;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(current);
+    } catch {
+      // Not valid UTF-8 once decoded: the bytes still reach the upstream as sent, so only dots matter.
+      decoded = current.replace(/%2e/gi, '.').replace(/%2f/gi, '/').replace(/%5c/gi, '\\').replace(/%25/g, '%');
+    }
+    if (decoded === current) return false;
+    current = decoded;
+  }
+  return false;
+}

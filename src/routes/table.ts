@@ -1,0 +1,64 @@
+import type { Config, RouteConfig } from '../config/schema.ts';
+
+export interface Route {
+  prefix: string;
+  target: URL;
+  /** scheme://host:port of the target, the key of its connection pool. */
+  origin: string;
+  /** The target's path without a trailing slash; the rest of the request path follows it. */
+  basePath: string;
+  /** The target as a base URL without a trailing slash, as upstream links spell it. */
+  baseUrl: string;
+  tokenSource: string;
+  timeoutMs: number;
+  /** Static headers, lower-cased names, in config order. */
+  headers: ReadonlyArray<readonly [string, string]>;
+  rewriteUrls: boolean;
+}
+
+export interface RouteMatch {
+  route: Route;
+  /** What follows the prefix in the request path: "" or starting with "/". */
+  rest: string;
+}
+
+/** Routes sorted once, longest prefix first, so the first whole-segment match is the best one. */
+export class RouteTable {
+  readonly routes: readonly Route[];
+
+  constructor(routes: Config['routes']) {
+    this.routes = Object.entries(routes)
+      .map(([prefix, config]) => toRoute(prefix, config))
+      .sort((a, b) => b.prefix.length - a.prefix.length);
+  }
+
+  match(path: string): RouteMatch | undefined {
+    for (const route of this.routes) {
+      if (!path.startsWith(route.prefix)) continue;
+      const next = path.charCodeAt(route.prefix.length);
+      // NaN: the path is exactly the prefix; 47 is "/": a whole segment matched.
+      if (Number.isNaN(next) || next === 47) return { route, rest: path.slice(route.prefix.length) };
+    }
+    return undefined;
+  }
+
+  get prefixes(): string[] {
+    return this.routes.map((route) => route.prefix).sort();
+  }
+}
+
+function toRoute(prefix: string, config: RouteConfig): Route {
+  const target = new URL(config.target);
+  const basePath = target.pathname.replace(/\/+$/, '');
+  return {
+    prefix,
+    target,
+    origin: target.origin,
+    basePath,
+    baseUrl: `${target.origin}${basePath}`,
+    tokenSource: config.token,
+    timeoutMs: config.timeout,
+    headers: Object.entries(config.headers).map(([name, value]) => [name.toLowerCase(), value] as const),
+    rewriteUrls: config.rewriteUrls,
+  };
+}
