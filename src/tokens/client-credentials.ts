@@ -1,0 +1,122 @@
+import * as oidc from 'openid-client';
+import type { Clock } from '../clock.ts';
+import type { TokenSourceConfig } from '../config/schema.ts';
+import { ProxyError } from '../errors.ts';
+import type { AccessToken, TokenSource } from './token.ts';
+
+export type FetchFunction = typeof globalThis.fetch;
+
+export interface ClientCredentialsDeps {
+  clock: Clock;
+  /** Every IdP request goes through this (openid-client's customFetch seam). */
+  fetch?: FetchFunction;
+  /** Seconds an IdP request may take. */
+  timeoutSeconds?: number;
+}
+
+/** Seconds a client is told to wait before retrying while the IdP cannot be reached. */
+export const TOKEN_RETRY_AFTER_SECONDS = 5;
+
+/** The OAuth2 client_credentials grant through openid-client, by token URL or by OIDC discovery. */
+export function createClientCredentialsSource(name: string, config: TokenSourceConfig, deps: ClientCredentialsDeps): TokenSource {
+  let configuration: Promise<oidc.Configuration> | undefined;
+  const resolveConfiguration = (): Promise<oidc.Configuration> => {
+    configuration ??= buildConfiguration(config, deps).catch((error: unknown) => {
+      configuration = undefined; // a failed discovery is retried on the next fetch
+      throw error;
+    });
+    return configuration;
+  };
+  const parameters = grantParameters(config);
+
+  return {
+    name,
+    async fetchToken() {
+      try {
+        const response = await oidc.clientCredentialsGrant(await resolveConfiguration(), parameters);
+        const obtainedAt = deps.clock.now();
+        const lifetimeMs = response.expires_in !== undefined && response.expires_in > 0 ? response.expires_in * 1000 : config.defaultExpiresIn;
+        return {
+          value: response.access_token,
+          tokenType: response.token_type,
+          obtainedAt,
+          expiresAt: obtainedAt + lifetimeMs,
+          ...(response.scope ? { scope: response.scope } : {}),
+        } satisfies AccessToken;
+      } catch (error) {
+        throw classifyTokenError(name, error);
+      }
+    },
+  };
+}
+
+function buildConfiguration(config: TokenSourceConfig, deps: ClientCredentialsDeps): Promise<oidc.Configuration> {
+  const auth = config.authMethod === 'client_secret_basic' ? oidc.ClientSecretBasic(config.clientSecret) : oidc.ClientSecretPost(config.clientSecret);
+  const execute = config.allowInsecure ? [oidc.allowInsecureRequests] : [];
+  const configure = (configuration: oidc.Configuration): oidc.Configuration => {
+    if (deps.fetch) configuration[oidc.customFetch] = deps.fetch as oidc.CustomFetch;
+    configuration.timeout = deps.timeoutSeconds ?? 30;
+    return configuration;
+  };
+  if (config.issuer) {
+    return oidc
+      .discovery(new URL(config.issuer), config.clientId, undefined, auth, {
+        execute,
+        timeout: deps.timeoutSeconds ?? 30,
+        ...(deps.fetch ? { [oidc.customFetch]: deps.fetch as oidc.CustomFetch } : {}),
+      })
+      .then(configure);
+  }
+  const tokenUrl = new URL(config.tokenUrl!);
+  // openid-client needs an issuer even without discovery; the token URL's origin stands in.
+  const configuration = new oidc.Configuration({ issuer: tokenUrl.origin, token_endpoint: tokenUrl.href }, config.clientId, undefined, auth);
+  for (const step of execute) step(configuration);
+  return Promise.resolve(configure(configuration));
+}
+
+/** scope, resource and audience are each sent only when configured: IdPs refuse what they do not expect. */
+function grantParameters(config: TokenSourceConfig): Record<string, string> {
+  return {
+    ...config.params,
+    ...(config.scope ? { scope: config.scope } : {}),
+    ...(config.resource ? { resource: config.resource } : {}),
+    ...(config.audience ? { audience: config.audience } : {}),
+  };
+}
+
+/**
+ * An IdP that answered with an OAuth error refused us (502 TOKEN_FETCH_FAILED: retrying
+ * will not help until the config changes); anything else means it could not be reached
+ * or did not answer sensibly (503 TOKEN_UNAVAILABLE: retrying may help).
+ */
+export function classifyTokenError(source: string, error: unknown): ProxyError {
+  if (error instanceof ProxyError) return error;
+  if (error instanceof oidc.ResponseBodyError && error.status < 500) {
+    const description = error.error_description ? `: ${error.error_description}` : '';
+    return new ProxyError('TOKEN_FETCH_FAILED', `The identity provider refused the token request for "${source}" with ${error.error}${description}`, { cause: error });
+  }
+  if (error instanceof oidc.WWWAuthenticateChallengeError && error.status < 500) {
+    const challenge = error.cause[0]?.parameters;
+    const code = challenge?.error ?? `HTTP ${error.status}`;
+    const description = challenge?.error_description ? `: ${challenge.error_description}` : '';
+    return new ProxyError('TOKEN_FETCH_FAILED', `The identity provider refused the token request for "${source}" with ${code}${description}`, { cause: error });
+  }
+  const reason = describeFailure(error);
+  return new ProxyError('TOKEN_UNAVAILABLE', `No access token for "${source}": the identity provider ${reason}.`, {
+    cause: error,
+    headers: { 'retry-after': String(TOKEN_RETRY_AFTER_SECONDS) },
+  });
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof oidc.ResponseBodyError) return `failed with HTTP ${error.status} (${error.error})`;
+  const cause = (error as { cause?: { code?: string } })?.cause;
+  const code = cause?.code ?? (error as { code?: string })?.code;
+  if (code === 'ECONNREFUSED') return 'refused the connection';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name could not be resolved';
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'did not answer in time';
+  if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_INVALID_RESPONSE' || code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
+    return 'sent a response that is not a valid token response';
+  }
+  return `could not be reached (${code ?? (error instanceof Error ? error.name : 'unknown error')})`;
+}
