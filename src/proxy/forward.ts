@@ -1,0 +1,198 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { Dispatcher } from 'undici';
+import { ProxyError } from '../errors.ts';
+import { isRewritableContentType, rewritePairs, rewriteUrlValue, UrlRewriter } from '../odata/rewrite.ts';
+import type { RouteMatch } from '../routes/table.ts';
+import type { TokenProvider } from '../tokens/provider.ts';
+import type { AccessToken } from '../tokens/token.ts';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+
+export interface ForwardRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  match: RouteMatch;
+  search: string;
+  requestId: string;
+  /** This proxy's own URL for the route, as the client reached it (for rewriting upstream links). */
+  proxyBase: string;
+  forwardedProto: string;
+  tokens: TokenProvider;
+  dispatcher: Dispatcher;
+  /** Filled in as the exchange happens: the response can close (and be logged) before forward() returns. */
+  record: ForwardRecord;
+}
+
+export interface ForwardRecord {
+  upstreamStatus?: number;
+  bytes?: number;
+  retriedWithNewToken?: boolean;
+}
+
+/** The most of an upstream 401 body read to explain it to the client. */
+const REJECTION_BODY_LIMIT = 8 * 1024;
+
+/**
+ * Sends one request upstream with a bearer token and streams the answer back. An upstream
+ * 401 never reaches the client (Power Query would start an Entra ID sign-in against
+ * localhost): the token is dropped and, for a request without a body, sent once more
+ * with a fresh one; a second refusal is a 502 UPSTREAM_REJECTED_TOKEN.
+ */
+export async function forward(request: ForwardRequest): Promise<void> {
+  const { req, res, tokens, record } = request;
+  const abort = new AbortController();
+  const onClose = (): void => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.once('close', onClose);
+  try {
+    const replayable = !requestHasBody(req);
+    let token = await tokens.getToken();
+    let response = await send(request, token, abort.signal, replayable);
+    if (response.statusCode === 401 && replayable) {
+      response.body.resume();
+      tokens.invalidate(token);
+      token = await tokens.getToken();
+      response = await send(request, token, abort.signal, replayable);
+      record.retriedWithNewToken = true;
+    }
+    record.upstreamStatus = response.statusCode;
+    if (response.statusCode === 401) {
+      tokens.invalidate(token);
+      const reason = await rejectionReason(response);
+      throw new ProxyError(
+        'UPSTREAM_REJECTED_TOKEN',
+        `The upstream service rejected the access token from "${tokens.name}"${record.retriedWithNewToken ? ' twice, the second a freshly fetched one' : ''}${reason ? `: ${reason}` : '.'}`,
+      );
+    }
+    await relay(request, response, abort.signal);
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+async function send(request: ForwardRequest, token: AccessToken, signal: AbortSignal, replayable: boolean): Promise<Dispatcher.ResponseData> {
+  const { req, match, search } = request;
+  const { route, rest } = match;
+  try {
+    return await request.dispatcher.request({
+      origin: route.origin,
+      path: route.basePath + rest + search,
+      method: req.method as Dispatcher.HttpMethod,
+      headers: upstreamRequestHeaders(req.rawHeaders, {
+        host: route.target.host,
+        authorization: `Bearer ${token.value}`,
+        forwardedFor: req.socket.remoteAddress ?? '',
+        forwardedProto: request.forwardedProto,
+        forwardedHost: req.headers.host,
+        requestId: request.requestId,
+        static: route.headers,
+      }),
+      body: replayable ? null : req,
+      signal,
+      headersTimeout: route.timeoutMs,
+      bodyTimeout: route.timeoutMs,
+    });
+  } catch (error) {
+    throw upstreamError(error, route.timeoutMs);
+  }
+}
+
+async function relay(request: ForwardRequest, response: Dispatcher.ResponseData, clientGone: AbortSignal): Promise<void> {
+  const { res, match, proxyBase, record } = request;
+  const { route } = match;
+  const headers = clientResponseHeaders(response.headers);
+  const rewriting = route.rewriteUrls;
+  if (rewriting) {
+    for (const name of ['location', 'content-location'] as const) {
+      const value = headers[name];
+      if (typeof value === 'string') headers[name] = rewriteUrlValue(value, route.baseUrl, proxyBase);
+    }
+  }
+  const decoder = rewriting && isRewritableContentType(firstValue(headers['content-type'])) ? decoderFor(firstValue(headers['content-encoding'])) : undefined;
+  if (decoder) {
+    // The body changes length and is sent decoded; re-encoding for the client is a later step.
+    delete headers['content-length'];
+    delete headers['content-encoding'];
+  }
+  res.writeHead(response.statusCode, headers);
+  record.bytes = 0;
+  response.body.on('data', (chunk: Buffer) => {
+    record.bytes! += chunk.length;
+  });
+  try {
+    if (decoder) {
+      const rewriter = new UrlRewriter(rewritePairs(route.baseUrl, proxyBase));
+      await (decoder === 'identity' ? pipeline(response.body, rewriter, res) : pipeline(response.body, decoder(), rewriter, res));
+    } else {
+      await pipeline(response.body, res);
+    }
+  } catch (error) {
+    // The client leaving is not a failure of ours; anything else broke the upstream's body midway.
+    if (clientGone.aborted) throw error;
+    throw new ProxyError('UPSTREAM_UNREACHABLE', `The upstream response broke off (${(error as { code?: string }).code ?? (error as Error).name}).`, { cause: error });
+  }
+}
+
+type DecoderFactory = () => NodeJS.ReadWriteStream;
+
+function decoderFor(encoding: string | undefined): DecoderFactory | 'identity' | undefined {
+  switch (encoding?.trim().toLowerCase()) {
+    case undefined:
+    case '':
+    case 'identity':
+      return 'identity';
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip;
+    case 'deflate':
+      return createInflate;
+    case 'br':
+      return createBrotliDecompress;
+    default:
+      return undefined; // an encoding we cannot read passes through untouched
+  }
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function requestHasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** The upstream's own words for a 401, from `WWW-Authenticate` or an OData/OAuth error body. */
+async function rejectionReason(response: Dispatcher.ResponseData): Promise<string | undefined> {
+  const challenge = response.headers['www-authenticate'];
+  const fromChallenge = /error_description="([^"]*)"/.exec(String(challenge ?? ''))?.[1];
+  let text = '';
+  for await (const chunk of response.body) {
+    text += (chunk as Buffer).toString('utf8');
+    if (text.length > REJECTION_BODY_LIMIT) {
+      response.body.destroy();
+      break;
+    }
+  }
+  let fromBody: string | undefined;
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; error_description?: unknown; message?: unknown };
+    const candidate = typeof parsed.error === 'object' ? parsed.error?.message : (parsed.error_description ?? parsed.message ?? parsed.error);
+    if (typeof candidate === 'string') fromBody = candidate;
+  } catch {
+    fromBody = undefined;
+  }
+  const reason = fromChallenge ?? fromBody;
+  return reason === undefined ? undefined : reason.slice(0, 300);
+}
+
+function upstreamError(error: unknown, timeoutMs: number): ProxyError | Error {
+  const code = (error as { code?: string }).code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+    return new ProxyError('UPSTREAM_TIMEOUT', `The upstream service sent no response headers within ${timeoutMs / 1000}s (the route timeout).`, { cause: error });
+  }
+  if ((error as Error).name === 'AbortError' || code === 'UND_ERR_ABORTED') return error as Error;
+  return new ProxyError('UPSTREAM_UNREACHABLE', `The upstream service cannot be reached (${code ?? (error as Error).name}).`, { cause: error });
+}

@@ -1,0 +1,69 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and their obsolete kin: they describe one connection, never the message. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings']);
+
+/**
+ * Set by the proxy itself on the way up; whatever the client sent under these names is
+ * dropped so it cannot pose as the proxy (a forged X-Forwarded-For, a smuggled token).
+ */
+const SET_BY_PROXY = new Set(['host', 'authorization', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+
+export interface UpstreamHeaderValues {
+  host: string;
+  authorization: string;
+  forwardedFor: string;
+  forwardedProto: string;
+  forwardedHost: string | undefined;
+  requestId: string;
+  /** Route headers, lower-cased names; they replace a client header of the same name. */
+  static: ReadonlyArray<readonly [string, string]>;
+}
+
+/**
+ * The request headers sent upstream, as a flat [name, value, …] list taken from the raw
+ * headers so that repeated headers stay separate and in order, never merged.
+ */
+export function upstreamRequestHeaders(rawHeaders: readonly string[], values: UpstreamHeaderValues): string[] {
+  const dropped = connectionListed(rawHeaders);
+  const headers: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || SET_BY_PROXY.has(lower) || dropped?.has(lower)) continue;
+    if (values.static.length > 0 && values.static.some(([staticName]) => staticName === lower)) continue;
+    headers.push(name, rawHeaders[i + 1]!);
+  }
+  for (const [name, value] of values.static) headers.push(name, value);
+  headers.push('host', values.host, 'x-forwarded-for', values.forwardedFor, 'x-forwarded-proto', values.forwardedProto);
+  if (values.forwardedHost) headers.push('x-forwarded-host', values.forwardedHost);
+  headers.push('x-request-id', values.requestId, 'authorization', values.authorization);
+  return headers;
+}
+
+/** The upstream's response headers minus hop-by-hop ones, one to one otherwise. */
+export function clientResponseHeaders(upstream: IncomingHttpHeaders): Record<string, string | string[]> {
+  const connection = upstream.connection;
+  const dropped = connection ? tokenSet(Array.isArray(connection) ? connection.join(',') : connection) : undefined;
+  const headers: Record<string, string | string[]> = {};
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || dropped?.has(name)) continue;
+    headers[name] = value;
+  }
+  return headers;
+}
+
+function connectionListed(rawHeaders: readonly string[]): Set<string> | undefined {
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() !== 'connection') continue;
+    listed ??= new Set();
+    for (const token of tokenSet(rawHeaders[i + 1]!)) listed.add(token);
+  }
+  return listed;
+}
+
+function tokenSet(list: string): Set<string> {
+  return new Set(list.split(',').map((token) => token.trim().toLowerCase()).filter(Boolean));
+}

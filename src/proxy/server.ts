@@ -1,0 +1,177 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Agent, type Dispatcher } from 'undici';
+import { isUnauthenticated, reservedPath, sendJson } from '../admin/endpoints.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import type { Config } from '../config/schema.ts';
+import { isProxyError, ProxyError, sendError } from '../errors.ts';
+import { createAuthenticator } from '../inbound/auth.ts';
+import type { Logger } from '../log/logger.ts';
+import { parseRequestTarget } from '../routes/request-target.ts';
+import { RouteTable } from '../routes/table.ts';
+import { createClientCredentialsSource, type FetchFunction } from '../tokens/client-credentials.ts';
+import { TokenProvider } from '../tokens/provider.ts';
+import { forward } from './forward.ts';
+import { requestIdFor } from './request-id.ts';
+
+export interface ProxyServerDeps {
+  logger: Logger;
+  clock?: Clock;
+  /** Used for every IdP request. */
+  fetch?: FetchFunction;
+  /** Used for every upstream request; one keep-alive pool per upstream origin. */
+  dispatcher?: Dispatcher;
+}
+
+export interface ProxyServer {
+  readonly server: Server;
+  readonly routes: RouteTable;
+  readonly tokenProviders: ReadonlyMap<string, TokenProvider>;
+  /** Starts listening on the configured (or given) host and port; resolves with the base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyServer {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger;
+  const ownDispatcher = deps.dispatcher ? undefined : new Agent({ connect: { timeout: 30_000 }, keepAliveTimeout: 30_000 });
+  const dispatcher = deps.dispatcher ?? ownDispatcher!;
+  const routes = new RouteTable(config.routes);
+  const authenticator = createAuthenticator(config.inbound);
+  const tokenProviders = new Map(
+    Object.entries(config.tokens).map(([name, source]) => [
+      name,
+      new TokenProvider(createClientCredentialsSource(name, source, { clock, ...(deps.fetch ? { fetch: deps.fetch } : {}) }), clock),
+    ]),
+  );
+  const routeList = { routes: routes.prefixes };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: AccessLog): Promise<void> {
+    const target = parseRequestTarget(req.url ?? '');
+    const reserved = reservedPath(target.path);
+    if (reserved && isUnauthenticated(reserved)) {
+      sendJson(res, 200, { status: reserved === '/healthz' ? 'ok' : 'ready' }, req.method);
+      return;
+    }
+    log.user = (await authenticator.authenticate(req)).user;
+    if (reserved) throw new ProxyError('NO_ROUTE', `${reserved} is reserved for the proxy and not served by this version.`);
+    if (target.path === '/') {
+      // The Power BI service tests a data source's root URL; it must answer without reaching an upstream.
+      sendJson(res, 200, routeList, req.method);
+      return;
+    }
+    const match = routes.match(target.path);
+    if (!match) throw new ProxyError('NO_ROUTE', `No route matches ${target.path}. Routes: ${routes.prefixes.join(', ')}.`);
+    log.route = match.route.prefix;
+    log.tokenSource = match.route.tokenSource;
+    const forwardedProto = 'http';
+    await forward({
+      req,
+      res,
+      match,
+      search: target.search,
+      requestId,
+      proxyBase: `${forwardedProto}://${hostOf(req, server)}${match.route.prefix}`,
+      forwardedProto,
+      tokens: tokenProviders.get(match.route.tokenSource)!,
+      dispatcher,
+      record: log,
+    });
+  }
+
+  const server = createServer((req, res) => {
+    const started = performance.now();
+    const requestId = requestIdFor(req);
+    const log: AccessLog = {};
+    res.once('close', () => {
+      logger.info({
+        requestId,
+        method: req.method,
+        path: pathOnly(req.url),
+        route: log.route,
+        status: res.statusCode,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        upstreamStatus: log.upstreamStatus,
+        tokenSource: log.tokenSource,
+        bytes: log.bytes,
+        user: log.user,
+        ...(log.retriedWithNewToken ? { retriedWithNewToken: true } : {}),
+        ...(res.writableFinished ? {} : { aborted: true }),
+        ...(log.error ? { error: log.error } : {}),
+      }, 'request');
+    });
+    handle(req, res, requestId, log).catch((error: unknown) => {
+      if (!isProxyError(error) && res.destroyed) return; // the client went away; nothing to answer
+      const proxyError = isProxyError(error) ? error : new ProxyError('INTERNAL', undefined, { cause: error });
+      log.error = { code: proxyError.code, message: proxyError.message, ...describeCause(proxyError.cause) };
+      if (proxyError.code === 'INTERNAL') {
+        // name, message and stack only: an arbitrary error object may carry request headers.
+        const { name, message, stack } = error instanceof Error ? error : new Error(String(error));
+        logger.error({ requestId, err: { name, message, stack } }, 'unexpected failure');
+      }
+      sendError(res, proxyError, { requestId, ...(log.route ? { route: log.route } : {}) });
+    });
+  });
+  // A forward proxy's CONNECT tunnel is never offered: answer and hang up without touching an upstream.
+  server.on('connect', (_req: IncomingMessage, socket) => {
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  return {
+    server,
+    routes,
+    tokenProviders,
+    listen(port = config.listen.port, host = config.listen.host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve(`http://${shownHost}:${address.port}`);
+        });
+      });
+    },
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await ownDispatcher?.close();
+    },
+  };
+}
+
+interface AccessLog {
+  route?: string;
+  tokenSource?: string;
+  upstreamStatus?: number;
+  bytes?: number;
+  user?: string | undefined;
+  retriedWithNewToken?: boolean;
+  error?: Record<string, unknown>;
+}
+
+/** The query can carry keys (Azure Functions' ?code=), so logs get the path alone. */
+function pathOnly(url: string | undefined): string | undefined {
+  const end = url?.indexOf('?') ?? -1;
+  return end < 0 ? url : url!.slice(0, end);
+}
+
+/** Only a cause's code and message: whole error objects from HTTP clients can hold requests and headers. */
+function describeCause(cause: unknown): Record<string, unknown> {
+  if (!(cause instanceof Error)) return {};
+  const code = (cause as { code?: unknown }).code;
+  const inner = (cause as { cause?: { code?: unknown } }).cause?.code;
+  return { cause: { name: cause.name, ...(typeof code === 'string' ? { code } : {}), ...(typeof inner === 'string' ? { innerCode: inner } : {}) } };
+}
+
+/** The host the client used to reach us (for links back to the proxy), or our own address. */
+function hostOf(req: IncomingMessage, server: Server): string {
+  const host = req.headers.host;
+  if (host && /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return host;
+  const address = server.address() as AddressInfo;
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}
