@@ -1,0 +1,46 @@
+import { isProxyError } from '../errors.ts';
+import { createClientCredentialsSource } from '../tokens/client-credentials.ts';
+import { systemClock } from '../clock.ts';
+import { RouteTable } from '../routes/table.ts';
+import { loadFromCli } from './config-file.ts';
+import { print, type CliIo } from './io.ts';
+
+/** Validates the file, prints what it would serve, and optionally proves each token source works. */
+export async function check(io: CliIo, options: { config?: string; fetchTokens?: boolean }): Promise<number> {
+  const { config, warnings, source } = loadFromCli(io, options.config);
+  const out = io.stdout;
+  print(out, `${source}: OK`);
+  print(out);
+  print(out, `listen   ${config.listen.host}:${config.listen.port}   anonymous: ${config.inbound.anonymous}   users: ${config.inbound.users.map((user) => user.name).join(', ') || '(none)'}`);
+  print(out);
+  print(out, 'routes (longest prefix first)');
+  const routes = new RouteTable(config.routes).routes;
+  const width = Math.max(...routes.map((route) => route.prefix.length));
+  for (const route of routes) {
+    print(out, `  ${route.prefix.padEnd(width)}  →  ${route.baseUrl}   token: ${route.tokenSource}, timeout ${route.timeoutMs / 1000}s${route.rewriteUrls ? '' : ', no URL rewriting'}`);
+  }
+  print(out);
+  print(out, 'token sources');
+  for (const [name, token] of Object.entries(config.tokens)) {
+    const extras = [token.scope && `scope ${token.scope}`, token.resource && `resource ${token.resource}`, token.audience && `audience ${token.audience}`].filter(Boolean).join(', ');
+    print(out, `  ${name}: ${token.tokenUrl ?? `${token.issuer} (discovery)`}, client ${token.clientId}, ${token.authMethod}${extras ? `, ${extras}` : ''}`);
+  }
+  for (const warning of warnings) print(io.stderr, `warning: ${warning}`);
+  if (!options.fetchTokens) return 0;
+
+  print(out);
+  print(out, 'fetching tokens');
+  let failures = 0;
+  for (const [name, token] of Object.entries(config.tokens)) {
+    try {
+      const fetched = await createClientCredentialsSource(name, token, { clock: systemClock }).fetchToken();
+      const seconds = Math.round((fetched.expiresAt - fetched.obtainedAt) / 1000);
+      print(out, `  ✓ ${name}: ${fetched.tokenType} token, expires in ${seconds}s${fetched.scope ? `, scope ${fetched.scope}` : ''}`);
+    } catch (error) {
+      failures++;
+      const message = isProxyError(error) ? `${error.code}: ${error.message}` : String(error);
+      print(out, `  ✗ ${name}: ${message}`);
+    }
+  }
+  return failures === 0 ? 0 : 1;
+}

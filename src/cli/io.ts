@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+
+/** What a command may touch of the outside world; cli.ts fills it from the process, tests from child processes. */
+export interface CliIo {
+  argv: string[];
+  env: Readonly<Record<string, string | undefined>>;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  cwd: string;
+}
+
+/** A mistake by the user: printed as a message, never with a stack trace. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function packageVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+export function print(stream: NodeJS.WritableStream, text = ''): void {
+  stream.write(`${text}\n`);
+}

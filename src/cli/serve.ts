@@ -1,0 +1,81 @@
+import type { Config } from '../config/schema.ts';
+import { isLoopbackHost } from '../inbound/loopback.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import { createProxyServer } from '../proxy/server.ts';
+import { loadFromCli } from './config-file.ts';
+import { UsageError, type CliIo } from './io.ts';
+
+export interface ServeOptions {
+  config?: string;
+  host?: string;
+  port?: string;
+  logLevel?: string;
+  allowAnonymousRemote?: boolean;
+}
+
+/** Shutdown waits this long for requests in flight before closing their connections. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+export async function serve(io: CliIo, options: ServeOptions, onSignal: (handler: (signal: string) => void) => void): Promise<number> {
+  const { config, warnings, source } = loadFromCli(io, options.config);
+  if (options.host) config.listen.host = options.host;
+  if (options.port !== undefined) config.listen.port = parsePort(options.port);
+  const logger = createLogger({ level: options.logLevel ?? io.env.LOG_LEVEL ?? 'info', pretty: io.stdout.isTTY === true });
+  for (const warning of warnings) logger.warn(warning);
+  checkExposure(config, options, logger);
+
+  const proxy = createProxyServer(config, { logger });
+  let url: string;
+  try {
+    url = await proxy.listen();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new UsageError(`${config.listen.host}:${config.listen.port} is already in use: stop the other program or pass --port`, 1);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`cannot listen on ${config.listen.host}: no such address on this machine`, 1);
+    throw error;
+  }
+  logger.info({ url, config: source, routes: proxy.routes.prefixes }, `bearer-proxy listening on ${url}`);
+
+  return new Promise((resolve) => {
+    let stopping = false;
+    onSignal((signal) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting at once');
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down: no new connections, draining requests in flight');
+      const forced = setTimeout(() => proxy.server.closeAllConnections(), DRAIN_TIMEOUT_MS);
+      forced.unref();
+      void proxy.close().then(() => {
+        clearTimeout(forced);
+        logger.info('stopped');
+        logger.flush();
+        resolve(0);
+      });
+    });
+  });
+}
+
+function checkExposure(config: Config, options: ServeOptions, logger: Logger): void {
+  if (isLoopbackHost(config.listen.host)) return;
+  if (config.inbound.anonymous === 'any') {
+    if (!options.allowAnonymousRemote) {
+      throw new UsageError(
+        `inbound.anonymous is "any" and the proxy would listen on ${config.listen.host}: anyone who can reach it could use your tokens. ` +
+          'Configure inbound.users instead, or pass --allow-anonymous-remote if this is really what you want.',
+        1,
+      );
+    }
+    logger.warn({ host: config.listen.host }, 'anonymous access from any address is on (--allow-anonymous-remote): anyone who can reach this port can use the tokens');
+  } else if (config.inbound.users.length === 0) {
+    logger.warn({ host: config.listen.host }, 'listening beyond loopback but inbound.users is empty: only loopback callers can use the proxy');
+  }
+}
+
+export function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535, not "${text}"`);
+  return port;
+}

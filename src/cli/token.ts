@@ -1,0 +1,44 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { systemClock } from '../clock.ts';
+import { createClientCredentialsSource } from '../tokens/client-credentials.ts';
+import { loadFromCli } from './config-file.ts';
+import { print, UsageError, type CliIo } from './io.ts';
+
+/** Claims that say who the token is for and what it allows; printed first and by name. */
+const HEADLINE_CLAIMS = ['iss', 'sub', 'aud', 'azp', 'client_id', 'appid', 'scope', 'scp', 'roles'];
+
+export async function token(io: CliIo, options: { config?: string; source?: string; raw?: boolean }): Promise<number> {
+  const { config } = loadFromCli(io, options.config);
+  const names = Object.keys(config.tokens);
+  if (!options.source) throw new UsageError(`name a token source: bearer-proxy token <source>  (defined: ${names.join(', ')})`);
+  const sourceConfig = config.tokens[options.source];
+  if (!sourceConfig) throw new UsageError(`no token source named "${options.source}" (defined: ${names.join(', ')})`);
+
+  const fetched = await createClientCredentialsSource(options.source, sourceConfig, { clock: systemClock }).fetchToken();
+  if (options.raw) {
+    print(io.stdout, fetched.value);
+    return 0;
+  }
+  const out = io.stdout;
+  print(out, `token source  ${options.source}`);
+  print(out, `token type    ${fetched.tokenType}`);
+  print(out, `expires       ${new Date(fetched.expiresAt).toISOString()} (in ${Math.round((fetched.expiresAt - fetched.obtainedAt) / 1000)}s)`);
+  if (fetched.scope) print(out, `scope         ${fetched.scope}`);
+  try {
+    const header = decodeProtectedHeader(fetched.value);
+    const claims = decodeJwt(fetched.value);
+    print(out, `format        JWT (${header.alg}${header.kid ? `, kid ${header.kid}` : ''})`);
+    const ordered = [...HEADLINE_CLAIMS.filter((name) => name in claims), ...Object.keys(claims).filter((name) => !HEADLINE_CLAIMS.includes(name))];
+    print(out, 'claims');
+    for (const name of ordered) print(out, `  ${name.padEnd(10)} ${formatClaim(name, claims[name])}`);
+  } catch {
+    print(out, 'format        opaque (not a JWT): no claims to show');
+  }
+  print(out, '(the token itself is printed only with --raw)');
+  return 0;
+}
+
+function formatClaim(name: string, value: unknown): string {
+  if ((name === 'exp' || name === 'iat' || name === 'nbf') && typeof value === 'number') return `${value} (${new Date(value * 1000).toISOString()})`;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
