@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile TypeScript with the dev dependencies.
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# Runtime stage: production dependencies and the compiled output only.
+FROM node:24-slim
+ENV NODE_ENV=production \
+    BEARER_PROXY_CONFIG=/etc/bearer-proxy/proxy.yaml
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY proxy.yaml.example /etc/bearer-proxy/proxy.yaml.example
+USER node
+EXPOSE 8080
+# The health check uses Node itself: the slim image has no curl or wget.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Inside a container the proxy must listen on all interfaces to be reachable at all;
+# callers from outside the container are not loopback, so they need inbound.users.
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["serve", "--host", "0.0.0.0"]

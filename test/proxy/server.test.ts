@@ -1,0 +1,163 @@
+import { createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import t, { type Test } from 'tap';
+import { startIdp, type TestIdp } from '../helpers/idp.ts';
+import { closeServer, listen } from '../helpers/listen.ts';
+import { startProxy, settle } from '../helpers/proxy.ts';
+import { rawRequest } from '../helpers/raw-http.ts';
+import { startUpstream, type UpstreamOptions } from '../helpers/upstream.ts';
+
+/** A real IdP, a real upstream that verifies its JWTs, and the proxy between them. */
+async function stack(t: Test, options: { upstream?: UpstreamOptions; route?: Record<string, unknown>; inbound?: Record<string, unknown>; token?: Record<string, unknown> } = {}) {
+  const idp = await startIdp();
+  t.teardown(() => idp.close());
+  const upstream = await startUpstream({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience, ...options.upstream });
+  t.teardown(() => upstream.close());
+  const proxy = await startProxy({
+    inbound: options.inbound as never,
+    tokens: { idp: tokenSource(idp, options.token) },
+    routes: { '/api': { target: `${upstream.url}/odata/v4`, token: 'idp', ...options.route } },
+  });
+  t.teardown(() => proxy.close());
+  return { idp, upstream, proxy };
+}
+
+function tokenSource(idp: TestIdp, extra: Record<string, unknown> = {}) {
+  return { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true, ...extra };
+}
+
+t.test('a request reaches the upstream with a bearer JWT from the IdP', async (t) => {
+  const { idp, upstream, proxy } = await stack(t);
+  const response = await fetch(`${proxy.url}/api/People?$top=2`);
+  t.equal(response.status, 200);
+  const echo = (await response.json()) as { url: string; claims: Record<string, unknown> };
+  t.equal(echo.url, '/odata/v4/People?$top=2');
+  t.equal(echo.claims.client_id, idp.clients.post.clientId, 'the upstream verified the JWT and saw the client');
+  const seen = upstream.requests[0]!;
+  t.match(seen.headers.authorization, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+  t.equal(seen.headers.host, new URL(upstream.url).host, 'Host is the upstream’s');
+  t.equal(seen.headers['x-forwarded-host'], new URL(proxy.url).host);
+  t.equal(seen.headers['x-forwarded-proto'], 'http');
+  t.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+  t.match(seen.headers['x-request-id'], /^[\w-]{8,}$/);
+  t.equal(response.headers.get('x-request-id'), null, 'the upstream’s headers come back one to one');
+});
+
+t.test('the caller’s Basic credentials never reach the upstream', async (t) => {
+  const { upstream, proxy } = await stack(t, { inbound: { anonymous: 'none', users: [{ name: 'powerbi', password: 'gateway-pass-123' }] } });
+  const basic = `Basic ${Buffer.from('powerbi:gateway-pass-123').toString('base64')}`;
+  const response = await fetch(`${proxy.url}/api/People`, { headers: { authorization: basic, 'proxy-authorization': basic } });
+  t.equal(response.status, 200);
+  const seen = upstream.requests[0]!;
+  t.match(seen.headers.authorization, /^Bearer /);
+  t.equal(seen.headers['proxy-authorization'], undefined);
+  t.notMatch(JSON.stringify(seen.rawHeaders), /Basic|gateway-pass-123/);
+});
+
+t.test('200 concurrent cold requests cause exactly one token request', async (t) => {
+  const { idp, upstream, proxy } = await stack(t);
+  const responses = await Promise.all(Array.from({ length: 200 }, (_, index) => fetch(`${proxy.url}/api/Items(${index})`)));
+  t.same(new Set(responses.map((response) => response.status)), new Set([200]));
+  await Promise.all(responses.map((response) => response.arrayBuffer()));
+  t.equal(idp.tokenRequests.length, 1, 'one IdP call for 200 cold requests');
+  t.equal(upstream.requests.length, 200);
+  t.equal(new Set(upstream.requests.map((request) => request.headers.authorization)).size, 1, 'all carried the same token');
+});
+
+t.test('path and query arrive byte for byte', async (t) => {
+  const { upstream, proxy } = await stack(t);
+  const target = "/api/Products('a%2Fb')/Items?$filter=Name%20eq%20'A%20B'%20and%20x+y&$select=Id,Name&$skiptoken=abc%3D%3D";
+  const response = await rawRequest(proxy.url, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+  t.equal(response.status, 200);
+  t.equal(upstream.requests[0]!.url, target.replace('/api', '/odata/v4'));
+});
+
+t.test('request bodies stream upstream and status, headers and body come back', async (t) => {
+  const { upstream, proxy } = await stack(t, {
+    upstream: {
+      handler: (_req, res, ctx) => {
+        res.writeHead(201, { 'content-type': 'application/json;odata.metadata=minimal', 'odata-version': '4.0', 'set-cookie': ['a=1', 'b=2'] });
+        res.end(JSON.stringify({ received: ctx.body.length }));
+      },
+    },
+  });
+  const body = 'x'.repeat(300_000);
+  const response = await fetch(`${proxy.url}/api/Things`, { method: 'POST', body, headers: { 'content-type': 'text/plain' } });
+  t.equal(response.status, 201);
+  t.same(await response.json(), { received: 300_000 });
+  t.equal(response.headers.get('odata-version'), '4.0', 'exactly one OData-Version');
+  t.same(response.headers.getSetCookie(), ['a=1', 'b=2'], 'repeated headers stay separate');
+  t.equal(upstream.requests[0]!.body.length, 300_000);
+});
+
+t.test('hop-by-hop headers are dropped and route headers added', async (t) => {
+  const { upstream, proxy } = await stack(t, { route: { headers: { 'Ocp-Apim-Subscription-Key': 'sub-key' } } });
+  const response = await rawRequest(
+    proxy.url,
+    'GET /api/x HTTP/1.1\r\nHost: localhost\r\nConnection: close, X-Secret-Hop\r\nX-Secret-Hop: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n' +
+      'X-Forwarded-For: 10.9.9.9\r\nOcp-Apim-Subscription-Key: client-value\r\nAccept: application/json\r\n\r\n',
+  );
+  t.equal(response.status, 200);
+  const seen = upstream.requests[0]!.headers;
+  for (const name of ['x-secret-hop', 'keep-alive', 'te']) t.equal(seen[name], undefined, `${name} dropped`);
+  t.equal(seen['x-forwarded-for'], '127.0.0.1', 'a client’s X-Forwarded-For is replaced, not trusted');
+  t.equal(seen['ocp-apim-subscription-key'], 'sub-key', 'the route header wins over the client’s');
+  t.equal(seen.accept, 'application/json');
+});
+
+t.test('OData links in responses point back at the proxy, also through gzip', async (t) => {
+  const { upstream, proxy } = await stack(t, {
+    upstream: {
+      handler: (req, res, ctx) => {
+        const base = `${ctx.baseUrl}/odata/v4`;
+        const body = JSON.stringify({ '@odata.context': `${base}/$metadata#People`, value: [{ Id: 1 }], '@odata.nextLink': `${base}/People?$skiptoken=1` });
+        const escaped = body.replace('"value"', `"escaped":"${base.replaceAll('/', '\\/')}/People","value"`);
+        const gzip = req.url?.includes('gzip');
+        res.writeHead(200, { 'content-type': 'application/json;odata.metadata=minimal', ...(gzip ? { 'content-encoding': 'gzip' } : {}), location: `${base}/People(1)` });
+        res.end(gzip ? gzipSync(escaped) : escaped);
+      },
+    },
+  });
+  for (const path of ['/api/People', '/api/People?gzip']) {
+    const response = await fetch(`${proxy.url}${path}`);
+    const text = await response.text();
+    t.notMatch(text, upstream.url.slice(7), `${path}: no upstream URL left`);
+    const body = JSON.parse(text) as Record<string, string>;
+    t.equal(body['@odata.nextLink'], `${proxy.url}/api/People?$skiptoken=1`);
+    t.equal(body['@odata.context'], `${proxy.url}/api/$metadata#People`);
+    t.equal(body.escaped, `${proxy.url}/api/People`, 'JSON-escaped form rewritten too');
+    t.equal(response.headers.get('location'), `${proxy.url}/api/People(1)`);
+  }
+});
+
+t.test('GET / lists the routes and health answers without credentials', async (t) => {
+  const { proxy } = await stack(t, { inbound: { anonymous: 'none', users: [{ name: 'u', password: 'p' }] } });
+  t.equal((await fetch(`${proxy.url}/healthz`)).status, 200);
+  t.equal((await fetch(`${proxy.url}/readyz`)).status, 200);
+  t.equal((await fetch(`${proxy.url}/`)).status, 401, 'the route list needs credentials like everything else');
+  const root = await fetch(`${proxy.url}/`, { headers: { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` } });
+  t.same(await root.json(), { routes: ['/api'] });
+});
+
+t.test('errors use the documented codes and never crash the proxy', async (t) => {
+  const { proxy } = await stack(t, { inbound: { anonymous: 'loopback' } });
+  const expectError = async (response: Response | { status: number; body: string; headers: Record<string, string> }, status: number, code: string) => {
+    const text = 'text' in response && typeof response.text === 'function' ? await response.text() : (response as { body: string }).body;
+    t.equal(response.status, status, `${code}: status`);
+    t.equal(JSON.parse(text).error.code, code);
+    t.match(JSON.parse(text).error.requestId, /\S/);
+  };
+  await expectError(await fetch(`${proxy.url}/nothing/here`), 404, 'NO_ROUTE');
+  await expectError(await fetch(`${proxy.url}/apiary`), 404, 'NO_ROUTE');
+  const raw = (target: string) => rawRequest(proxy.url, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+  await expectError(await raw('/api/../admin'), 400, 'BAD_REQUEST');
+  await expectError(await raw('/api/%2e%2e/admin'), 400, 'BAD_REQUEST');
+  await expectError(await raw('/api/x%zz'), 400, 'BAD_REQUEST');
+  await expectError(await raw('http://evil.example/api/x'), 400, 'BAD_REQUEST');
+  const connect = await rawRequest(proxy.url, 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
+  t.equal(connect.status, 400, 'CONNECT refused');
+  const withForeignAuth = await fetch(`${proxy.url}/api/x`, { headers: { authorization: 'Bearer not-ours' } });
+  t.equal(withForeignAuth.status, 200, 'with no users configured, a loopback caller’s own Authorization is ignored');
+  t.notMatch(JSON.stringify(await withForeignAuth.json()), /not-ours/, 'and never forwarded');
+  t.equal((await fetch(`${proxy.url}/healthz`)).status, 200, 'still serving');
+});
