@@ -1,0 +1,162 @@
+import { createServer, request as httpRequest } from 'node:http';
+import t, { type Test } from 'tap';
+import { startIdp } from '../helpers/idp.ts';
+import { closeServer, listen } from '../helpers/listen.ts';
+import { startProxy } from '../helpers/proxy.ts';
+import { startUpstream, type UpstreamOptions } from '../helpers/upstream.ts';
+
+async function stack(t: Test, options: { upstream?: UpstreamOptions; route?: Record<string, unknown>; secret?: string; target?: string } = {}) {
+  const idp = await startIdp();
+  t.teardown(() => idp.close());
+  const upstream = await startUpstream({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience, ...options.upstream });
+  t.teardown(() => upstream.close());
+  const proxy = await startProxy({
+    tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: options.secret ?? idp.clients.post.clientSecret, allowInsecure: true } },
+    routes: { '/api': { target: options.target ?? upstream.url, token: 'idp', ...options.route } },
+  });
+  t.teardown(() => proxy.close());
+  return { idp, upstream, proxy };
+}
+
+async function errorOf(response: Response) {
+  return ((await response.json()) as { error: { code: string; message: string; route?: string; requestId: string } }).error;
+}
+
+t.test('the upstream rejects a token once: the client sees 200 and the IdP one extra fetch', async (t) => {
+  const { idp, upstream, proxy } = await stack(t, { upstream: { rejectTokens: (_claims, attempt) => attempt === 1 } });
+  const response = await fetch(`${proxy.url}/api/People`);
+  t.equal(response.status, 200);
+  await response.arrayBuffer();
+  t.equal(idp.tokenRequests.length, 2, 'one fetch, then exactly one more after the 401');
+  t.equal(upstream.requests.length, 2);
+  t.not(upstream.requests[0]!.headers.authorization, upstream.requests[1]!.headers.authorization, 'the retry carried the new token');
+  const access = proxy.logs.find((line) => line.msg === 'request');
+  t.equal(access?.retriedWithNewToken, true);
+});
+
+t.test('the upstream rejects every token: 502 UPSTREAM_REJECTED_TOKEN, never its 401 or Bearer challenge', async (t) => {
+  const { idp, upstream, proxy } = await stack(t, { upstream: { rejectTokens: () => true } });
+  const response = await fetch(`${proxy.url}/api/People`);
+  t.equal(response.status, 502);
+  t.equal(response.headers.get('www-authenticate'), null, 'no challenge that would start a sign-in in Power Query');
+  const error = await errorOf(response);
+  t.equal(error.code, 'UPSTREAM_REJECTED_TOKEN');
+  t.match(error.message, /token revoked/, 'the upstream’s own description');
+  t.equal(error.route, '/api');
+  t.equal(upstream.requests.length, 2, 'retried once, no loop');
+  t.equal(idp.tokenRequests.length, 2);
+
+  const withBody = await fetch(`${proxy.url}/api/People`, { method: 'POST', body: 'x' });
+  t.equal(withBody.status, 502, 'a request with a body is not replayed');
+  t.equal((await errorOf(withBody)).code, 'UPSTREAM_REJECTED_TOKEN');
+  t.equal(upstream.requests.length, 3);
+});
+
+t.test('the IdP refuses the client: 502 TOKEN_FETCH_FAILED naming its error, not the secret', async (t) => {
+  const { upstream, proxy } = await stack(t, { secret: 'the-wrong-client-secret-0042' });
+  const response = await fetch(`${proxy.url}/api/People`);
+  t.equal(response.status, 502);
+  const error = await errorOf(response);
+  t.equal(error.code, 'TOKEN_FETCH_FAILED');
+  t.match(error.message, /invalid_client/);
+  t.equal(upstream.requests.length, 0, 'nothing was sent upstream without a token');
+  t.notMatch(JSON.stringify(error) + proxy.logText(), 'the-wrong-client-secret-0042');
+});
+
+t.test('the IdP is unreachable: 503 TOKEN_UNAVAILABLE with Retry-After', async (t) => {
+  const closed = createServer();
+  const url = await listen(closed);
+  await closeServer(closed);
+  const proxy = await startProxy({
+    tokens: { idp: { tokenUrl: `${url}/token`, clientId: 'c', clientSecret: 'unreachable-secret-77', allowInsecure: true } },
+    routes: { '/api': { target: 'http://127.0.0.1:9', token: 'idp' } },
+  });
+  t.teardown(() => proxy.close());
+  const response = await fetch(`${proxy.url}/api/x`);
+  t.equal(response.status, 503);
+  t.match(response.headers.get('retry-after'), /^\d+$/);
+  t.equal((await errorOf(response)).code, 'TOKEN_UNAVAILABLE');
+});
+
+t.test('the upstream is unreachable: 502 UPSTREAM_UNREACHABLE', async (t) => {
+  const closed = createServer();
+  const url = await listen(closed);
+  await closeServer(closed);
+  const { proxy } = await stack(t, { target: `${url}/base` });
+  const response = await fetch(`${proxy.url}/api/x`);
+  t.equal(response.status, 502);
+  t.equal((await errorOf(response)).code, 'UPSTREAM_UNREACHABLE');
+});
+
+t.test('no response headers within the route timeout: 504 UPSTREAM_TIMEOUT', async (t) => {
+  const { proxy } = await stack(t, {
+    route: { timeout: '300ms' },
+    upstream: { handler: (_req, res) => void setTimeout(() => res.end('late'), 2_000).unref() },
+  });
+  const response = await fetch(`${proxy.url}/api/slow`);
+  t.equal(response.status, 504);
+  const error = await errorOf(response);
+  t.equal(error.code, 'UPSTREAM_TIMEOUT');
+  t.match(error.message, /0\.3s/);
+});
+
+t.test('a client that disconnects aborts the upstream request', async (t) => {
+  let upstreamClosed!: () => void;
+  const closedUpstream = new Promise<void>((resolve) => (upstreamClosed = resolve));
+  const { proxy } = await stack(t, {
+    upstream: {
+      handler: (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first part of a long answer');
+        res.on('close', () => upstreamClosed());
+      },
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    const req = httpRequest(`${proxy.url}/api/stream`, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', () => undefined);
+    req.on('timeout', reject);
+    req.end();
+  });
+  await closedUpstream;
+  t.pass('the upstream saw its connection close after the client left');
+  const healthy = await fetch(`${proxy.url}/healthz`);
+  t.equal(healthy.status, 200, 'and the proxy keeps serving');
+});
+
+t.test('an upstream that breaks off mid-body cuts the response, logged as UPSTREAM_UNREACHABLE', async (t) => {
+  const { proxy } = await stack(t, {
+    upstream: {
+      handler: (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' });
+        res.write('only part of it');
+        setTimeout(() => res.socket?.destroy(), 20);
+      },
+    },
+  });
+  const response = await fetch(`${proxy.url}/api/broken`);
+  t.equal(response.status, 200, 'headers were already on their way');
+  await t.rejects(response.text(), 'the client sees the body cut off, not a clean end');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const access = proxy.logs.find((line) => line.msg === 'request');
+  t.match(access?.error, { code: 'UPSTREAM_UNREACHABLE' });
+  t.notOk(proxy.logs.some((line) => line.msg === 'unexpected failure'), 'not reported as a bug');
+});
+
+t.test('tokens, secrets and passwords never appear in logs', async (t) => {
+  const { idp, upstream, proxy } = await stack(t, { upstream: { rejectTokens: (_claims, attempt) => attempt === 2 } });
+  const basic = `Basic ${Buffer.from('someone:a-password-9911').toString('base64')}`;
+  for (let i = 0; i < 5; i++) await (await fetch(`${proxy.url}/api/x?key=query-secret-55`, { headers: { authorization: basic } })).arrayBuffer();
+  await (await fetch(`${proxy.url}/nope`)).arrayBuffer();
+  const tokens = upstream.requests.map((request) => request.headers.authorization!.slice('Bearer '.length));
+  const logs = proxy.logText();
+  t.ok(proxy.logs.length >= 6, 'there are log lines to search');
+  for (const secret of [idp.clients.post.clientSecret, ...tokens, 'a-password-9911', basic, 'query-secret-55']) {
+    t.notOk(logs.includes(secret), `log free of ${secret.slice(0, 12)}…`);
+  }
+});
