@@ -63,10 +63,12 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
   const baseDir = options.baseDir ?? process.cwd();
   const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   const problems: ConfigProblem[] = doc.errors.map((error) => {
     const [start] = error.linePos ?? [];
-    return { path: [], line: start?.line, column: start?.col, message: `YAML syntax: ${error.message.split('\n')[0]}` };
+    // The parser appends its own "at line N, column M:" and an excerpt; the position leads our line instead.
+    const message = error.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
+    return { path: [], line: start?.line, column: start?.col, message: `YAML syntax: ${message}` };
   });
   if (problems.length > 0) throw new ConfigError(source, problems);
 
