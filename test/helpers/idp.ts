@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { closeServer, listen } from './listen.ts';
 
 export interface IdpClient {
@@ -13,6 +13,7 @@ export interface IdpClient {
 export interface TokenRequestRecord {
   params: Record<string, string>;
   authorization?: string;
+  /** The HTTP status the IdP answered with. */
   status: number;
   at: number;
 }
@@ -29,10 +30,13 @@ export interface TestIdp {
 }
 
 export interface IdpOptions {
+  /** Default 300. */
   accessTokenTtlSeconds?: number;
+  /** Default 'https://api.test'. */
   audience?: string;
 }
 
+/** The only scope the IdP grants; anything else is refused with invalid_scope. */
 export const IDP_SCOPE = 'api:read';
 
 /**
@@ -42,11 +46,13 @@ export const IDP_SCOPE = 'api:read';
 export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
   const audience = options.audience ?? 'https://api.test';
   const ttl = options.accessTokenTtlSeconds ?? 300;
+  // A fresh key per start keeps private key material out of the repository.
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const signingKey = { ...(await exportJWK(privateKey)), kid: `test-${randomBytes(4).toString('hex')}`, alg: 'RS256', use: 'sig' };
+  // Long and unique per start, so a leaked secret is unmistakable when tests grep logs for it.
   const client = (name: string, authMethod: IdpClient['authMethod']): IdpClient => ({
     clientId: `proxy-${name}`,
-    clientSecret: `${name}-secret-${randomBytes(18).toString('base64url')}`,
+    clientSecret: `${name}-secret-${randomBytes(32).toString('base64url')}`,
     authMethod,
   });
   const clients = { post: client('post', 'client_secret_post'), basic: client('basic', 'client_secret_basic') };
@@ -66,24 +72,40 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
     })),
     scopes: [IDP_SCOPE],
     jwks: { keys: [signingKey as never] },
+    // Supplying any adapter silences the "development-only in-memory adapter" warning.
+    adapter: memoryAdapter(),
+    // Set explicitly only to silence the "default ttl.ClientCredentials" notice.
+    ttl: { ClientCredentials: ttl },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
+        // Applies when the client sends no `resource`; it is also what makes tokens JWTs with an aud.
         defaultResource: () => audience,
-        useGrantedResource: () => true,
-        getResourceServerInfo: () => ({ scope: IDP_SCOPE, audience, accessTokenFormat: 'jwt', accessTokenTTL: ttl }),
+        getResourceServerInfo: (ctx, resource) => {
+          if (resource !== audience) throw new errors.InvalidTarget();
+          // oidc-provider silently drops unknown scopes; real IdPs (Entra, Keycloak) refuse them.
+          const requested = String(ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean);
+          const unknown = requested.filter((scope) => scope !== IDP_SCOPE);
+          if (unknown.length > 0) throw new errors.InvalidScope('requested scope is not allowed', unknown.join(' '));
+          return { scope: IDP_SCOPE, audience, accessTokenFormat: 'jwt', accessTokenTTL: ttl };
+        },
       },
     },
   });
-  // Record after oidc-provider has parsed the body itself, so its own parsing is untouched.
+  // Reads the body oidc-provider parsed itself, after the fact, so its own parsing is untouched.
   provider.use(async (ctx, next) => {
-    await next();
-    if (ctx.path !== '/token') return;
-    const body = (ctx.oidc as unknown as { body?: Record<string, string> } | undefined)?.body ?? {};
-    const authorization = ctx.get('authorization');
-    tokenRequests.push({ params: { ...body }, ...(authorization ? { authorization } : {}), status: ctx.status, at: Date.now() });
+    try {
+      await next();
+    } finally {
+      if (ctx.path === '/token') {
+        const body = (ctx.oidc as unknown as { body?: Record<string, unknown> } | undefined)?.body ?? {};
+        const params = Object.fromEntries(Object.entries(body).map(([key, value]) => [key, String(value)]));
+        const authorization = ctx.get('authorization');
+        tokenRequests.push({ params, ...(authorization ? { authorization } : {}), status: ctx.status, at: Date.now() });
+      }
+    }
   });
   server.on('request', provider.callback());
 
@@ -95,5 +117,29 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
     clients,
     tokenRequests,
     close: () => closeServer(server),
+  };
+}
+
+/** Storage scoped to one provider, so parallel IdPs in one process never share state. */
+function memoryAdapter(): (name: string) => Adapter {
+  const store = new Map<string, AdapterPayload>();
+  return (name) => {
+    const key = (id: string) => `${name}:${id}`;
+    const findBy = (field: 'userCode' | 'uid', value: string) =>
+      [...store.entries()].find(([stored, payload]) => stored.startsWith(`${name}:`) && payload[field] === value)?.[1];
+    return {
+      upsert: async (id, payload) => void store.set(key(id), payload),
+      find: async (id) => store.get(key(id)),
+      findByUserCode: async (userCode) => findBy('userCode', userCode),
+      findByUid: async (uid) => findBy('uid', uid),
+      consume: async (id) => {
+        const payload = store.get(key(id));
+        if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+      },
+      destroy: async (id) => void store.delete(key(id)),
+      revokeByGrantId: async (grantId) => {
+        for (const [stored, payload] of store) if (payload.grantId === grantId) store.delete(stored);
+      },
+    };
   };
 }

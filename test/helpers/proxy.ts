@@ -35,8 +35,3 @@ export async function startProxy(input: ConfigInput, deps: Partial<ProxyServerDe
     close: () => proxy.close(),
   };
 }
-
-/** Waits until the access log line of the last request is written (it is written when the response closes). */
-export async function settle(): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 20));
-}

@@ -1,29 +1,15 @@
 import { createServer, request as httpRequest } from 'node:http';
-import t, { type Test } from 'tap';
-import { startIdp } from '../helpers/idp.ts';
+import t from 'tap';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
-import { startUpstream, type UpstreamOptions } from '../helpers/upstream.ts';
-
-async function stack(t: Test, options: { upstream?: UpstreamOptions; route?: Record<string, unknown>; secret?: string; target?: string } = {}) {
-  const idp = await startIdp();
-  t.teardown(() => idp.close());
-  const upstream = await startUpstream({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience, ...options.upstream });
-  t.teardown(() => upstream.close());
-  const proxy = await startProxy({
-    tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: options.secret ?? idp.clients.post.clientSecret, allowInsecure: true } },
-    routes: { '/api': { target: options.target ?? upstream.url, token: 'idp', ...options.route } },
-  });
-  t.teardown(() => proxy.close());
-  return { idp, upstream, proxy };
-}
+import { startStack } from '../helpers/stack.ts';
 
 async function errorOf(response: Response) {
   return ((await response.json()) as { error: { code: string; message: string; route?: string; requestId: string } }).error;
 }
 
 t.test('the upstream rejects a token once: the client sees 200 and the IdP one extra fetch', async (t) => {
-  const { idp, upstream, proxy } = await stack(t, { upstream: { rejectTokens: (_claims, attempt) => attempt === 1 } });
+  const { idp, upstream, proxy } = await startStack(t, { upstream: { rejectTokens: (_claims, attempt) => attempt === 1 } });
   const response = await fetch(`${proxy.url}/api/People`);
   t.equal(response.status, 200);
   await response.arrayBuffer();
@@ -35,7 +21,7 @@ t.test('the upstream rejects a token once: the client sees 200 and the IdP one e
 });
 
 t.test('the upstream rejects every token: 502 UPSTREAM_REJECTED_TOKEN, never its 401 or Bearer challenge', async (t) => {
-  const { idp, upstream, proxy } = await stack(t, { upstream: { rejectTokens: () => true } });
+  const { idp, upstream, proxy } = await startStack(t, { upstream: { rejectTokens: () => true } });
   const response = await fetch(`${proxy.url}/api/People`);
   t.equal(response.status, 502);
   t.equal(response.headers.get('www-authenticate'), null, 'no challenge that would start a sign-in in Power Query');
@@ -53,7 +39,7 @@ t.test('the upstream rejects every token: 502 UPSTREAM_REJECTED_TOKEN, never its
 });
 
 t.test('the IdP refuses the client: 502 TOKEN_FETCH_FAILED naming its error, not the secret', async (t) => {
-  const { upstream, proxy } = await stack(t, { secret: 'the-wrong-client-secret-0042' });
+  const { upstream, proxy } = await startStack(t, { secret: 'the-wrong-client-secret-0042' });
   const response = await fetch(`${proxy.url}/api/People`);
   t.equal(response.status, 502);
   const error = await errorOf(response);
@@ -82,14 +68,14 @@ t.test('the upstream is unreachable: 502 UPSTREAM_UNREACHABLE', async (t) => {
   const closed = createServer();
   const url = await listen(closed);
   await closeServer(closed);
-  const { proxy } = await stack(t, { target: `${url}/base` });
+  const { proxy } = await startStack(t, { target: () => `${url}/base` });
   const response = await fetch(`${proxy.url}/api/x`);
   t.equal(response.status, 502);
   t.equal((await errorOf(response)).code, 'UPSTREAM_UNREACHABLE');
 });
 
 t.test('no response headers within the route timeout: 504 UPSTREAM_TIMEOUT', async (t) => {
-  const { proxy } = await stack(t, {
+  const { proxy } = await startStack(t, {
     route: { timeout: '300ms' },
     upstream: { handler: (_req, res) => void setTimeout(() => res.end('late'), 2_000).unref() },
   });
@@ -103,7 +89,7 @@ t.test('no response headers within the route timeout: 504 UPSTREAM_TIMEOUT', asy
 t.test('a client that disconnects aborts the upstream request', async (t) => {
   let upstreamClosed!: () => void;
   const closedUpstream = new Promise<void>((resolve) => (upstreamClosed = resolve));
-  const { proxy } = await stack(t, {
+  const { proxy } = await startStack(t, {
     upstream: {
       handler: (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/plain' });
@@ -130,7 +116,7 @@ t.test('a client that disconnects aborts the upstream request', async (t) => {
 });
 
 t.test('an upstream that breaks off mid-body cuts the response, logged as UPSTREAM_UNREACHABLE', async (t) => {
-  const { proxy } = await stack(t, {
+  const { proxy } = await startStack(t, {
     upstream: {
       handler: (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' });
@@ -149,7 +135,7 @@ t.test('an upstream that breaks off mid-body cuts the response, logged as UPSTRE
 });
 
 t.test('tokens, secrets and passwords never appear in logs', async (t) => {
-  const { idp, upstream, proxy } = await stack(t, { upstream: { rejectTokens: (_claims, attempt) => attempt === 2 } });
+  const { idp, upstream, proxy } = await startStack(t, { upstream: { rejectTokens: (_claims, attempt) => attempt === 2 } });
   const basic = `Basic ${Buffer.from('someone:a-password-9911').toString('base64')}`;
   for (let i = 0; i < 5; i++) await (await fetch(`${proxy.url}/api/x?key=query-secret-55`, { headers: { authorization: basic } })).arrayBuffer();
   await (await fetch(`${proxy.url}/nope`)).arrayBuffer();

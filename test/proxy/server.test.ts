@@ -1,33 +1,10 @@
-import { createServer } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import t, { type Test } from 'tap';
-import { startIdp, type TestIdp } from '../helpers/idp.ts';
-import { closeServer, listen } from '../helpers/listen.ts';
-import { startProxy, settle } from '../helpers/proxy.ts';
+import t from 'tap';
 import { rawRequest } from '../helpers/raw-http.ts';
-import { startUpstream, type UpstreamOptions } from '../helpers/upstream.ts';
-
-/** A real IdP, a real upstream that verifies its JWTs, and the proxy between them. */
-async function stack(t: Test, options: { upstream?: UpstreamOptions; route?: Record<string, unknown>; inbound?: Record<string, unknown>; token?: Record<string, unknown> } = {}) {
-  const idp = await startIdp();
-  t.teardown(() => idp.close());
-  const upstream = await startUpstream({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience, ...options.upstream });
-  t.teardown(() => upstream.close());
-  const proxy = await startProxy({
-    inbound: options.inbound as never,
-    tokens: { idp: tokenSource(idp, options.token) },
-    routes: { '/api': { target: `${upstream.url}/odata/v4`, token: 'idp', ...options.route } },
-  });
-  t.teardown(() => proxy.close());
-  return { idp, upstream, proxy };
-}
-
-function tokenSource(idp: TestIdp, extra: Record<string, unknown> = {}) {
-  return { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true, ...extra };
-}
+import { startStack } from '../helpers/stack.ts';
 
 t.test('a request reaches the upstream with a bearer JWT from the IdP', async (t) => {
-  const { idp, upstream, proxy } = await stack(t);
+  const { idp, upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4` });
   const response = await fetch(`${proxy.url}/api/People?$top=2`);
   t.equal(response.status, 200);
   const echo = (await response.json()) as { url: string; claims: Record<string, unknown> };
@@ -44,7 +21,7 @@ t.test('a request reaches the upstream with a bearer JWT from the IdP', async (t
 });
 
 t.test('the caller’s Basic credentials never reach the upstream', async (t) => {
-  const { upstream, proxy } = await stack(t, { inbound: { anonymous: 'none', users: [{ name: 'powerbi', password: 'gateway-pass-123' }] } });
+  const { upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`,  inbound: { anonymous: 'none', users: [{ name: 'powerbi', password: 'gateway-pass-123' }] } });
   const basic = `Basic ${Buffer.from('powerbi:gateway-pass-123').toString('base64')}`;
   const response = await fetch(`${proxy.url}/api/People`, { headers: { authorization: basic, 'proxy-authorization': basic } });
   t.equal(response.status, 200);
@@ -55,7 +32,7 @@ t.test('the caller’s Basic credentials never reach the upstream', async (t) =>
 });
 
 t.test('200 concurrent cold requests cause exactly one token request', async (t) => {
-  const { idp, upstream, proxy } = await stack(t);
+  const { idp, upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4` });
   const responses = await Promise.all(Array.from({ length: 200 }, (_, index) => fetch(`${proxy.url}/api/Items(${index})`)));
   t.same(new Set(responses.map((response) => response.status)), new Set([200]));
   await Promise.all(responses.map((response) => response.arrayBuffer()));
@@ -65,7 +42,7 @@ t.test('200 concurrent cold requests cause exactly one token request', async (t)
 });
 
 t.test('path and query arrive byte for byte', async (t) => {
-  const { upstream, proxy } = await stack(t);
+  const { upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4` });
   const target = "/api/Products('a%2Fb')/Items?$filter=Name%20eq%20'A%20B'%20and%20x+y&$select=Id,Name&$skiptoken=abc%3D%3D";
   const response = await rawRequest(proxy.url, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
   t.equal(response.status, 200);
@@ -73,7 +50,7 @@ t.test('path and query arrive byte for byte', async (t) => {
 });
 
 t.test('request bodies stream upstream and status, headers and body come back', async (t) => {
-  const { upstream, proxy } = await stack(t, {
+  const { upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`, 
     upstream: {
       handler: (_req, res, ctx) => {
         res.writeHead(201, { 'content-type': 'application/json;odata.metadata=minimal', 'odata-version': '4.0', 'set-cookie': ['a=1', 'b=2'] });
@@ -91,7 +68,7 @@ t.test('request bodies stream upstream and status, headers and body come back', 
 });
 
 t.test('hop-by-hop headers are dropped and route headers added', async (t) => {
-  const { upstream, proxy } = await stack(t, { route: { headers: { 'Ocp-Apim-Subscription-Key': 'sub-key' } } });
+  const { upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`,  route: { headers: { 'Ocp-Apim-Subscription-Key': 'sub-key' } } });
   const response = await rawRequest(
     proxy.url,
     'GET /api/x HTTP/1.1\r\nHost: localhost\r\nConnection: close, X-Secret-Hop\r\nX-Secret-Hop: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n' +
@@ -106,7 +83,7 @@ t.test('hop-by-hop headers are dropped and route headers added', async (t) => {
 });
 
 t.test('OData links in responses point back at the proxy, also through gzip', async (t) => {
-  const { upstream, proxy } = await stack(t, {
+  const { upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`, 
     upstream: {
       handler: (req, res, ctx) => {
         const base = `${ctx.baseUrl}/odata/v4`;
@@ -131,7 +108,7 @@ t.test('OData links in responses point back at the proxy, also through gzip', as
 });
 
 t.test('GET / lists the routes and health answers without credentials', async (t) => {
-  const { proxy } = await stack(t, { inbound: { anonymous: 'none', users: [{ name: 'u', password: 'p' }] } });
+  const { proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`,  inbound: { anonymous: 'none', users: [{ name: 'u', password: 'p' }] } });
   t.equal((await fetch(`${proxy.url}/healthz`)).status, 200);
   t.equal((await fetch(`${proxy.url}/readyz`)).status, 200);
   t.equal((await fetch(`${proxy.url}/`)).status, 401, 'the route list needs credentials like everything else');
@@ -140,7 +117,7 @@ t.test('GET / lists the routes and health answers without credentials', async (t
 });
 
 t.test('errors use the documented codes and never crash the proxy', async (t) => {
-  const { proxy } = await stack(t, { inbound: { anonymous: 'loopback' } });
+  const { proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`,  inbound: { anonymous: 'loopback' } });
   const expectError = async (response: Response | { status: number; body: string; headers: Record<string, string> }, status: number, code: string) => {
     const text = 'text' in response && typeof response.text === 'function' ? await response.text() : (response as { body: string }).body;
     t.equal(response.status, status, `${code}: status`);

@@ -1,0 +1,34 @@
+import type { Test } from 'tap';
+import { startIdp } from './idp.ts';
+import { startProxy } from './proxy.ts';
+import { startUpstream, type UpstreamOptions } from './upstream.ts';
+
+export interface StackOptions {
+  upstream?: UpstreamOptions;
+  /** Extra keys for the one route, /api. */
+  route?: Record<string, unknown>;
+  inbound?: Record<string, unknown>;
+  /** The route's target; defaults to the upstream's root. */
+  target?: (upstreamUrl: string) => string;
+  /** Overrides the client secret (to provoke invalid_client). */
+  secret?: string;
+}
+
+/**
+ * The whole chain on real sockets: an oidc-provider IdP, an upstream that verifies its
+ * JWTs, and a proxy with one route /api → upstream using the IdP's post client.
+ * Everything is closed when the test ends.
+ */
+export async function startStack(t: Test, options: StackOptions = {}) {
+  const idp = await startIdp();
+  t.teardown(() => idp.close());
+  const upstream = await startUpstream({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience, ...options.upstream });
+  t.teardown(() => upstream.close());
+  const proxy = await startProxy({
+    ...(options.inbound ? { inbound: options.inbound as never } : {}),
+    tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: options.secret ?? idp.clients.post.clientSecret, allowInsecure: true } },
+    routes: { '/api': { target: options.target?.(upstream.url) ?? upstream.url, token: 'idp', ...options.route } },
+  });
+  t.teardown(() => proxy.close());
+  return { idp, upstream, proxy };
+}
