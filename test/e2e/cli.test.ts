@@ -122,6 +122,18 @@ t.test('check, token and serve against a real IdP and upstream', async (t) => {
   t.notMatch(result.stdout + result.stderr, new RegExp(secret), 'no secret in the log');
 });
 
+t.test('serve refuses to expose anonymous access beyond loopback unless told to', async (t) => {
+  const dir = t.testdir({
+    'proxy.yaml': 'inbound: { anonymous: any }\ntokens:\n  t: { tokenUrl: "https://idp.example.com/token", clientId: c, clientSecret: "${S}" }\nroutes:\n  /x: { target: "https://api.example.com", token: t }\n',
+  });
+  const refused = await runCli(['-c', `${dir}/proxy.yaml`, '--host', '0.0.0.0', '--port', '0'], { env: { S: 'x' } });
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /anyone who can reach it could use your tokens.*--allow-anonymous-remote/);
+  const badPort = await runCli(['-c', `${dir}/proxy.yaml`, '--port', 'eighty'], { env: { S: 'x' } });
+  t.equal(badPort.code, 2);
+  t.match(badPort.stderr, /--port must be a whole number/);
+});
+
 t.test('hash-password hashes standard input', async (t) => {
   const result = await runCli(['hash-password'], { input: 'correct horse battery\n' });
   t.equal(result.code, 0);
