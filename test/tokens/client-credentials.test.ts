@@ -84,6 +84,10 @@ t.test('refusals by the IdP are TOKEN_FETCH_FAILED with its error code, never th
   );
   t.equal(badBasic.code, 'TOKEN_FETCH_FAILED', 'also when the IdP answers with a WWW-Authenticate challenge');
   t.match(badBasic.message, /invalid_client/);
+
+  const badScope = await refusal(createClientCredentialsSource('lake', postClient(idp, { scope: 'not:allowed' }), { clock }).fetchToken());
+  t.equal(badScope.code, 'TOKEN_FETCH_FAILED');
+  t.match(badScope.message, /invalid_scope/);
 });
 
 t.test('an unreachable IdP is TOKEN_UNAVAILABLE with Retry-After', async (t) => {
@@ -126,7 +130,7 @@ t.test('IdP response variants', async (t) => {
   const notJson = await refusal(createClientCredentialsSource('s', sourceConfig({ tokenUrl: garbage.tokenUrl, clientId: 'c', clientSecret: 's' }), { clock }).fetchToken());
   t.equal(notJson.code, 'TOKEN_UNAVAILABLE', 'garbage may heal: retryable');
 
-  // Keycloak refuses a scope the client does not have; oidc-provider silently drops it instead.
+  // Keycloak's own wording, with a description the message must carry through.
   const keycloak = await cannedIdp(t, 400, JSON.stringify({ error: 'invalid_scope', error_description: 'Invalid scopes: api://x/.default' }));
   const badScope = await refusal(createClientCredentialsSource('lake', sourceConfig({ tokenUrl: keycloak.tokenUrl, clientId: 'c', clientSecret: 's', scope: 'api://x/.default' }), { clock }).fetchToken());
   t.equal(badScope.code, 'TOKEN_FETCH_FAILED');
