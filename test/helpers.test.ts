@@ -64,9 +64,11 @@ t.test('client_secret_basic issues a token; the secret travels only in the heade
   t.same(idp.tokenRequests[0]?.params, { grant_type: 'client_credentials' });
   t.equal(idp.tokenRequests[0]?.authorization, authorization);
 
-  // Each client is held to its registered auth method, as a real IdP does.
-  const wrongMethod = await postToken(idp, { client_id: clientId, client_secret: clientSecret });
-  t.equal(wrongMethod.body.error, 'invalid_client');
+  // oidc-provider accepts either secret method for either client, so only tokenRequests
+  // tells a test which method the proxy really used.
+  const otherMethod = await postToken(idp, { client_id: clientId, client_secret: clientSecret });
+  t.equal(otherMethod.status, 200);
+  t.same([idp.tokenRequests[1]?.authorization, idp.tokenRequests[1]?.params.client_secret], [undefined, clientSecret]);
 });
 
 t.test('a wrong secret is invalid_client, and the refusal is recorded', async (t) => {
