@@ -29,6 +29,7 @@ const VERIFIED_CACHE_LIMIT = 1000;
 
 export function createAuthenticator(inbound: InboundConfig): Authenticator {
   const accounts = new Map<string, Account>(inbound.users.map((user) => [user.name, toAccount(user)]));
+  const rejectUnknownUser = unknownUserCheck(inbound);
   const cacheKey = randomBytes(32);
   const verified = new Set<string>();
 
@@ -48,7 +49,7 @@ export function createAuthenticator(inbound: InboundConfig): Authenticator {
       const account = accounts.get(credentials.user);
       const fingerprint = createHmac('sha256', cacheKey).update(credentials.user).update('\0').update(credentials.password).digest('base64');
       if (account && verified.has(fingerprint)) return { user: account.name };
-      const ok = account ? await account.check(credentials.password) : await rejectInConstantTime(credentials.password);
+      const ok = account ? await account.check(credentials.password) : await rejectUnknownUser(credentials.password);
       if (!ok || !account) throw new ProxyError('AUTH_INVALID', undefined, { headers: CHALLENGE_HEADERS });
       if (verified.size >= VERIFIED_CACHE_LIMIT) verified.clear();
       verified.add(fingerprint);
@@ -66,10 +67,18 @@ function toAccount(user: InboundConfig['users'][number]): Account {
   return { name: user.name, check: async (password) => timingSafeEqual(sha256(password), expected) };
 }
 
-/** An unknown user costs the same as a known one, so timing does not reveal which names exist. */
-async function rejectInConstantTime(password: string): Promise<false> {
-  timingSafeEqual(sha256(password), sha256(''));
-  return false;
+/**
+ * An unknown user name costs what a known one does, so timing does not reveal which
+ * names exist: with hashed passwords configured, that is a full scrypt run against a
+ * hash of the same cost.
+ */
+function unknownUserCheck(inbound: InboundConfig): (password: string) => Promise<false> {
+  const decoy = inbound.users.find((user) => user.passwordHash !== undefined)?.passwordHash;
+  return async (password) => {
+    if (decoy) await verifyPasswordHash(password, decoy);
+    else timingSafeEqual(sha256(password), sha256(''));
+    return false;
+  };
 }
 
 function sha256(text: string): Buffer {
