@@ -1,9 +1,21 @@
 import type { Clock } from '../clock.ts';
+import { ProxyError } from '../errors.ts';
 import type { AccessToken, TokenSource } from './token.ts';
+
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+}
 
 export interface TokenProviderOptions {
   /** A token counts as expired this long before its expiry, capped at a tenth of its lifetime. */
   expirySkewMs?: number;
+  /** Fraction of a token's lifetime after which a request triggers a background refresh. */
+  refreshAhead?: number;
+  /** Wait between failed fetches: doubles from initialMs up to maxMs, with jitter. */
+  backoff?: BackoffOptions;
+  /** Source of jitter in [0, 1); injected so tests are repeatable. */
+  random?: () => number;
 }
 
 export interface TokenProviderStats {
@@ -14,6 +26,10 @@ export interface TokenProviderStats {
   waited: number;
   /** getToken calls answered from the cache. */
   cached: number;
+  /** Background refreshes started while the current token was still valid. */
+  refreshedAhead: number;
+  /** getToken calls refused at once because the IdP failed and the backoff step has not passed. */
+  failedFast: number;
 }
 
 export type TokenState =
@@ -21,16 +37,26 @@ export type TokenState =
   | { status: 'valid'; expiresAt: number; obtainedAt: number }
   | { status: 'expired'; expiresAt: number };
 
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1_000, maxMs: 60_000 };
+
 /**
- * Owns one token source's token: the cache, a single fetch in flight for all waiting
- * requests, and dropping a token the upstream rejected. The forwarder only asks
- * "give me the current token".
+ * Owns one token source's token and the whole of its lifecycle: the cache, one fetch in
+ * flight for all waiting requests, a background refresh before expiry so steady traffic
+ * never waits, backoff after failures so the IdP is never hammered, and dropping a token
+ * the upstream rejected. The forwarder only asks "give me the current token". Time comes
+ * from the injected clock and nothing runs on a timer: requests drive every step.
  */
 export class TokenProvider {
-  readonly stats: TokenProviderStats = { fetches: 0, fetchFailures: 0, waited: 0, cached: 0 };
+  readonly stats: TokenProviderStats = { fetches: 0, fetchFailures: 0, waited: 0, cached: 0, refreshedAhead: 0, failedFast: 0 };
   #current: AccessToken | undefined;
   #inFlight: Promise<AccessToken> | undefined;
+  #consecutiveFailures = 0;
+  #retryAt = 0;
+  #lastError: ProxyError | undefined;
   readonly #skewMs: number;
+  readonly #refreshAhead: number;
+  readonly #backoff: BackoffOptions;
+  readonly #random: () => number;
 
   constructor(
     readonly source: TokenSource,
@@ -38,6 +64,9 @@ export class TokenProvider {
     options: TokenProviderOptions = {},
   ) {
     this.#skewMs = options.expirySkewMs ?? 30_000;
+    this.#refreshAhead = options.refreshAhead ?? 0.8;
+    this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.#random = options.random ?? Math.random;
   }
 
   get name(): string {
@@ -45,10 +74,20 @@ export class TokenProvider {
   }
 
   getToken(): Promise<AccessToken> {
+    const now = this.clock.now();
     const current = this.#current;
-    if (current && this.#isFresh(current)) {
+    if (current && this.#isFresh(current, now)) {
+      if (!this.#inFlight && now >= this.#retryAt && this.#isDueForRefresh(current, now)) {
+        this.stats.refreshedAhead++;
+        // Failures are recorded by #fetch and the current token stays in use meanwhile.
+        this.#fetchShared().catch(() => undefined);
+      }
       this.stats.cached++;
       return Promise.resolve(current);
+    }
+    if (!this.#inFlight && this.#lastError && now < this.#retryAt) {
+      this.stats.failedFast++;
+      return Promise.reject(this.#failFast(this.#lastError, this.#retryAt - now));
     }
     this.stats.waited++;
     return this.#fetchShared();
@@ -62,13 +101,17 @@ export class TokenProvider {
   state(): TokenState {
     const current = this.#current;
     if (!current) return { status: 'empty' };
-    if (this.#isFresh(current)) return { status: 'valid', expiresAt: current.expiresAt, obtainedAt: current.obtainedAt };
+    if (this.#isFresh(current, this.clock.now())) return { status: 'valid', expiresAt: current.expiresAt, obtainedAt: current.obtainedAt };
     return { status: 'expired', expiresAt: current.expiresAt };
   }
 
-  #isFresh(token: AccessToken): boolean {
+  #isFresh(token: AccessToken, now: number): boolean {
     const skew = Math.min(this.#skewMs, (token.expiresAt - token.obtainedAt) / 10);
-    return this.clock.now() < token.expiresAt - skew;
+    return now < token.expiresAt - skew;
+  }
+
+  #isDueForRefresh(token: AccessToken, now: number): boolean {
+    return now >= token.obtainedAt + (token.expiresAt - token.obtainedAt) * this.#refreshAhead;
   }
 
   #fetchShared(): Promise<AccessToken> {
@@ -83,10 +126,27 @@ export class TokenProvider {
     try {
       const token = await this.source.fetchToken();
       this.#current = token;
+      this.#consecutiveFailures = 0;
+      this.#retryAt = 0;
+      this.#lastError = undefined;
       return token;
     } catch (error) {
       this.stats.fetchFailures++;
+      this.#consecutiveFailures++;
+      this.#retryAt = this.clock.now() + this.#backoffDelay(this.#consecutiveFailures);
+      this.#lastError = error instanceof ProxyError ? error : new ProxyError('TOKEN_UNAVAILABLE', undefined, { cause: error });
       throw error;
     }
+  }
+
+  /** Doubling from initialMs to maxMs, then between half and all of it ("equal jitter"), so replicas do not retry in step. */
+  #backoffDelay(failures: number): number {
+    const ceiling = Math.min(this.#backoff.maxMs, this.#backoff.initialMs * 2 ** Math.min(failures - 1, 30));
+    return Math.round(ceiling / 2 + (ceiling / 2) * this.#random());
+  }
+
+  /** The last failure again, with Retry-After saying when the next attempt will be made. */
+  #failFast(error: ProxyError, waitMs: number): ProxyError {
+    return new ProxyError(error.code, error.message, { cause: error.cause, headers: { ...error.headers, 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) } });
   }
 }

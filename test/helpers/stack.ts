@@ -1,5 +1,6 @@
 import type { Test } from 'tap';
 import { startIdp } from './idp.ts';
+import type { ProxyServerDeps } from '../../src/proxy/server.ts';
 import { startProxy } from './proxy.ts';
 import { startUpstream, type UpstreamOptions } from './upstream.ts';
 
@@ -12,6 +13,8 @@ export interface StackOptions {
   target?: (upstreamUrl: string) => string;
   /** Overrides the client secret (to provoke invalid_client). */
   secret?: string;
+  /** Proxy dependencies to replace, such as the clock. */
+  deps?: Partial<ProxyServerDeps>;
 }
 
 /**
@@ -28,7 +31,7 @@ export async function startStack(t: Test, options: StackOptions = {}) {
     ...(options.inbound ? { inbound: options.inbound as never } : {}),
     tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: options.secret ?? idp.clients.post.clientSecret, allowInsecure: true } },
     routes: { '/api': { target: options.target?.(upstream.url) ?? upstream.url, token: 'idp', ...options.route } },
-  });
+  }, options.deps);
   t.teardown(() => proxy.close());
   return { idp, upstream, proxy };
 }

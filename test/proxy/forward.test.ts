@@ -134,6 +134,32 @@ t.test('an upstream that breaks off mid-body cuts the response, logged as UPSTRE
   t.notOk(proxy.logs.some((line) => line.msg === 'unexpected failure'), 'not reported as a bug');
 });
 
+t.test('IdP down: the cached token keeps serving; once it expires, 503 with Retry-After and no hammering', async (t) => {
+  let now = Date.now();
+  const clock = { now: () => now };
+  const { idp, proxy } = await startStack(t, { deps: { clock } });
+  t.equal((await fetch(`${proxy.url}/api/a`)).status, 200);
+  await idp.close();
+
+  now += 250_000; // past the refresh-ahead point of a 300 s token, before its expiry
+  for (let i = 0; i < 20; i++) t.equal((await fetch(`${proxy.url}/api/a`)).status, 200, `request ${i} served from the cache`);
+
+  now += 60_000; // past its expiry
+  const started = performance.now();
+  const statuses = [];
+  for (let i = 0; i < 20; i++) {
+    const response = await fetch(`${proxy.url}/api/a`);
+    statuses.push(response.status);
+    t.match(response.headers.get('retry-after'), /^\d+$/);
+    t.equal((await errorOf(response)).code, 'TOKEN_UNAVAILABLE');
+  }
+  t.ok(performance.now() - started < 5_000, 'answered without hanging');
+  t.same(new Set(statuses), new Set([503]));
+  const provider = proxy.proxy.tokenProviders.get('idp')!;
+  t.ok(provider.stats.fetches <= 3, `the IdP was tried ${provider.stats.fetches} times for 40 requests, not once each`);
+  t.ok(provider.stats.failedFast >= 18, 'the rest failed fast inside the backoff step');
+});
+
 t.test('tokens, secrets and passwords never appear in logs', async (t) => {
   const { idp, upstream, proxy } = await startStack(t, { upstream: { rejectTokens: (_claims, attempt) => attempt === 2 } });
   const basic = `Basic ${Buffer.from('someone:a-password-9911').toString('base64')}`;

@@ -52,7 +52,8 @@ t.test('concurrent cold callers share one fetch', async (t) => {
 t.test('a cached token is reused until the expiry skew, then refetched', async (t) => {
   const clock = manualClock();
   const idp = scriptedSource(clock, 600_000);
-  const provider = new TokenProvider(idp.source, clock, { expirySkewMs: 30_000 });
+  // refreshAhead: 1 switches the background refresh off, to see expiry on its own.
+  const provider = new TokenProvider(idp.source, clock, { expirySkewMs: 30_000, refreshAhead: 1 });
   const first = provider.getToken();
   idp.succeed();
   t.equal((await first).value, 'token-1');
@@ -74,7 +75,7 @@ t.test('a cached token is reused until the expiry skew, then refetched', async (
 t.test('the skew is capped at a tenth of a short lifetime', async (t) => {
   const clock = manualClock();
   const idp = scriptedSource(clock, 10_000);
-  const provider = new TokenProvider(idp.source, clock, { expirySkewMs: 30_000 });
+  const provider = new TokenProvider(idp.source, clock, { expirySkewMs: 30_000, refreshAhead: 1 });
   const first = provider.getToken();
   idp.succeed();
   await first;
@@ -83,10 +84,10 @@ t.test('the skew is capped at a tenth of a short lifetime', async (t) => {
   t.equal(idp.pending, 0);
 });
 
-t.test('a failed fetch reaches every waiter, and the next call tries again', async (t) => {
+t.test('a failed fetch reaches every waiter; the next attempt waits for the backoff step', async (t) => {
   const clock = manualClock();
   const idp = scriptedSource(clock);
-  const provider = new TokenProvider(idp.source, clock);
+  const provider = new TokenProvider(idp.source, clock, { backoff: { initialMs: 1_000, maxMs: 60_000 }, random: () => 1 });
   const waiting = [provider.getToken(), provider.getToken()];
   idp.fail(new ProxyError('TOKEN_UNAVAILABLE'));
   for (const result of await Promise.allSettled(waiting)) {
@@ -96,10 +97,15 @@ t.test('a failed fetch reaches every waiter, and the next call tries again', asy
   t.equal(provider.stats.fetchFailures, 1);
   t.same(provider.state(), { status: 'empty' });
 
+  clock.advance(999);
+  await t.rejects(provider.getToken(), { code: 'TOKEN_UNAVAILABLE', headers: { 'retry-after': '1' } }, 'fails fast inside the step');
+  t.equal(idp.pending, 0, 'without calling the IdP');
+  clock.advance(1);
   const retry = provider.getToken();
-  t.equal(idp.pending, 1, 'no fetch stays stuck in flight after a failure');
+  t.equal(idp.pending, 1, 'one attempt once the step has passed');
   idp.succeed();
   t.equal((await retry).value, 'token-1');
+  t.equal(provider.stats.failedFast, 1);
 });
 
 t.test('invalidate drops only the token it names', async (t) => {
@@ -119,4 +125,129 @@ t.test('invalidate drops only the token it names', async (t) => {
   provider.invalidate(rejected);
   t.equal((await provider.getToken()).value, 'token-2', 'a stale invalidation does not drop the newer token');
   t.equal(idp.pending, 0);
+});
+
+/** A source that answers at once, succeeding or failing as the test sets it. */
+function switchableSource(clock: { now(): number }, lifetimeMs: number) {
+  let up = true;
+  let issued = 0;
+  let calls = 0;
+  const source: TokenSource = {
+    name: 'switchable',
+    fetchToken: async () => {
+      calls++;
+      if (!up) throw new ProxyError('TOKEN_UNAVAILABLE', 'IdP down', { headers: { 'retry-after': '5' } });
+      const now = clock.now();
+      return { value: `token-${++issued}`, tokenType: 'bearer', obtainedAt: now, expiresAt: now + lifetimeMs };
+    },
+  };
+  return {
+    source,
+    get calls() {
+      return calls;
+    },
+    set up(value: boolean) {
+      up = value;
+    },
+  };
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+t.test('refresh-ahead: at 80% of its life a token is renewed in the background', async (t) => {
+  const clock = manualClock();
+  const idp = scriptedSource(clock, 100_000);
+  const provider = new TokenProvider(idp.source, clock);
+  const first = provider.getToken();
+  idp.succeed();
+  await first;
+
+  clock.advance(79_999);
+  await provider.getToken();
+  t.equal(idp.pending, 0, 'not yet due');
+  clock.advance(1);
+  t.equal((await provider.getToken()).value, 'token-1', 'the caller gets the current token at once');
+  t.equal(idp.pending, 1, 'while a refresh starts in the background');
+  t.equal((await provider.getToken()).value, 'token-1');
+  t.equal(idp.pending, 1, 'only one refresh in flight');
+  idp.succeed();
+  await settle();
+  t.equal((await provider.getToken()).value, 'token-2');
+  t.same([provider.stats.waited, provider.stats.refreshedAhead], [1, 1]);
+});
+
+t.test('steady traffic across ten expiries never waits on the IdP', async (t) => {
+  const clock = manualClock();
+  const idp = switchableSource(clock, 10_000);
+  const provider = new TokenProvider(idp.source, clock);
+  const seen = new Set<string>();
+  for (let second = 0; second < 100; second++) {
+    for (let request = 0; request < 5; request++) seen.add((await provider.getToken()).value);
+    await settle();
+    clock.advance(1_000);
+  }
+  t.equal(provider.stats.waited, 1, 'only the very first request waited');
+  t.ok(seen.size >= 10, `tokens were renewed (${seen.size} used)`);
+  t.equal(provider.stats.fetches, idp.calls);
+  t.equal(provider.stats.fetchFailures, 0);
+});
+
+t.test('IdP down with a valid token: requests succeed; after expiry: fail fast, one attempt per step; IdP back: recovery', async (t) => {
+  const clock = manualClock();
+  const idp = switchableSource(clock, 100_000);
+  const provider = new TokenProvider(idp.source, clock, { backoff: { initialMs: 1_000, maxMs: 8_000 }, random: () => 1 });
+  await provider.getToken();
+  idp.up = false;
+
+  clock.advance(80_000);
+  for (let i = 0; i < 50; i++) t.equal((await provider.getToken()).value, 'token-1');
+  await settle();
+  t.equal(idp.calls, 2, 'one failed background refresh, not fifty');
+  clock.advance(500);
+  await provider.getToken();
+  await settle();
+  t.equal(idp.calls, 2, 'no new attempt inside the backoff step');
+
+  clock.advance(20_000); // the token is now past its expiry (minus skew)
+  const attemptsBefore = idp.calls;
+  const outcomes: string[] = [];
+  for (let ms = 0; ms < 30_000; ms += 250) {
+    await provider.getToken().then(
+      () => outcomes.push('ok'),
+      (error: ProxyError) => outcomes.push(`${error.code} ${error.headers['retry-after']}`),
+    );
+    clock.advance(250);
+  }
+  t.notOk(outcomes.includes('ok'), 'no token while the IdP is down');
+  t.ok(outcomes.every((outcome) => /^TOKEN_UNAVAILABLE \d+$/.test(outcome)), 'always 503 material with Retry-After');
+  t.ok(idp.calls - attemptsBefore <= 7, `attempts follow the steps 2, 4, 8, 8… s (${idp.calls - attemptsBefore} in 30 s)`);
+
+  idp.up = true;
+  clock.advance(8_000);
+  t.match((await provider.getToken()).value, /^token-/, 'recovered without a restart');
+  t.equal(provider.state().status, 'valid');
+});
+
+t.test('backoff doubles up to its cap, with jitter between half and all of the step', async (t) => {
+  const delays = async (random: number) => {
+    const clock = manualClock();
+    const idp = switchableSource(clock, 60_000);
+    idp.up = false;
+    const provider = new TokenProvider(idp.source, clock, { backoff: { initialMs: 1_000, maxMs: 8_000 }, random: () => random });
+    const steps: number[] = [];
+    let lastAttemptAt = clock.now();
+    let lastCalls = 0;
+    while (steps.length < 6) {
+      await provider.getToken().catch(() => undefined);
+      if (idp.calls !== lastCalls) {
+        if (lastCalls > 0) steps.push(clock.now() - lastAttemptAt);
+        lastCalls = idp.calls;
+        lastAttemptAt = clock.now();
+      }
+      clock.advance(100);
+    }
+    return steps;
+  };
+  t.same(await delays(0.999), [1_000, 2_000, 4_000, 8_000, 8_000, 8_000]);
+  t.same(await delays(0), [500, 1_000, 2_000, 4_000, 4_000, 4_000]);
 });
