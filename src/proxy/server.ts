@@ -91,7 +91,8 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
         method: req.method,
         path: pathOnly(req.url),
         route: log.route,
-        status: res.statusCode,
+        // 499 (nginx's "client closed request"): the client left before any response was sent.
+        status: res.headersSent ? res.statusCode : 499,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
         upstreamStatus: log.upstreamStatus,
         tokenSource: log.tokenSource,

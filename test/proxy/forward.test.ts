@@ -115,6 +115,20 @@ t.test('a client that disconnects aborts the upstream request', async (t) => {
   t.equal(healthy.status, 200, 'and the proxy keeps serving');
 });
 
+t.test('a client that leaves before any answer is logged as 499, and the upstream request is aborted', async (t) => {
+  let upstreamClosed!: () => void;
+  const closedUpstream = new Promise<void>((resolve) => (upstreamClosed = resolve));
+  const { proxy } = await startStack(t, { upstream: { handler: (_req, res) => void res.on('close', () => upstreamClosed()) } });
+  const controller = new AbortController();
+  const pending = fetch(`${proxy.url}/api/never`, { signal: controller.signal });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  controller.abort();
+  await t.rejects(pending);
+  await closedUpstream;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.match(proxy.logs.find((line) => line.msg === 'request'), { status: 499, aborted: true, route: '/api' });
+});
+
 t.test('an upstream that breaks off mid-body cuts the response, logged as UPSTREAM_UNREACHABLE', async (t) => {
   const { proxy } = await startStack(t, {
     upstream: {
