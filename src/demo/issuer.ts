@@ -1,7 +1,9 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import { closeServer, listenOn, readBody, sendJson } from './http-util.ts';
+import { closeNow, listenOn } from '../http/lifecycle.ts';
+import { sendJson } from '../http/respond.ts';
+import { readBody } from './http-util.ts';
 
 export interface DemoIssuerOptions {
   host?: string;
@@ -56,7 +58,7 @@ export async function startDemoIssuer(options: DemoIssuerOptions): Promise<DemoI
     const form = new URLSearchParams(body);
     const client = authenticate(req, form);
     if (!client.ok) {
-      return sendJson(res, 401, { error: 'invalid_client', error_description: 'unknown client or wrong secret' }, client.basic ? { 'www-authenticate': 'Basic realm="demo-issuer"' } : {});
+      return sendJson(res, 401, { error: 'invalid_client', error_description: 'unknown client or wrong secret' }, { headers: client.basic ? { 'www-authenticate': 'Basic realm="demo-issuer"' } : {} });
     }
     if (form.get('grant_type') !== 'client_credentials') {
       return sendJson(res, 400, { error: 'unsupported_grant_type', error_description: 'only client_credentials is supported' });
@@ -72,7 +74,7 @@ export async function startDemoIssuer(options: DemoIssuerOptions): Promise<DemoI
       .setJti(randomUUID())
       .sign(privateKey);
     tokensIssued++;
-    sendJson(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: ttl, scope }, { 'cache-control': 'no-store' });
+    sendJson(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: ttl, scope }, { headers: { 'cache-control': 'no-store' } });
   };
 
   const server = createServer((req, res) => {
@@ -93,7 +95,7 @@ export async function startDemoIssuer(options: DemoIssuerOptions): Promise<DemoI
     }
     sendJson(res, 404, { error: 'not_found' });
   });
-  issuer = await listenOn(server, options.host ?? '127.0.0.1', options.port ?? 0);
+  issuer = await listenOn(server, options.port ?? 0, options.host ?? '127.0.0.1');
 
   return {
     issuer,
@@ -106,7 +108,7 @@ export async function startDemoIssuer(options: DemoIssuerOptions): Promise<DemoI
       const { payload } = await jwtVerify(accessToken, publicKey, { issuer, audience: options.audience });
       return payload;
     },
-    close: () => closeServer(server),
+    close: () => closeNow(server),
   };
 }
 

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { JWTPayload } from 'jose';
-import { closeServer, listenOn } from './http-util.ts';
+import { closeNow, listenOn } from '../http/lifecycle.ts';
 import { METADATA_XML, samplePeople, sampleProducts } from './sample-data.ts';
 
 export interface SampleODataOptions {
@@ -101,7 +101,7 @@ export async function startSampleODataService(options: SampleODataOptions): Prom
       send(res, req, failure.status, JSON_TYPE, JSON.stringify({ error: { code: failure.code, message: failure.message } }), failure.headers);
     });
   });
-  const origin = await listenOn(server, options.host ?? '127.0.0.1', options.port ?? 0);
+  const origin = await listenOn(server, options.port ?? 0, options.host ?? '127.0.0.1');
   root = `${origin}/odata`;
 
   return {
@@ -109,7 +109,7 @@ export async function startSampleODataService(options: SampleODataOptions): Prom
     get requests() {
       return requests;
     },
-    close: () => closeServer(server),
+    close: () => closeNow(server),
   };
 }
 

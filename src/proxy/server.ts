@@ -2,10 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Agent, type Dispatcher } from 'undici';
-import { isUnauthenticated, reservedPath, sendJson } from '../admin/endpoints.ts';
+import { isUnauthenticated, reservedPath } from '../admin/endpoints.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import { isProxyError, ProxyError, sendError } from '../errors.ts';
+import { listenOn } from '../http/lifecycle.ts';
+import { sendJson } from '../http/respond.ts';
 import { createAuthenticator } from '../inbound/auth.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseRequestTarget } from '../routes/request-target.ts';
@@ -52,14 +54,14 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     const target = parseRequestTarget(req.url ?? '');
     const reserved = reservedPath(target.path);
     if (reserved && isUnauthenticated(reserved)) {
-      sendJson(res, 200, { status: reserved === '/healthz' ? 'ok' : 'ready' }, req.method);
+      sendJson(res, 200, { status: reserved === '/healthz' ? 'ok' : 'ready' }, { method: req.method, headers: NO_STORE });
       return;
     }
     log.user = (await authenticator.authenticate(req)).user;
     if (reserved) throw new ProxyError('NO_ROUTE', `${reserved} is reserved for the proxy and not served by this version.`);
     if (target.path === '/') {
       // The Power BI service tests a data source's root URL; it must answer without reaching an upstream.
-      sendJson(res, 200, routeList, req.method);
+      sendJson(res, 200, routeList, { method: req.method, headers: NO_STORE });
       return;
     }
     const match = routes.match(target.path);
@@ -125,15 +127,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     routes,
     tokenProviders,
     listen(port = config.listen.port, host = config.listen.host) {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          const address = server.address() as AddressInfo;
-          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-          resolve(`http://${shownHost}:${address.port}`);
-        });
-      });
+      return listenOn(server, port, host);
     },
     async close() {
       await new Promise<void>((resolve) => {
@@ -144,6 +138,8 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     },
   };
 }
+
+const NO_STORE = { 'cache-control': 'no-store' };
 
 interface AccessLog {
   route?: string;
