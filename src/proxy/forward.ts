@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Dispatcher } from 'undici';
@@ -34,10 +35,19 @@ export interface ForwardRecord {
 const REJECTION_BODY_LIMIT = 8 * 1024;
 
 /**
+ * Request bodies of known length up to this size are read into memory, so a request the
+ * upstream refused for its token can be sent again (an OData $batch is such a POST).
+ * Larger or chunked bodies stream through and are not replayed.
+ */
+export const REPLAY_BODY_LIMIT = 1024 * 1024;
+
+type UpstreamBody = Buffer | IncomingMessage | null;
+
+/**
  * Sends one request upstream with a bearer token and streams the answer back. An upstream
  * 401 never reaches the client (Power Query would start an Entra ID sign-in against
- * localhost): the token is dropped and, for a request without a body, sent once more
- * with a fresh one; a second refusal is a 502 UPSTREAM_REJECTED_TOKEN.
+ * localhost): the token is dropped and a replayable request (no body, or a small one) is
+ * sent once more with a fresh one; a second refusal is a 502 UPSTREAM_REJECTED_TOKEN.
  */
 export async function forward(request: ForwardRequest): Promise<void> {
   const { req, res, tokens, record } = request;
@@ -47,14 +57,15 @@ export async function forward(request: ForwardRequest): Promise<void> {
   };
   res.once('close', onClose);
   try {
-    const replayable = !requestHasBody(req);
+    const body = await upstreamBody(req);
+    const replayable = !(body instanceof Readable);
     let token = await tokens.getToken();
-    let response = await send(request, token, abort.signal, replayable);
+    let response = await send(request, token, abort.signal, body);
     if (response.statusCode === 401 && replayable) {
       response.body.resume();
       tokens.invalidate(token);
       token = await tokens.getToken();
-      response = await send(request, token, abort.signal, replayable);
+      response = await send(request, token, abort.signal, body);
       record.retriedWithNewToken = true;
     }
     record.upstreamStatus = response.statusCode;
@@ -72,7 +83,7 @@ export async function forward(request: ForwardRequest): Promise<void> {
   }
 }
 
-async function send(request: ForwardRequest, token: AccessToken, signal: AbortSignal, replayable: boolean): Promise<Dispatcher.ResponseData> {
+async function send(request: ForwardRequest, token: AccessToken, signal: AbortSignal, body: UpstreamBody): Promise<Dispatcher.ResponseData> {
   const { req, match, search } = request;
   const { route, rest } = match;
   try {
@@ -89,7 +100,7 @@ async function send(request: ForwardRequest, token: AccessToken, signal: AbortSi
         requestId: request.requestId,
         static: route.headers,
       }),
-      body: replayable ? null : req,
+      body,
       signal,
       headersTimeout: route.timeoutMs,
       bodyTimeout: route.timeoutMs,
@@ -159,9 +170,15 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-export function requestHasBody(req: IncomingMessage): boolean {
+/** null for no body, a Buffer for a small body of known length (replayable), else the request stream itself. */
+async function upstreamBody(req: IncomingMessage): Promise<UpstreamBody> {
   const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (req.headers['transfer-encoding'] !== undefined) return req;
+  if (length === undefined || length === '0') return null;
+  if (Number(length) > REPLAY_BODY_LIMIT) return req;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 /** The upstream's own words for a 401, from `WWW-Authenticate` or an OData/OAuth error body. */

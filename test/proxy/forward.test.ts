@@ -1,5 +1,7 @@
 import { createServer, request as httpRequest } from 'node:http';
+import { Readable } from 'node:stream';
 import t from 'tap';
+import { REPLAY_BODY_LIMIT } from '../../src/proxy/forward.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
 import { startStack } from '../helpers/stack.ts';
@@ -32,10 +34,29 @@ t.test('the upstream rejects every token: 502 UPSTREAM_REJECTED_TOKEN, never its
   t.equal(upstream.requests.length, 2, 'retried once, no loop');
   t.equal(idp.tokenRequests.length, 2);
 
-  const withBody = await fetch(`${proxy.url}/api/People`, { method: 'POST', body: 'x' });
-  t.equal(withBody.status, 502, 'a request with a body is not replayed');
-  t.equal((await errorOf(withBody)).code, 'UPSTREAM_REJECTED_TOKEN');
-  t.equal(upstream.requests.length, 3);
+  const chunked = await fetch(`${proxy.url}/api/People`, { method: 'POST', body: Readable.toWeb(Readable.from(['x'])) as ReadableStream, duplex: 'half' } as RequestInit);
+  t.equal(chunked.status, 502, 'a streamed body of unknown length is not replayed');
+  t.equal((await errorOf(chunked)).code, 'UPSTREAM_REJECTED_TOKEN');
+  t.equal(upstream.requests.length, 3, 'sent once, not twice');
+});
+
+t.test('a small body such as an OData $batch is replayed after a 401, byte for byte', async (t) => {
+  const { idp, upstream, proxy } = await startStack(t, { upstream: { rejectTokens: (_claims, attempt) => attempt === 1 } });
+  const batch = '--batch_1\r\nContent-Type: application/http\r\n\r\nGET People HTTP/1.1\r\n\r\n--batch_1--\r\n';
+  const response = await fetch(`${proxy.url}/api/$batch`, { method: 'POST', body: batch, headers: { 'content-type': 'multipart/mixed; boundary=batch_1' } });
+  t.equal(response.status, 200);
+  t.equal(((await response.json()) as { bodyLength: number }).bodyLength, Buffer.byteLength(batch));
+  t.same(upstream.requests.map((request) => request.body.toString()), [batch, batch], 'the same body both times');
+  t.equal(idp.tokenRequests.length, 2);
+});
+
+t.test('a body over the replay limit streams through and is not replayed', async (t) => {
+  const { upstream, proxy } = await startStack(t, { upstream: { rejectTokens: () => true } });
+  const large = Buffer.alloc(REPLAY_BODY_LIMIT + 1, 'a');
+  const response = await fetch(`${proxy.url}/api/upload`, { method: 'POST', body: large });
+  t.equal(response.status, 502);
+  t.equal(upstream.requests.length, 1);
+  t.equal(upstream.requests[0]!.body.length, REPLAY_BODY_LIMIT + 1, 'the whole body arrived once');
 });
 
 t.test('the IdP refuses the client: 502 TOKEN_FETCH_FAILED naming its error, not the secret', async (t) => {
