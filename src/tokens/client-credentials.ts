@@ -35,7 +35,7 @@ export function createClientCredentialsSource(name: string, config: TokenSourceC
       try {
         const response = await oidc.clientCredentialsGrant(await resolveConfiguration(), parameters);
         const obtainedAt = deps.clock.now();
-        const lifetimeMs = response.expires_in !== undefined && response.expires_in > 0 ? response.expires_in * 1000 : config.defaultExpiresIn;
+        const lifetimeMs = lifetimeFrom(response, obtainedAt) ?? config.defaultExpiresIn;
         return {
           value: response.access_token,
           tokenType: response.token_type,
@@ -48,6 +48,16 @@ export function createClientCredentialsSource(name: string, config: TokenSourceC
       }
     },
   };
+}
+
+/**
+ * expires_in (seconds; openid-client already turns Azure AD v1's string into a number),
+ * else Azure AD v1's expires_on (epoch seconds, also a string), else unknown.
+ */
+function lifetimeFrom(response: oidc.TokenEndpointResponse, now: number): number | undefined {
+  if (response.expires_in !== undefined && response.expires_in > 0) return response.expires_in * 1000;
+  const expiresOn = Number(response.expires_on);
+  return Number.isFinite(expiresOn) && expiresOn * 1000 > now ? expiresOn * 1000 - now : undefined;
 }
 
 function buildConfiguration(config: TokenSourceConfig, deps: ClientCredentialsDeps): Promise<oidc.Configuration> {

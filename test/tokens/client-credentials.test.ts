@@ -121,6 +121,11 @@ t.test('IdP response variants', async (t) => {
   t.equal(v1.value, 'opaque-v1');
   t.ok(Math.abs(v1.expiresAt - v1.obtainedAt - 3_599_000) < 5, 'expires_in as a string (Azure AD v1)');
 
+  const expiresOn = String(Math.floor(Date.now() / 1000) + 1800);
+  const azureOn = await cannedIdp(t, 200, JSON.stringify({ token_type: 'Bearer', access_token: 'v1-on', expires_on: expiresOn }));
+  const on = await createClientCredentialsSource('s', sourceConfig({ tokenUrl: azureOn.tokenUrl, clientId: 'c', clientSecret: 's' }), { clock }).fetchToken();
+  t.equal(on.expiresAt, Number(expiresOn) * 1000, 'expires_on (epoch seconds as a string) when expires_in is missing');
+
   const noExpiry = await cannedIdp(t, 200, JSON.stringify({ token_type: 'BEARER', access_token: 'no-expiry' }));
   const fallback = await createClientCredentialsSource('s', sourceConfig({ tokenUrl: noExpiry.tokenUrl, clientId: 'c', clientSecret: 's', defaultExpiresIn: '15m' }), { clock }).fetchToken();
   t.equal(fallback.expiresAt - fallback.obtainedAt, 900_000, 'missing expires_in falls back to defaultExpiresIn');
