@@ -5,8 +5,3 @@ export type ReservedPath = (typeof RESERVED_PATHS)[number];
 export function reservedPath(path: string): ReservedPath | undefined {
   return (RESERVED_PATHS as readonly string[]).includes(path) ? (path as ReservedPath) : undefined;
 }
-
-/** Health endpoints answer without credentials: probes and load balancers carry none. */
-export function isUnauthenticated(path: ReservedPath): boolean {
-  return path === '/healthz' || path === '/readyz';
-}

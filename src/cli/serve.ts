@@ -35,6 +35,7 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: (handler
     throw error;
   }
   logger.info({ url, config: source, routes: proxy.routes.prefixes }, `bearer-proxy listening on ${url}`);
+  void proxy.prefetch();
 
   return new Promise((resolve) => {
     let stopping = false;

@@ -70,6 +70,7 @@ const tokenSourceSchema = z
     params: z.record(z.string(), z.string()).default({}).describe('Extra form fields for the token request.'),
     allowInsecure: z.boolean().default(false).describe('Allow an http:// IdP (tests and demos only).'),
     defaultExpiresIn: duration(3600_000).describe('Token lifetime to assume when the IdP sends no expires_in.'),
+    prefetch: z.boolean().default(false).describe('Fetch the token at startup; /readyz answers 503 until this source holds one.'),
   })
   .superRefine((source, ctx) => {
     if ((source.tokenUrl === undefined) === (source.issuer === undefined)) {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Agent, type Dispatcher } from 'undici';
-import { isUnauthenticated, reservedPath } from '../admin/endpoints.ts';
+import { reservedPath } from '../admin/endpoints.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import { isProxyError, ProxyError, sendError } from '../errors.ts';
@@ -30,6 +30,8 @@ export interface ProxyServer {
   readonly server: Server;
   readonly routes: RouteTable;
   readonly tokenProviders: ReadonlyMap<string, TokenProvider>;
+  /** Fetches the tokens of sources marked prefetch; resolves with the names that failed. */
+  prefetch(): Promise<string[]>;
   /** Starts listening on the configured (or given) host and port; resolves with the base URL. */
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -49,12 +51,28 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     ]),
   );
   const routeList = { routes: routes.prefixes };
+  const prefetched = [...tokenProviders.values()].filter((provider) => config.tokens[provider.name]!.prefetch);
+
+  /**
+   * Asks each prefetch source for its token: a cached one answers at once, an expired one
+   * is fetched (within the provider's backoff), so readiness probes also keep idle tokens warm.
+   */
+  async function tokensNotHeld(): Promise<string[]> {
+    const results = await Promise.allSettled(prefetched.map((provider) => provider.getToken()));
+    return prefetched.filter((_, index) => results[index]!.status === 'rejected').map((provider) => provider.name);
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: AccessLog): Promise<void> {
     const target = parseRequestTarget(req.url ?? '');
     const reserved = reservedPath(target.path);
-    if (reserved && isUnauthenticated(reserved)) {
-      sendJson(res, 200, { status: reserved === '/healthz' ? 'ok' : 'ready' }, { method: req.method, headers: NO_STORE });
+    // Health endpoints answer without credentials: probes and load balancers carry none.
+    if (reserved === '/healthz') {
+      sendJson(res, 200, { status: 'ok' }, { method: req.method, headers: NO_STORE });
+      return;
+    }
+    if (reserved === '/readyz') {
+      const missing = await tokensNotHeld();
+      sendJson(res, missing.length === 0 ? 200 : 503, missing.length === 0 ? { status: 'ready' } : { status: 'waiting for tokens', tokenSources: missing }, { method: req.method, headers: NO_STORE });
       return;
     }
     log.user = (await authenticator.authenticate(req)).user;
@@ -126,6 +144,14 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     server,
     routes,
     tokenProviders,
+    async prefetch() {
+      const failed = await tokensNotHeld();
+      for (const provider of prefetched) {
+        if (failed.includes(provider.name)) logger.warn({ tokenSource: provider.name }, 'prefetch failed: /readyz answers 503 until a token is held');
+        else logger.info({ tokenSource: provider.name, expiresAt: new Date((provider.state() as { expiresAt: number }).expiresAt).toISOString() }, 'token prefetched');
+      }
+      return failed;
+    },
     listen(port = config.listen.port, host = config.listen.host) {
       return listenOn(server, port, host);
     },

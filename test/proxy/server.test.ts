@@ -1,6 +1,10 @@
+import { createServer } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { rawRequest } from '../helpers/raw-http.ts';
+import { startIdp } from '../helpers/idp.ts';
+import { closeServer, listen } from '../helpers/listen.ts';
+import { startProxy } from '../helpers/proxy.ts';
 import { startStack } from '../helpers/stack.ts';
 
 t.test('a request reaches the upstream with a bearer JWT from the IdP', async (t) => {
@@ -137,4 +141,46 @@ t.test('errors use the documented codes and never crash the proxy', async (t) =>
   t.equal(withForeignAuth.status, 200, 'with no users configured, a loopback caller’s own Authorization is ignored');
   t.notMatch(JSON.stringify(await withForeignAuth.json()), /not-ours/, 'and never forwarded');
   t.equal((await fetch(`${proxy.url}/healthz`)).status, 200, 'still serving');
+});
+
+t.test('prefetch: tokens are fetched at startup and /readyz waits for them', async (t) => {
+  const idp = await startIdp();
+  t.teardown(() => idp.close());
+  const closed = createServer();
+  const deadIdp = await listen(closed);
+  await closeServer(closed);
+  const client = { clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true };
+  const proxy = await startProxy({
+    tokens: {
+      live: { tokenUrl: idp.tokenUrl, ...client, prefetch: true },
+      lazy: { tokenUrl: `${deadIdp}/token`, ...client },
+    },
+    routes: { '/a': { target: 'http://127.0.0.1:9', token: 'live' }, '/b': { target: 'http://127.0.0.1:9', token: 'lazy' } },
+  });
+  t.teardown(() => proxy.close());
+  t.same(await proxy.proxy.prefetch(), [], 'the prefetch source got its token');
+  t.equal(idp.tokenRequests.length, 1);
+  const ready = await fetch(`${proxy.url}/readyz`);
+  t.equal(ready.status, 200, 'a source without prefetch does not hold readiness back');
+  t.same(await ready.json(), { status: 'ready' });
+  t.equal(idp.tokenRequests.length, 1, 'the probe used the cached token');
+  t.ok(proxy.logs.some((line) => line.msg === 'token prefetched' && line.tokenSource === 'live'));
+});
+
+t.test('prefetch: an IdP that cannot be reached keeps /readyz at 503, naming the source', async (t) => {
+  const closed = createServer();
+  const deadIdp = await listen(closed);
+  await closeServer(closed);
+  const proxy = await startProxy({
+    tokens: { lake: { tokenUrl: `${deadIdp}/token`, clientId: 'c', clientSecret: 'prefetch-secret-31', allowInsecure: true, prefetch: true } },
+    routes: { '/a': { target: 'http://127.0.0.1:9', token: 'lake' } },
+  });
+  t.teardown(() => proxy.close());
+  t.same(await proxy.proxy.prefetch(), ['lake']);
+  const notReady = await fetch(`${proxy.url}/readyz`);
+  t.equal(notReady.status, 503);
+  t.same(await notReady.json(), { status: 'waiting for tokens', tokenSources: ['lake'] });
+  t.equal((await fetch(`${proxy.url}/healthz`)).status, 200, 'alive all the same');
+  t.ok(proxy.logs.some((line) => line.level === 40 && line.tokenSource === 'lake'), 'the failure is logged as a warning');
+  t.notMatch(proxy.logText(), 'prefetch-secret-31');
 });
