@@ -1,18 +1,22 @@
-export interface Person {
+/** One entity as JSON: a type alias rather than an interface so Person and Product fit it. */
+export type Row = Readonly<Record<string, string | number | boolean>>;
+
+export type Person = {
   Id: number;
   Name: string;
   Email: string;
   Country: string;
+  /** Edm.Date, YYYY-MM-DD */
   Joined: string;
-}
+};
 
-export interface Product {
+export type Product = {
   Id: number;
   Name: string;
   Category: string;
   Price: number;
   InStock: boolean;
-}
+};
 
 const FIRST = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Margaret', 'Ken', 'Frances', 'Dennis', 'Radia', 'Niklaus'];
 const LAST = ['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Knuth', 'Hamilton', 'Thompson', 'Allen', 'Ritchie', 'Perlman', 'Wirth'];
@@ -34,6 +38,7 @@ export function samplePeople(): Person[] {
   });
 }
 
+/** 12 products: more than one page at the default page size too. */
 export function sampleProducts(): Product[] {
   const names = ['Widget', 'Gadget', 'Sprocket', 'Gizmo', 'Doohickey', 'Thingamajig'];
   return Array.from({ length: 12 }, (_, index) => ({
