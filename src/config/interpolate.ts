@@ -30,11 +30,12 @@ export function interpolateDocument(doc: Document, context: InterpolationContext
     } else if (isSeq(node)) {
       node.items.forEach((item, index) => visit(item, [...path, index]));
     } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
-      const { value, errors } = interpolateString(node.value, context);
+      const { value, errors, references } = interpolateString(node.value, context);
       for (const message of errors) problems.push({ path, message });
       if (errors.length === 0) {
         node.value = value;
-        referenced.add(JSON.stringify(path));
+        // Only `$${` escapes or an unclosed `${`: still text written in the file.
+        if (references > 0) referenced.add(JSON.stringify(path));
       }
     }
   };
@@ -42,10 +43,12 @@ export function interpolateDocument(doc: Document, context: InterpolationContext
   return { problems, referenced };
 }
 
-export function interpolateString(text: string, context: InterpolationContext): { value: string; errors: string[] } {
+export function interpolateString(text: string, context: InterpolationContext): { value: string; errors: string[]; references: number } {
   const errors: string[] = [];
+  let references = 0;
   const value = text.replace(/\$?\$\{([^}]*)\}/g, (match, reference: string) => {
     if (match.startsWith('$$')) return match.slice(1);
+    references++;
     if (reference.startsWith('file:')) {
       const file = reference.slice('file:'.length);
       try {
@@ -67,5 +70,5 @@ export function interpolateString(text: string, context: InterpolationContext): 
     }
     return found;
   });
-  return { value, errors };
+  return { value, errors, references };
 }

@@ -85,7 +85,8 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
   problems.push(...referenceProblems.map((problem) => at(problem.path, problem.message)));
 
   const raw: unknown = doc.toJS() ?? {};
-  const parsed = configSchema.safeParse(raw);
+  // reportInput: a value of the wrong type is not a missing key (issue.input tells them apart).
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) problems.push(...parsed.error.issues.flatMap((issue) => describeIssue(issue, at)));
   problems.push(...crossReferenceIssues(raw).map((issue) => at(issue.path, issue.message, issue.at)));
 
@@ -110,7 +111,7 @@ function describeIssue(issue: z.core.$ZodIssue, at: Locate): ConfigProblem[] {
   if (issue.code === 'invalid_key') {
     return issue.issues.map((inner) => at(path, inner.message, 'key'));
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
+  if (issue.code === 'invalid_type' && (issue.input === undefined || issue.input === null)) {
     return [at(path, `required key is missing (expected ${issue.expected})`)];
   }
   return [at(path, issue.message)];

@@ -78,7 +78,7 @@ const tokenSourceSchema = z
     }
     for (const key of ['tokenUrl', 'issuer'] as const) {
       const url = source[key];
-      if (url?.startsWith('http:') && !source.allowInsecure) {
+      if (url !== undefined && /^http:/i.test(url) && !source.allowInsecure) {
         ctx.addIssue({
           code: 'custom',
           path: [key],

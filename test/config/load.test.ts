@@ -1,5 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import t from 'tap';
-import { ConfigError, loadConfigFile, parseConfig } from '../../src/config/load.ts';
+import { ConfigError, formatProblem, loadConfigFile, parseConfig } from '../../src/config/load.ts';
 
 const valid = (extra = '') => `tokens:
   lake:
@@ -12,9 +14,9 @@ routes:
     token: lake
 ${extra}`;
 
-function problemsOf(text: string, env: Record<string, string> = {}) {
+function configErrorOf(run: () => unknown): ConfigError {
   try {
-    parseConfig(text, { env, source: 'proxy.yaml' });
+    run();
   } catch (error) {
     if (error instanceof ConfigError) return error;
     throw error;
@@ -22,8 +24,14 @@ function problemsOf(text: string, env: Record<string, string> = {}) {
   throw new Error('expected a ConfigError');
 }
 
+const problemsOf = (text: string, env: Record<string, string> = { LAKE_SECRET: 'x' }) => configErrorOf(() => parseConfig(text, { env, source: 'proxy.yaml' }));
+
+/** "line:col keypath: message" for each problem, to compare whole lists. */
+const where = (error: ConfigError) => error.problems.map((problem) => formatProblem('', problem).trimStart());
+
 t.test('a valid file gets its defaults and interpolated secrets', async (t) => {
-  const { config, warnings } = parseConfig(valid(), { env: { LAKE_SECRET: 's3' } });
+  const { config, warnings, source } = parseConfig(valid(), { env: { LAKE_SECRET: 's3' } });
+  t.equal(source, 'proxy.yaml', 'the default source name');
   t.equal(config.tokens.lake?.clientSecret, 's3');
   t.same(config.listen, { host: '127.0.0.1', port: 8080 });
   t.equal(config.inbound.anonymous, 'loopback');
@@ -52,62 +60,170 @@ routes:
     token: lake
 `;
   const error = problemsOf(text);
-  const lines = error.problems.map((problem) => `${problem.line} ${problem.message}`);
-  t.equal(error.problems.length, 8, lines.join('\n'));
-  t.match(error.message, /^proxy\.yaml: 8 problems/);
-  t.match(error.message, /proxy\.yaml:2:9 listen\.port: /);
-  t.match(error.message, /proxy\.yaml:4:3 inbound\.anonymus: unknown key "anonymus" \(did you mean "anonymous"\?\)/);
-  t.match(error.message, /proxy\.yaml:7:15 tokens\.lake\.tokenUrl: an http:\/\/ IdP/);
-  t.match(error.message, /proxy\.yaml:8:15 tokens\.lake\.clientId: environment variable MISSING_ID is not set/);
-  t.match(error.message, /proxy\.yaml:12:13 routes\["\/sales"\]\.target: expected an absolute/);
-  t.match(error.message, /proxy\.yaml:13:12 routes\["\/sales"\]\.token: no token source named "sea" \(defined: lake\)/);
-  t.match(error.message, /proxy\.yaml:14:14 routes\["\/sales"\]\.timeout: "soon" is not a duration/);
-  t.match(error.message, /proxy\.yaml:15:3 routes\["\/healthz"\]: route prefix "\/healthz" uses the reserved path/);
-  t.same(
-    error.problems.map((problem) => problem.line),
-    [...error.problems.map((problem) => problem.line)].sort((a, b) => a! - b!),
-    'in file order',
-  );
+  t.equal(error.name, 'ConfigError');
+  t.equal(error.code, 'CONFIG_INVALID');
+  t.equal(error.source, 'proxy.yaml');
+  t.match(where(error), [
+    /^:2:9 listen\.port: /,
+    ':4:3 inbound.anonymus: unknown key "anonymus" (did you mean "anonymous"?)',
+    /^:7:15 tokens\.lake\.tokenUrl: an http:\/\/ IdP would carry the client secret in clear text/,
+    ':8:15 tokens.lake.clientId: environment variable MISSING_ID is not set',
+    ':12:13 routes["/sales"].target: expected an absolute http:// or https:// URL',
+    ':13:12 routes["/sales"].token: no token source named "sea" (defined: lake)',
+    /^:14:14 routes\["\/sales"\]\.timeout: "soon" is not a duration/,
+    ':15:3 routes["/healthz"]: route prefix "/healthz" uses the reserved path /healthz',
+  ]);
+  t.equal(error.problems.length, 8, 'nothing else, nothing twice');
+  t.same(error.problems[1], { path: ['inbound', 'anonymus'], line: 4, column: 3, message: 'unknown key "anonymus" (did you mean "anonymous"?)' });
+  const messageLines = error.message.split('\n');
+  t.equal(messageLines[0], 'proxy.yaml: 8 problems');
+  t.equal(messageLines.length, 9, 'one line per problem');
+  t.equal(messageLines[2], '  proxy.yaml:4:3 inbound.anonymus: unknown key "anonymus" (did you mean "anonymous"?)', 'file:line:col keypath: message');
+  t.notMatch(error.message, /clientSecret: x/, 'values are not echoed');
+});
+
+t.test('a value of the wrong type is not called missing', async (t) => {
+  const error = problemsOf(valid().replace('clientId: app', 'clientId: 42') + 'listen:\n  port: "8080"\n  host:\n');
+  t.same(where(error), [
+    ':4:15 tokens.lake.clientId: Invalid input: expected string, received number',
+    ':11:9 listen.port: Invalid input: expected number, received string',
+    ':12:8 listen.host: required key is missing (expected string)',
+  ]);
 });
 
 t.test('missing required keys point at their parent', async (t) => {
   const error = problemsOf('tokens:\n  lake:\n    tokenUrl: https://idp/t\nroutes: {}\n');
-  t.match(error.message, /proxy\.yaml:3:5 tokens\.lake\.clientId: required key is missing/);
-  t.match(error.message, /tokens\.lake\.clientSecret: required key is missing/);
-  t.match(error.message, /routes: define at least one route/);
+  t.same(where(error), [
+    ':3:5 tokens.lake.clientId: required key is missing (expected string)',
+    ':3:5 tokens.lake.clientSecret: required key is missing (expected string)',
+    ':4:9 routes: define at least one route',
+  ]);
+  const empty = problemsOf('');
+  t.same(
+    empty.problems.map((problem) => problem.message),
+    ['required key is missing (expected record)', 'required key is missing (expected record)'],
+  );
+  t.match(empty.message, /tokens: required key is missing[\s\S]*routes: required key is missing/);
+  t.same(where(problemsOf('- a\n- b\n')), [':1:1 (top level): Invalid input: expected object, received array'], 'a sequence where a map belongs is no missing key');
 });
 
-t.test('YAML syntax errors and duplicate keys', async (t) => {
-  t.match(problemsOf('routes:\n  /a: [unclosed\n').message, /proxy\.yaml:3:1 \(top level\): YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a \]$/m);
-  t.match(problemsOf(valid('routes:\n  /b: {}\n')).message, /proxy\.yaml:10:1 \(top level\): YAML syntax: Map keys must be unique$/m);
+t.test('unknown keys: a hint when one is close, the allowed keys otherwise', async (t) => {
+  const error = problemsOf(valid().replace('    token: lake', '    token: lake\n    taget: x\n    zzzzz: 1') + 'logLevel: debug\n');
+  t.same(where(error), [
+    ':10:5 routes["/sales"].taget: unknown key "taget" (did you mean "target"?)',
+    ':11:5 routes["/sales"].zzzzz: unknown key "zzzzz" (allowed: target, token, timeout, headers, rewriteUrls)',
+    ':12:1 logLevel: unknown key "logLevel" (allowed: listen, inbound, tokens, routes)',
+  ]);
+  t.same(where(problemsOf(valid() + 'inbound:\n  users:\n    - name: u\n      pasword: x\n')), [
+    ':12:7 inbound.users[0]: set exactly one of password or passwordHash',
+    ':13:7 inbound.users[0].pasword: unknown key "pasword" (did you mean "password"?)',
+  ]);
 });
 
-t.test('an empty file says what is missing', async (t) => {
-  const error = problemsOf('');
-  t.match(error.message, /tokens: required key is missing/);
-  t.match(error.message, /routes: required key is missing/);
+t.test('a bad token source name is reported at the key', async (t) => {
+  const error = problemsOf(valid().replaceAll('lake', 'the lake'), { LAKE_SECRET: 'x' });
+  t.same(where(error), [':2:3 tokens["the lake"]: token source names use letters, digits, _ . -']);
 });
 
-t.test('plain-text secrets work but are warned about', async (t) => {
-  const text = valid().replace('${LAKE_SECRET}', 'hunter2') + 'inbound:\n  users:\n    - name: pbi\n      password: pw\n    - name: other\n      password: ${PW}\n';
+t.test('YAML syntax errors carry their line and column', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['routes:\n  /a: [unclosed\n', ':3:1 (top level): YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+    ['listen: a: b\n', ':1:9 (top level): YAML syntax: Nested mappings are not allowed in compact mappings'],
+    ['listen:\n\tport: 1\n', ':2:1 (top level): YAML syntax: Tabs are not allowed as indentation'],
+  ];
+  for (const [text, expected] of cases) {
+    const error = problemsOf(text);
+    t.same(where(error), [expected], JSON.stringify(text));
+    t.notMatch(error.message, /at line \d+, column \d+/, 'the parser’s own position text is not repeated');
+  }
+});
+
+t.test('duplicate keys are errors, at the second one', async (t) => {
+  t.same(where(problemsOf(valid('routes:\n  /b: {}\n'))), [':10:1 (top level): YAML syntax: Map keys must be unique']);
+  t.same(where(problemsOf(valid().replace('    clientId: app', '    clientId: app\n    clientId: other'))), [':5:5 (top level): YAML syntax: Map keys must be unique']);
+});
+
+t.test('plain-text secrets work but are warned about; referenced ones are not', async (t) => {
+  const text =
+    valid().replace('${LAKE_SECRET}', 'hunter2') +
+    'inbound:\n  users:\n    - name: pbi\n      password: pw\n    - name: other\n      password: ${PW}\n    - name: hashed\n      passwordHash: scrypt$16384$8$1$c2FsdHNhbHQ=$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5\n';
   const { config, warnings } = parseConfig(text, { env: { PW: 'x' }, source: 'p.yaml' });
   t.equal(config.tokens.lake?.clientSecret, 'hunter2');
-  t.equal(warnings.length, 2);
-  t.match(warnings[0], /^p\.yaml:5:19 tokens\.lake\.clientSecret: secret written in plain text/);
-  t.match(warnings[1], /inbound\.users\[0\]\.password: secret written in plain text/);
+  t.equal(config.inbound.users[1]?.password, 'x');
+  t.equal(warnings.length, 2, warnings.join('\n'));
+  t.match(warnings[0], /^p\.yaml:5:19 tokens\.lake\.clientSecret: secret written in plain text in the config file; prefer \$\{ENV_NAME\}/);
+  t.match(warnings[1], /^p\.yaml:13:17 inbound\.users\[0\]\.password: secret written in plain text/);
   t.notMatch(warnings.join('\n'), /hunter2|\bpw\b/, 'the warning does not repeat the secret');
 });
 
-t.test('loadConfigFile reads ${file:} relative to the config file', async (t) => {
-  const dir = t.testdir({
-    'proxy.yaml': valid().replace('${LAKE_SECRET}', '${file:secrets/lake.txt}'),
-    secrets: { 'lake.txt': 'from-a-file\n' },
-  });
-  const { config, source } = loadConfigFile(`${dir}/proxy.yaml`);
-  t.equal(config.tokens.lake?.clientSecret, 'from-a-file', 'trailing newline dropped');
-  t.equal(source, `${dir}/proxy.yaml`);
+t.test('a secret with only `$${` escapes is still plain text', async (t) => {
+  const { config, warnings } = parseConfig(valid().replace('${LAKE_SECRET}', () => 'pa$${ss}word'));
+  t.equal(config.tokens.lake?.clientSecret, 'pa${ss}word', 'the escape is a literal ${');
+  t.match(warnings, [/tokens\.lake\.clientSecret: secret written in plain text/]);
+  t.match(parseConfig(valid().replace('${LAKE_SECRET}', 'pre-${LAKE_SECRET}'), { env: { LAKE_SECRET: 'x' } }).warnings, [], 'part reference, part text: referenced');
 });
 
-t.test('loadConfigFile on a missing file is a ConfigError, not a crash', async (t) => {
-  t.throws(() => loadConfigFile('/nonexistent/proxy.yaml'), { name: 'ConfigError', message: /cannot read the config file \(file not found\)/ });
+t.test('${file:} resolves against baseDir, or uses the readFile given', async (t) => {
+  const dir = t.testdir({ 'secret.txt': 'from-base-dir\n' });
+  t.equal(parseConfig(valid().replace('${LAKE_SECRET}', '${file:secret.txt}'), { baseDir: dir }).config.tokens.lake?.clientSecret, 'from-base-dir');
+  const asked: string[] = [];
+  const { config } = parseConfig(valid().replace('${LAKE_SECRET}', '${file:/abs/s}'), {
+    readFile: (path) => {
+      asked.push(path);
+      return 'stub\n';
+    },
+  });
+  t.equal(config.tokens.lake?.clientSecret, 'stub');
+  t.same(asked, ['/abs/s']);
+});
+
+t.test('loadConfigFile reads ${file:} relative to the config file’s directory', async (t) => {
+  const dir = t.testdir({
+    conf: {
+      'proxy.yaml': '', // written below, once the fixture directory is known
+      secrets: { 'lake.txt': 'from-a-file\n' },
+    },
+    secrets: { 'lake.txt': 'wrong one: relative to the parent directory' },
+    'abs.txt': 'absolute\r\n',
+  });
+  const path = `${dir}/conf/proxy.yaml`;
+  writeFileSync(
+    path,
+    valid().replace('${LAKE_SECRET}', '${file:secrets/lake.txt}') + `inbound:\n  users:\n    - name: u\n      password: \${file:${dir}/abs.txt}\n`,
+  );
+  const { config, source, warnings } = loadConfigFile(path);
+  t.equal(config.tokens.lake?.clientSecret, 'from-a-file', 'relative to the config file, trailing newline dropped');
+  t.equal(config.inbound.users[0]?.password, 'absolute', 'an absolute path as written; CRLF dropped');
+  t.equal(source, path);
+  t.same(warnings, [], 'secrets read from files are not plain text');
+  const relativePath = relative(process.cwd(), path);
+  t.notOk(relativePath.startsWith('/'), 'the path below is relative');
+  t.equal(loadConfigFile(relativePath).config.tokens.lake?.clientSecret, 'from-a-file', 'a relative config path works the same');
+});
+
+t.test('loadConfigFile reports an unreadable ${file:} at its line', async (t) => {
+  const dir = t.testdir({ 'proxy.yaml': valid().replace('${LAKE_SECRET}', '${file:missing.txt}') });
+  const error = configErrorOf(() => loadConfigFile(`${dir}/proxy.yaml`));
+  t.same(where(error), [':5:19 tokens.lake.clientSecret: cannot read file "missing.txt" named by ${file:missing.txt} (ENOENT)']);
+  t.match(error.message, new RegExp(`^${dir}/proxy\\.yaml: 1 problem\\n  ${dir}/proxy\\.yaml:5:19 tokens\\.lake\\.clientSecret: `), 'singular, and the file path leads each line');
+});
+
+t.test('loadConfigFile passes env through', async (t) => {
+  const dir = t.testdir({ 'proxy.yaml': valid() });
+  t.equal(loadConfigFile(`${dir}/proxy.yaml`, { env: { LAKE_SECRET: 'from-env' } }).config.tokens.lake?.clientSecret, 'from-env');
+  t.match(configErrorOf(() => loadConfigFile(`${dir}/proxy.yaml`, { env: {} })).message, /environment variable LAKE_SECRET is not set/);
+});
+
+t.test('loadConfigFile on a missing file or a directory is a ConfigError, not a crash', async (t) => {
+  const missing = configErrorOf(() => loadConfigFile('/nonexistent/proxy.yaml'));
+  t.equal(missing.message, '/nonexistent/proxy.yaml: 1 problem\n  /nonexistent/proxy.yaml (top level): cannot read the config file (file not found)');
+  t.same(missing.problems, [{ path: [], message: 'cannot read the config file (file not found)' }], 'no line: the file itself');
+  const dir = t.testdir({});
+  t.match(configErrorOf(() => loadConfigFile(dir)).message, /cannot read the config file \(EISDIR/);
+});
+
+t.test('formatProblem', async (t) => {
+  t.equal(formatProblem('f.yaml', { path: ['routes', '/a', 'token'], line: 3, column: 7, message: 'm' }), 'f.yaml:3:7 routes["/a"].token: m');
+  t.equal(formatProblem('f.yaml', { path: ['listen'], line: 3, message: 'm' }), 'f.yaml:3:1 listen: m', 'column 1 when unknown');
+  t.equal(formatProblem('f.yaml', { path: [], message: 'm' }), 'f.yaml (top level): m', 'no position at all');
 });

@@ -1,62 +1,190 @@
 import t from 'tap';
-import { configJsonSchema, configSchema, crossReferenceIssues } from '../../src/config/schema.ts';
+import { configJsonSchema, configSchema, crossReferenceIssues, RESERVED_PATHS } from '../../src/config/schema.ts';
 
-const base = {
-  tokens: { lake: { tokenUrl: 'https://idp/t', clientId: 'c', clientSecret: 's' } },
-  routes: { '/sales': { target: 'https://api/odata', token: 'lake' } },
-};
+const token = { tokenUrl: 'https://idp.example.com/token', clientId: 'c', clientSecret: 's' };
+const route = { target: 'https://api.example.com/odata', token: 'lake' };
+const base = { tokens: { lake: token }, routes: { '/sales': route } };
+const HASH = 'scrypt$16384$8$1$c2FsdHNhbHQ=$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5';
 
-t.test('route prefixes: whole segments, no reserved paths', async (t) => {
-  const problem = (prefix: string) => crossReferenceIssues({ ...base, routes: { [prefix]: { target: 'https://x', token: 'lake' } } })[0]?.message;
-  for (const good of ['/sales', '/a/b', "/odata-v4/x_y.z~('q')", '/healthzz', '/metrics-data']) t.equal(problem(good), undefined, `${good} is fine`);
-  for (const bad of ['sales', '/sales/', '/', '/a//b', '/a b', '/a?x', '/a/../b', '/./a']) t.ok(problem(bad), `${bad} is refused`);
-  for (const reserved of ['/healthz', '/readyz', '/metrics', '/_status', '/metrics/x']) t.match(problem(reserved), /reserved path/, `${reserved} is reserved`);
+/** The messages of a failed parse, with their paths; [] when it parses. */
+function issuesOf(input: unknown): string[] {
+  const result = configSchema.safeParse(input);
+  return result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+}
+
+t.test('defaults are filled in', async (t) => {
+  const config = configSchema.parse(base);
+  t.same(config.listen, { host: '127.0.0.1', port: 8080 });
+  t.same(config.inbound, { anonymous: 'loopback', users: [] });
+  t.same(config.tokens.lake, {
+    ...token,
+    authMethod: 'client_secret_post',
+    params: {},
+    allowInsecure: false,
+    defaultExpiresIn: 3_600_000,
+    prefetch: false,
+  });
+  t.same(config.routes['/sales'], { ...route, timeout: 600_000, headers: {}, rewriteUrls: true }, 'timeout 600 s as OData.Feed');
+  const partial = configSchema.parse({ ...base, listen: { port: 9000 }, inbound: { anonymous: 'none' } });
+  t.same(partial.listen, { host: '127.0.0.1', port: 9000 }, 'a partial section gets the rest of its defaults');
+  t.same(partial.inbound, { anonymous: 'none', users: [] });
 });
 
-t.test('cross references run even when other fields are wrong', async (t) => {
-  const issues = crossReferenceIssues({
-    tokens: { lake: { tokenUrl: 42 } },
-    routes: { '/a': { target: 'https://x', token: 'sea' } },
-    inbound: { users: [{ name: 'u' }, { name: 'u' }] },
-  });
-  t.same(
-    issues.map((issue) => issue.path),
-    [
-      ['routes', '/a', 'token'],
-      ['inbound', 'users', 1, 'name'],
-    ],
-  );
-  t.same(crossReferenceIssues(null), [], 'nothing to cross-check in nothing');
+t.test('durations accept seconds or strings', async (t) => {
+  const timeoutOf = (timeout: unknown) => {
+    const result = configSchema.safeParse({ ...base, routes: { '/sales': { ...route, timeout } } });
+    return result.success ? result.data.routes['/sales']?.timeout : undefined;
+  };
+  t.equal(timeoutOf(30), 30_000);
+  t.equal(timeoutOf('2m'), 120_000);
+  t.equal(timeoutOf('250ms'), 250);
+  for (const bad of [0, -5, 'soon', '0s', true, 0.0001]) t.equal(timeoutOf(bad), undefined, `${JSON.stringify(bad)} refused`);
+  t.match(issuesOf({ ...base, routes: { '/sales': { ...route, timeout: 'soon' } } }), ['routes./sales.timeout: "soon" is not a duration']);
+});
+
+t.test('unknown keys are rejected at every level', async (t) => {
+  const cases: Array<[unknown, string]> = [
+    [{ ...base, extra: 1 }, ''],
+    [{ ...base, listen: { port: 1, hots: 'x' } }, 'listen'],
+    [{ ...base, inbound: { anonymus: 'any' } }, 'inbound'],
+    [{ ...base, inbound: { users: [{ name: 'u', password: 'p', role: 'admin' }] } }, 'inbound.users.0'],
+    [{ ...base, tokens: { lake: { ...token, scopes: 'x' } } }, 'tokens.lake'],
+    [{ ...base, routes: { '/sales': { ...route, taget: 'x' } } }, 'routes./sales'],
+  ];
+  for (const [input, path] of cases) {
+    const result = configSchema.safeParse(input);
+    t.notOk(result.success, `unknown key under "${path}"`);
+    t.match(result.error?.issues, [{ code: 'unrecognized_keys', path: path ? path.split('.').map((part) => (/^\d+$/.test(part) ? Number(part) : part)) : [] }]);
+  }
 });
 
 t.test('token sources', async (t) => {
-  const parse = (token: Record<string, unknown>) => configSchema.safeParse({ ...base, tokens: { lake: { clientId: 'c', clientSecret: 's', ...token } } });
-  t.ok(parse({ tokenUrl: 'https://idp/t' }).success);
-  t.ok(parse({ issuer: 'https://idp' }).success);
-  t.notOk(parse({}).success, 'neither tokenUrl nor issuer');
-  t.notOk(parse({ tokenUrl: 'https://idp/t', issuer: 'https://idp' }).success, 'both');
-  t.notOk(parse({ tokenUrl: 'http://idp/t' }).success, 'http IdP without allowInsecure');
-  t.ok(parse({ tokenUrl: 'http://idp/t', allowInsecure: true }).success);
-  t.notOk(parse({ tokenUrl: 'ftp://idp/t' }).success);
-  t.notOk(parse({ tokenUrl: 'https://idp/t', authMethod: 'private_key_jwt_typo' }).success);
+  const parse = (fields: Record<string, unknown>) => configSchema.safeParse({ ...base, tokens: { lake: { clientId: 'c', clientSecret: 's', ...fields } } });
+  const accepted: Array<[Record<string, unknown>, string]> = [
+    [{ tokenUrl: 'https://idp/t' }, 'tokenUrl'],
+    [{ issuer: 'https://idp' }, 'issuer'],
+    [{ tokenUrl: 'http://idp/t', allowInsecure: true }, 'http with allowInsecure'],
+    [{ issuer: 'http://127.0.0.1:9000', allowInsecure: true }, 'http issuer with allowInsecure'],
+    [{ tokenUrl: 'https://idp/t', authMethod: 'client_secret_basic', scope: 'a b', resource: 'r', audience: 'aud', params: { x: 'y' } }, 'all the optional fields'],
+  ];
+  for (const [fields, name] of accepted) t.ok(parse(fields).success, `accepted: ${name}`);
+  const refused: Array<[Record<string, unknown>, RegExp, string]> = [
+    [{}, /set exactly one of tokenUrl or issuer/, 'neither tokenUrl nor issuer'],
+    [{ tokenUrl: 'https://idp/t', issuer: 'https://idp' }, /set exactly one of tokenUrl or issuer/, 'both'],
+    [{ tokenUrl: 'http://idp/t' }, /^tokenUrl: an http:\/\/ IdP would carry the client secret in clear text/, 'http tokenUrl'],
+    [{ issuer: 'http://idp' }, /^issuer: an http:\/\/ IdP/, 'http issuer'],
+    [{ tokenUrl: 'HTTP://idp/t' }, /^tokenUrl: an http:\/\/ IdP/, 'upper-case HTTP is still http'],
+    [{ tokenUrl: 'Http://idp/t', allowInsecure: false }, /^tokenUrl: an http:\/\/ IdP/, 'mixed-case Http, allowInsecure false'],
+    [{ tokenUrl: 'ftp://idp/t' }, /^tokenUrl: expected an absolute http/, 'not http(s)'],
+    [{ tokenUrl: '/token' }, /^tokenUrl: expected an absolute http/, 'relative'],
+    [{ tokenUrl: 'https://idp/t', authMethod: 'private_key_jwt_typo' }, /^authMethod: /, 'unknown authMethod'],
+    [{ tokenUrl: 'https://idp/t', clientSecret: '' }, /^clientSecret: /, 'empty secret'],
+    [{ tokenUrl: 'https://idp/t', params: { n: 1 } }, /^params\.n: /, 'params are strings'],
+  ];
+  for (const [fields, message, name] of refused) {
+    const result = parse(fields);
+    t.notOk(result.success, `refused: ${name}`);
+    t.match(result.error?.issues.map((issue) => `${issue.path.slice(2).join('.')}: ${issue.message}`).join('\n'), message, `${name}: message`);
+  }
+  t.match(configSchema.safeParse({ ...base, tokens: { 'bad name': token } }).error?.issues, [
+    { code: 'invalid_key', path: ['tokens', 'bad name'], issues: [{ message: 'token source names use letters, digits, _ . -' }] },
+  ], 'token source names');
+  t.ok(configSchema.safeParse({ ...base, tokens: { 'lake.v2_x-1': token }, routes: { '/s': { ...route, token: 'lake.v2_x-1' } } }).success);
   const parsed = parse({ tokenUrl: 'https://idp/t', defaultExpiresIn: '90m' });
   t.equal(parsed.data?.tokens.lake?.defaultExpiresIn, 5_400_000);
-  t.equal(parsed.data?.tokens.lake?.authMethod, 'client_secret_post');
 });
 
 t.test('users need exactly one of password and passwordHash', async (t) => {
   const parse = (user: Record<string, unknown>) => configSchema.safeParse({ ...base, inbound: { users: [{ name: 'u', ...user }] } });
-  t.ok(parse({ password: 'p' }).success);
-  t.ok(parse({ passwordHash: 'scrypt$16384$8$1$c2FsdHNhbHQ=$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5' }).success);
-  t.notOk(parse({}).success);
-  t.notOk(parse({ password: 'p', passwordHash: 'scrypt$16384$8$1$c2FsdHNhbHQ=$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5' }).success);
-  t.notOk(parse({ passwordHash: 'md5$abc' }).success);
-  t.notOk(configSchema.safeParse({ ...base, inbound: { users: [{ name: 'a:b', password: 'p' }] } }).success, 'a colon cannot be in a Basic user name');
+  t.ok(parse({ password: 'p' }).success, 'password');
+  t.ok(parse({ passwordHash: HASH }).success, 'passwordHash');
+  t.match(issuesOf({ ...base, inbound: { users: [{ name: 'u' }] } }), ['inbound.users.0: set exactly one of password or passwordHash'], 'neither');
+  t.match(issuesOf({ ...base, inbound: { users: [{ name: 'u', password: 'p', passwordHash: HASH }] } }), ['inbound.users.0: set exactly one of password or passwordHash'], 'both');
+  t.match(issuesOf({ ...base, inbound: { users: [{ name: 'u', passwordHash: 'md5$abc' }] } }), [/^inbound\.users\.0\.passwordHash: expected a hash printed by `bearer-proxy hash-password`/]);
+  t.notOk(parse({ password: '' }).success, 'an empty password');
+  t.match(issuesOf({ ...base, inbound: { users: [{ name: 'a:b', password: 'p' }] } }), ['inbound.users.0.name: a Basic-auth user name cannot contain ":"']);
+  t.notOk(configSchema.safeParse({ ...base, inbound: { anonymous: 'sometimes' } }).success, 'anonymous is loopback | any | none');
+});
+
+t.test('listen', async (t) => {
+  t.ok(configSchema.safeParse({ ...base, listen: { host: '0.0.0.0', port: 0 } }).success, 'port 0 picks a free port');
+  for (const port of [-1, 65536, 80.5, '8080']) t.notOk(configSchema.safeParse({ ...base, listen: { port } }).success, `port ${JSON.stringify(port)}`);
+  t.notOk(configSchema.safeParse({ ...base, listen: { host: '' } }).success, 'empty host');
+});
+
+t.test('route prefixes: whole segments, no dot segments, no reserved paths', async (t) => {
+  const problem = (prefix: string) => {
+    const issues = crossReferenceIssues({ ...base, routes: { [prefix]: route } });
+    t.ok(issues.every((issue) => issue.at === 'key' && issue.path.join('|') === `routes|${prefix}`), `${prefix}: reported at the key`);
+    return issues[0]?.message;
+  };
+  for (const good of ['/sales', '/a/b', '/a/b/c', "/odata-v4/x_y.z~('q')", '/a%20b', '/healthzz', '/metrics-data', '/_statuses', '/api/healthz', '/...']) {
+    t.equal(problem(good), undefined, `${good} is fine`);
+  }
+  for (const bad of ['sales', '/sales/', '/', '', '/a//b', '//a', '/a b', '/a?x', '/a#x', '/a/../b', '/a/./b', '/./a', '/..', '/a/..', '/a\\b']) {
+    t.match(problem(bad), /^route prefix ".*" (must look like \/name|cannot contain "\." or "\.\." segments)/, `${JSON.stringify(bad)} is refused`);
+  }
+  t.equal(RESERVED_PATHS.length, 4);
+  for (const reserved of [...RESERVED_PATHS, '/metrics/x', '/healthz/a/b', '/_status/routes']) {
+    t.match(problem(reserved), /uses the reserved path \/(healthz|readyz|metrics|_status)$/, `${reserved} is reserved`);
+  }
+});
+
+t.test('cross references', async (t) => {
+  t.same(crossReferenceIssues({ ...base, routes: { '/a': { ...route, token: 'sea' } } }), [
+    { path: ['routes', '/a', 'token'], message: 'no token source named "sea" (defined: lake)' },
+  ]);
+  t.same(crossReferenceIssues({ tokens: {}, routes: { '/a': { ...route, token: 'sea' } } }), [
+    { path: ['routes', '/a', 'token'], message: 'no token source named "sea"' },
+  ], 'no "(defined: …)" when nothing is defined');
+  t.same(crossReferenceIssues({ ...base, routes: {} }), [{ path: ['routes'], message: 'define at least one route' }]);
+  t.same(crossReferenceIssues({ ...base, inbound: { users: [{ name: 'u' }, { name: 'v' }, { name: 'u' }, { name: 'u' }] } }), [
+    { path: ['inbound', 'users', 2, 'name'], message: 'user "u" is defined twice' },
+    { path: ['inbound', 'users', 3, 'name'], message: 'user "u" is defined twice' },
+  ], 'duplicate users, each repeat reported');
+  t.same(crossReferenceIssues({ ...base, inbound: { users: [{ name: 'U' }, { name: 'u' }] } }), [], 'names are case-sensitive, as Basic compares them');
+  t.same(crossReferenceIssues(base), [], 'a valid file has none');
+});
+
+t.test('cross references run on raw input, even when other fields are wrong', async (t) => {
+  const issues = crossReferenceIssues({
+    tokens: { lake: { tokenUrl: 42 } },
+    routes: { '/a': { target: 'https://x', token: 'sea' }, 'b/': 'not a route' },
+    inbound: { users: [{ name: 'u' }, { name: 'u' }, 'junk'] },
+  });
+  t.same(issues.map((issue) => issue.path), [
+    ['routes', '/a', 'token'],
+    ['routes', 'b/'],
+    ['inbound', 'users', 1, 'name'],
+  ]);
+  for (const nothing of [null, undefined, 42, 'text', [], { tokens: [], routes: [] }]) {
+    t.same(crossReferenceIssues(nothing), [], `nothing to cross-check in ${JSON.stringify(nothing)}`);
+  }
 });
 
 t.test('the JSON Schema describes the file as written', async (t) => {
-  const schema = configJsonSchema() as { additionalProperties: boolean; required: string[]; properties: Record<string, { additionalProperties?: unknown }> };
-  t.equal(schema.additionalProperties, false);
-  t.same(schema.required.sort(), ['routes', 'tokens']);
-  t.match(schema.properties.routes?.additionalProperties, { additionalProperties: false, required: ['target', 'token'] });
+  interface JsonSchema {
+    $schema?: string;
+    title?: string;
+    type?: string;
+    additionalProperties?: boolean | JsonSchema;
+    required?: string[];
+    properties?: Record<string, JsonSchema>;
+  }
+  const schema = configJsonSchema() as JsonSchema;
+  t.match(schema.$schema, /json-schema\.org/);
+  t.equal(schema.title, 'bearer-proxy configuration (proxy.yaml)');
+  t.equal(schema.type, 'object');
+  t.equal(schema.additionalProperties, false, 'unknown top-level keys are errors in editors too');
+  t.same(Object.keys(schema.properties ?? {}).sort(), ['inbound', 'listen', 'routes', 'tokens']);
+  t.same([...(schema.required ?? [])].sort(), ['routes', 'tokens'], 'defaults make the rest optional');
+  const routeSchema = schema.properties?.routes?.additionalProperties as JsonSchema;
+  t.equal(routeSchema.additionalProperties, false);
+  t.same([...(routeSchema.required ?? [])].sort(), ['target', 'token']);
+  t.same(Object.keys(routeSchema.properties ?? {}).sort(), ['headers', 'rewriteUrls', 'target', 'timeout', 'token']);
+  const tokenSchema = schema.properties?.tokens?.additionalProperties as JsonSchema;
+  t.equal(tokenSchema.additionalProperties, false);
+  t.ok(tokenSchema.properties?.clientSecret, 'token sources list their keys');
+  t.match(JSON.stringify(schema.properties?.routes), /Longest whole-segment prefix wins/, 'descriptions are kept');
+  t.doesNotThrow(() => JSON.stringify(schema), 'serialisable');
 });

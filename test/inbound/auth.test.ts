@@ -6,62 +6,162 @@ import { BASIC_CHALLENGE, createAuthenticator, parseBasic } from '../../src/inbo
 import { hashPassword } from '../../src/inbound/password.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 
-/** A real server whose only job is to run the authenticator on real requests. */
-async function authServer(t: Test, inbound: InboundConfig): Promise<(authorization?: string) => Promise<{ status: number; body: string; challenge: string | null }>> {
+interface Answer {
+  status: number;
+  /** "user:<name>", "anonymous", or the ProxyError code. */
+  body: string;
+  challenge: string | null;
+}
+
+/** A real server on 127.0.0.1 whose only job is to run the authenticator on real requests. */
+async function authServer(t: Test, inbound: InboundConfig): Promise<(authorization?: string) => Promise<Answer>> {
   const authenticator = createAuthenticator(inbound);
   const server = createServer((req, res) => {
     authenticator.authenticate(req).then(
-      (result) => res.end(`ok:${result.user ?? 'anonymous'}`),
+      (result) => res.end(result.user === undefined ? 'anonymous' : `user:${result.user}`),
       (error: unknown) => {
-        if (!isProxyError(error)) throw error;
+        if (!isProxyError(error)) {
+          res.writeHead(500).end(String(error));
+          return;
+        }
         res.writeHead(error.status, error.headers).end(error.code);
       },
     );
   });
   const url = await listen(server);
   t.teardown(() => closeServer(server));
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'the caller is on loopback');
   return async (authorization) => {
-    const response = await fetch(url, { headers: authorization ? { authorization } : {} });
+    const response = await fetch(url, { headers: authorization === undefined ? {} : { authorization } });
     return { status: response.status, body: await response.text(), challenge: response.headers.get('www-authenticate') };
   };
 }
 
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+const anonymous: Answer = { status: 200, body: 'anonymous', challenge: null };
+const as = (user: string): Answer => ({ status: 200, body: `user:${user}`, challenge: null });
+const required: Answer = { status: 401, body: 'AUTH_REQUIRED', challenge: BASIC_CHALLENGE };
+const invalid: Answer = { status: 401, body: 'AUTH_INVALID', challenge: BASIC_CHALLENGE };
 
-t.test('loopback callers need nothing by default; sent credentials are ignored without users', async (t) => {
-  const call = await authServer(t, { anonymous: 'loopback', users: [] });
-  t.same(await call(), { status: 200, body: 'ok:anonymous', challenge: null });
-  t.equal((await call(basic('x', 'y'))).body, 'ok:anonymous');
+const FAST = { N: 1024, r: 8, p: 1 };
+
+t.test('the challenge Power Query understands', async (t) => {
+  t.equal(BASIC_CHALLENGE, 'Basic realm="bearer-proxy", charset="UTF-8"');
 });
 
-t.test('with users, credentials sent by an anonymous-allowed caller are checked', async (t) => {
-  const call = await authServer(t, { anonymous: 'loopback', users: [{ name: 'powerbi', password: 'pw:with:colons' }] });
-  t.equal((await call()).body, 'ok:anonymous');
-  t.equal((await call(basic('powerbi', 'pw:with:colons'))).body, 'ok:powerbi');
-  const wrong = await call(basic('powerbi', 'nope'));
-  t.same(wrong, { status: 401, body: 'AUTH_INVALID', challenge: BASIC_CHALLENGE });
+t.test('loopback (default) without users: anonymous, and sent credentials are ignored', async (t) => {
+  const call = await authServer(t, { anonymous: 'loopback', users: [] });
+  const cases: Array<[string | undefined, string]> = [
+    [undefined, 'no credentials'],
+    [basic('x', 'y'), 'Basic credentials nobody could check'],
+    ['Bearer abc', 'another scheme'],
+    ['Basic !!!', 'garbage'],
+  ];
+  for (const [authorization, name] of cases) t.same(await call(authorization), anonymous, name);
+});
+
+t.test('loopback with users: credentials sent anyway are checked', async (t) => {
+  const call = await authServer(t, {
+    anonymous: 'loopback',
+    users: [
+      { name: 'powerbi', password: 'pw:with:colons' },
+      { name: 'gateway', passwordHash: await hashPassword('hashed pw', FAST) },
+    ],
+  });
+  const cases: Array<[string | undefined, Answer, string]> = [
+    [undefined, anonymous, 'no credentials: still anonymous'],
+    [basic('powerbi', 'pw:with:colons'), as('powerbi'), 'plain password with colons'],
+    [basic('gateway', 'hashed pw'), as('gateway'), 'passwordHash user'],
+    [basic('powerbi', 'nope'), invalid, 'wrong password: refused, not downgraded to anonymous'],
+    [basic('gateway', 'nope'), invalid, 'wrong password for the hashed user'],
+    [basic('nobody', 'pw:with:colons'), invalid, 'unknown user'],
+    [basic('PowerBI', 'pw:with:colons'), invalid, 'user names are case-sensitive'],
+    ['Bearer abc', anonymous, 'not Basic: no credentials to check, the loopback caller stays anonymous'],
+  ];
+  for (const [authorization, expected, name] of cases) t.same(await call(authorization), expected, name);
 });
 
 t.test('anonymous: none demands Basic credentials', async (t) => {
-  const call = await authServer(t, { anonymous: 'none', users: [{ name: 'pbi', passwordHash: await hashPassword('s3cret é', { N: 1024, r: 8, p: 1 }) }] });
-  t.same(await call(), { status: 401, body: 'AUTH_REQUIRED', challenge: 'Basic realm="bearer-proxy", charset="UTF-8"' });
-  t.equal((await call(basic('pbi', 's3cret é'))).body, 'ok:pbi', 'scrypt hash, UTF-8 password');
-  t.equal((await call(basic('pbi', 's3cret é'))).body, 'ok:pbi', 'and again from the verified cache');
-  t.equal((await call(basic('pbi', 's3cret e'))).body, 'AUTH_INVALID');
-  t.equal((await call(basic('nobody', 's3cret é'))).body, 'AUTH_INVALID', 'unknown user');
-  t.equal((await call('Bearer abc')).body, 'AUTH_INVALID', 'another scheme');
-  t.equal((await call('Basic !!!')).body, 'AUTH_INVALID', 'garbage');
+  const call = await authServer(t, {
+    anonymous: 'none',
+    users: [
+      { name: 'pbi', passwordHash: await hashPassword('s3cret é', FAST) },
+      { name: 'plain', password: 'pläin' },
+    ],
+  });
+  const cases: Array<[string | undefined, Answer, string]> = [
+    [undefined, required, 'no credentials: AUTH_REQUIRED with the challenge'],
+    [basic('pbi', 's3cret é'), as('pbi'), 'scrypt hash, UTF-8 password'],
+    [basic('pbi', 's3cret é'), as('pbi'), 'again, from the verified cache'],
+    [basic('plain', 'pläin'), as('plain'), 'plain password, UTF-8'],
+    [basic('pbi', 's3cret e'), invalid, 'wrong password'],
+    [basic('pbi', 's3cret é'.toUpperCase()), invalid, 'wrong case'],
+    [basic('pbi', ''), invalid, 'empty password'],
+    [basic('nobody', 's3cret é'), invalid, 'unknown user'],
+    [basic('', 's3cret é'), invalid, 'empty user'],
+    ['Bearer abc', invalid, 'another scheme'],
+    ['Digest username="pbi"', invalid, 'Digest'],
+    ['Basic', invalid, 'a scheme without credentials'],
+    ['Basic !!!', invalid, 'not base64'],
+    [`Basic ${Buffer.from('pbi').toString('base64')}`, invalid, 'no colon'],
+    ['', invalid, 'an empty header'],
+  ];
+  for (const [authorization, expected, name] of cases) t.same(await call(authorization), expected, name);
+  t.same(await call(basic('pbi', 's3cret é')), as('pbi'), 'failures in between do not lock the user out');
 });
 
-t.test('anonymous: any lets everyone in', async (t) => {
-  const call = await authServer(t, { anonymous: 'any', users: [] });
-  t.equal((await call()).body, 'ok:anonymous');
+t.test('anonymous: none without users lets nobody in', async (t) => {
+  const call = await authServer(t, { anonymous: 'none', users: [] });
+  t.same(await call(), required);
+  t.same(await call(basic('any', 'thing')), invalid);
+});
+
+t.test('anonymous: any lets everyone in; credentials are still checked when users exist', async (t) => {
+  t.same(await (await authServer(t, { anonymous: 'any', users: [] }))(basic('x', 'y')), anonymous, 'ignored without users');
+  const call = await authServer(t, { anonymous: 'any', users: [{ name: 'u', password: 'p' }] });
+  t.same(await call(), anonymous);
+  t.same(await call(basic('u', 'p')), as('u'));
+  t.same(await call(basic('u', 'wrong')), invalid);
+});
+
+t.test('the error says why', async (t) => {
+  const authenticator = createAuthenticator({ anonymous: 'none', users: [{ name: 'u', password: 'p' }] });
+  const server = createServer((req, res) => {
+    authenticator.authenticate(req).then(
+      () => res.end('ok'),
+      (error: unknown) => res.end(isProxyError(error) ? error.message : 'unexpected'),
+    );
+  });
+  const url = await listen(server);
+  t.teardown(() => closeServer(server));
+  const message = async (authorization?: string) => (await fetch(url, { headers: authorization === undefined ? {} : { authorization } })).text();
+  t.equal(await message(), 'Credentials are required: use Basic authentication.');
+  t.equal(await message('Bearer x'), 'The Authorization header must use the Basic scheme.');
+  t.equal(await message(basic('u', 'x')), 'The user name or password is wrong.');
 });
 
 t.test('parseBasic', async (t) => {
-  t.same(parseBasic(basic('u', 'p:q')), { user: 'u', password: 'p:q' });
-  t.same(parseBasic(`basic ${Buffer.from('ü:€').toString('base64')}`), { user: 'ü', password: '€' });
-  t.same(parseBasic(basic('', '')), { user: '', password: '' });
-  t.equal(parseBasic(`Basic ${Buffer.from('no-colon').toString('base64')}`), undefined);
-  t.equal(parseBasic('Digest x'), undefined);
+  const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+  const cases: Array<[string, { user: string; password: string } | undefined, string]> = [
+    [basic('u', 'p'), { user: 'u', password: 'p' }, 'plain'],
+    [basic('u', 'p:q:r'), { user: 'u', password: 'p:q:r' }, 'the password may contain ":"'],
+    [basic('u', ''), { user: 'u', password: '' }, 'empty password'],
+    [basic('', ''), { user: '', password: '' }, 'empty both'],
+    [`basic ${b64('ü:€')}`, { user: 'ü', password: '€' }, 'UTF-8, lower-case scheme'],
+    [`BASIC ${b64('日本:😀')}`, { user: '日本', password: '😀' }, 'UTF-8, upper-case scheme'],
+    [`Basic   ${b64('u:p')}  `, { user: 'u', password: 'p' }, 'extra spaces'],
+    [`Basic ${b64('u:pw').replace(/=+$/, '')}`, { user: 'u', password: 'pw' }, 'padding left out'],
+    [`Basic ${b64('u:p?>>').replaceAll('+', '-').replaceAll('/', '_')}`, { user: 'u', password: 'p?>>' }, 'base64url alphabet'],
+    [`Basic ${b64('no-colon')}`, undefined, 'no colon'],
+    ['Basic', undefined, 'no credentials'],
+    ['Basic ', undefined, 'blank credentials'],
+    ['Basic !!!', undefined, 'not base64'],
+    [`Basic ${b64('u:p')} extra`, undefined, 'two tokens'],
+    [` Basic ${b64('u:p')}`, undefined, 'leading space'],
+    [`Basic\t${b64('u:p')}`, undefined, 'a tab instead of a space'],
+    ['Bearer abc', undefined, 'Bearer'],
+    ['Digest x', undefined, 'Digest'],
+    [`Basicx ${b64('u:p')}`, undefined, 'a longer scheme name'],
+  ];
+  for (const [header, expected, name] of cases) t.same(parseBasic(header), expected, `${name}: ${JSON.stringify(header)}`);
 });

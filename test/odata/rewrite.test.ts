@@ -1,63 +1,149 @@
 import { Readable } from 'node:stream';
-import { text } from 'node:stream/consumers';
+import { buffer } from 'node:stream/consumers';
 import t from 'tap';
 import { isRewritableContentType, rewritePairs, rewriteUrlValue, UrlRewriter } from '../../src/odata/rewrite.ts';
 
 const upstream = 'https://api.example.com/odata/v4';
 const proxy = 'http://localhost:8080/sales';
+const escaped = (url: string) => url.replaceAll('/', '\\/');
 
-async function rewrite(chunks: Buffer[]): Promise<{ output: string; replacements: number }> {
-  const rewriter = new UrlRewriter(rewritePairs(upstream, proxy));
-  const output = await text(Readable.from(chunks).pipe(rewriter));
-  return { output, replacements: rewriter.replacements };
+async function rewrite(chunks: Buffer[], pairs = rewritePairs(upstream, proxy)): Promise<{ output: string; bytes: Buffer; replacements: number }> {
+  const rewriter = new UrlRewriter(pairs);
+  const bytes = await buffer(Readable.from(chunks).pipe(rewriter));
+  return { output: bytes.toString('utf8'), bytes, replacements: rewriter.replacements };
 }
 
-const escapedUpstream = upstream.replaceAll('/', '\\/');
-const body = Buffer.from(
-  `{"@odata.context":"${upstream}/$metadata#People","value":[{"Name":"Zoë “quoted” 日本","link":"${upstream}/People(1)"}],` +
-    `"escaped":"${escapedUpstream}\\/People","@odata.nextLink":"${upstream}/People?$skiptoken=2"}`,
+const json = Buffer.from(
+  `{"@odata.context":"${upstream}/$metadata#People","value":[{"Name":"Zoë “quoted” 日本${upstream}/People(1)😀","link":"${upstream}/People(1)"}],` +
+    `"escaped":"${escaped(upstream)}\\/People","@odata.nextLink":"${upstream}/People?$skiptoken=2"}`,
   'utf8',
 );
-const expected = body.toString('utf8').replaceAll(upstream, proxy).replaceAll(upstream.replaceAll('/', '\\/'), proxy.replaceAll('/', '\\/'));
+const jsonExpected = json.toString('utf8').replaceAll(upstream, proxy).replaceAll(escaped(upstream), escaped(proxy));
+
+const atom = Buffer.from(
+  `<?xml version="1.0" encoding="utf-8"?><feed xml:base="${upstream}/" xmlns="http://www.w3.org/2005/Atom">` +
+    `<id>${upstream}/People</id><title>Präsentation</title><link rel="next" href="${upstream}/People?$skiptoken=2"/></feed>`,
+  'utf8',
+);
+const atomExpected = atom.toString('utf8').replaceAll(upstream, proxy);
 
 t.test('plain and JSON-escaped URLs are rewritten; other bytes pass unchanged', async (t) => {
-  const { output, replacements } = await rewrite([body]);
-  t.equal(output, expected);
-  t.equal(replacements, 4);
-  t.match(output, 'Zoë “quoted” 日本', 'multi-byte UTF-8 intact');
+  const { output, replacements } = await rewrite([json]);
+  t.equal(output, jsonExpected);
+  t.equal(replacements, 5);
+  t.match(output, `"Zoë “quoted” 日本${proxy}/People(1)😀"`, 'multi-byte UTF-8 right next to a URL is intact');
+  t.notMatch(output, 'api.example.com', 'no upstream URL left');
+  t.match(output, `"escaped":"${escaped(proxy)}\\/People"`, 'the escaped form stays escaped');
 });
 
-t.test('the same output however the body is split in two', async (t) => {
+t.test('Atom/XML bodies', async (t) => {
+  const { output, replacements } = await rewrite([atom]);
+  t.equal(output, atomExpected);
+  t.equal(replacements, 3);
+});
+
+for (const [name, body, expected, count] of [
+  ['JSON', json, jsonExpected, 5],
+  ['Atom', atom, atomExpected, 3],
+] as const) {
+  t.test(`${name}: the same output and count at every split position`, async (t) => {
+    const mismatches: number[] = [];
+    for (let split = 0; split <= body.length; split++) {
+      const { output, replacements } = await rewrite([body.subarray(0, split), body.subarray(split)]);
+      if (output !== expected || replacements !== count) mismatches.push(split);
+    }
+    t.same(mismatches, [], `all ${body.length + 1} split points`);
+  });
+}
+
+t.test('the same output in one-byte chunks and in three pieces around a URL', async (t) => {
+  const chunks = Array.from(json, (byte) => Buffer.from([byte]));
+  t.same(await rewrite(chunks).then(({ output, replacements }) => ({ output, replacements })), { output: jsonExpected, replacements: 5 });
+  const at = json.indexOf(upstream);
   let mismatches = 0;
-  for (let split = 0; split <= body.length; split++) {
-    const { output } = await rewrite([body.subarray(0, split), body.subarray(split)]);
-    if (output !== expected) mismatches++;
+  for (let first = at; first <= at + upstream.length; first++) {
+    for (let second = first; second <= at + upstream.length + 2; second++) {
+      const { output } = await rewrite([json.subarray(0, first), json.subarray(first, second), json.subarray(second)]);
+      if (output !== jsonExpected) mismatches++;
+    }
   }
-  t.equal(mismatches, 0, `all ${body.length + 1} split points`);
+  t.equal(mismatches, 0, 'a URL cut in three');
 });
 
-t.test('the same output in one-byte chunks', async (t) => {
-  const chunks = Array.from(body, (byte) => Buffer.from([byte]));
-  t.equal((await rewrite(chunks)).output, expected);
+t.test('bytes that are not valid UTF-8 pass through untouched', async (t) => {
+  const body = Buffer.concat([Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(`${upstream}/x`), Buffer.from([0x80, 0x00, 0xe6, 0x97])]);
+  const expected = Buffer.concat([Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(`${proxy}/x`), Buffer.from([0x80, 0x00, 0xe6, 0x97])]);
+  t.same((await rewrite([body.subarray(0, 2), body.subarray(2, 20), body.subarray(20)])).bytes, expected);
 });
 
-t.test('a held-back tail that is not a URL is flushed at the end', async (t) => {
-  t.equal((await rewrite([Buffer.from('ends with https://api.example.com/od')])).output, 'ends with https://api.example.com/od');
-  t.equal((await rewrite([])).output, '');
+t.test('flush emits the held-back tail', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['ends with https://api.example.com/od', 'ends with https://api.example.com/od'],
+    ['short', 'short'],
+    [`ends with the URL ${upstream}`, `ends with the URL ${proxy}`],
+    [`ends with the escaped URL ${escaped(upstream)}`, `ends with the escaped URL ${escaped(proxy)}`],
+    ['', ''],
+  ];
+  for (const [input, expected] of cases) {
+    t.equal((await rewrite([Buffer.from(input)])).output, expected, JSON.stringify(input));
+  }
+  t.equal((await rewrite([])).output, '', 'an empty body stays empty');
 });
 
-t.test('header values', async (t) => {
-  t.equal(rewriteUrlValue(`${upstream}/People(1)`, upstream, proxy), `${proxy}/People(1)`);
-  t.equal(rewriteUrlValue(upstream, upstream, proxy), proxy);
-  t.equal(rewriteUrlValue(`${upstream}?x=1`, upstream, proxy), `${proxy}?x=1`);
-  t.equal(rewriteUrlValue(`${upstream}v5/x`, upstream, proxy), `${upstream}v5/x`, 'not a path boundary');
-  t.equal(rewriteUrlValue('https://elsewhere.example/x', upstream, proxy), 'https://elsewhere.example/x');
-  t.equal(rewriteUrlValue('/relative', upstream, proxy), '/relative');
+t.test('the tail is held back only as long as needed', async (t) => {
+  const rewriter = new UrlRewriter(rewritePairs(upstream, proxy));
+  const emitted: string[] = [];
+  rewriter.on('data', (chunk: Buffer) => emitted.push(chunk.toString('latin1')));
+  const longest = escaped(upstream).length;
+  rewriter.write(Buffer.from('x'.repeat(100)));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(emitted.join('').length, 100 - (longest - 1), 'all but the longest pattern minus one byte is passed on at once');
+  rewriter.end();
+  await new Promise((resolve) => rewriter.on('end', resolve));
+  t.equal(emitted.join(''), 'x'.repeat(100));
+});
+
+t.test('rewritePairs', async (t) => {
+  t.same(rewritePairs(upstream, proxy), [
+    [upstream, proxy],
+    ['https:\\/\\/api.example.com\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
+  ]);
+});
+
+t.test('rewriteUrlValue (Location, Content-Location)', async (t) => {
+  const cases: Array<[string, string, string]> = [
+    [`${upstream}/People(1)`, `${proxy}/People(1)`, 'a path below the base'],
+    [upstream, proxy, 'the base itself'],
+    [`${upstream}/`, `${proxy}/`, 'the base with a slash'],
+    [`${upstream}?x=1&$skiptoken=2`, `${proxy}?x=1&$skiptoken=2`, 'a query on the base'],
+    [`${upstream}/People?$filter=Name%20eq%20'A'`, `${proxy}/People?$filter=Name%20eq%20'A'`, 'a path and a query'],
+    [`${upstream}#frag`, `${proxy}#frag`, 'a fragment'],
+    [`${upstream}v5/x`, `${upstream}v5/x`, 'not a path boundary'],
+    ['https://api.example.com.evil.example/odata/v4/x', 'https://api.example.com.evil.example/odata/v4/x', 'a host that only starts the same'],
+    ['https://api.example.com:8443/odata/v4/x', 'https://api.example.com:8443/odata/v4/x', 'another port'],
+    ['http://api.example.com/odata/v4/x', 'http://api.example.com/odata/v4/x', 'another scheme'],
+    ['https://elsewhere.example/x', 'https://elsewhere.example/x', 'another host'],
+    ['https://api.example.com/other', 'https://api.example.com/other', 'same host, outside the base'],
+    ['/relative', '/relative', 'relative'],
+    ['', '', 'empty'],
+  ];
+  for (const [value, expected, name] of cases) t.equal(rewriteUrlValue(value, upstream, proxy), expected, name);
 });
 
 t.test('only JSON and XML bodies are rewritten', async (t) => {
-  for (const type of ['application/json;odata.metadata=minimal;charset=utf-8', 'application/json', 'application/atom+xml;type=feed', 'application/xml', 'text/xml']) {
-    t.ok(isRewritableContentType(type), type);
-  }
-  for (const type of ['text/plain', 'application/octet-stream', 'text/csv', 'image/png', undefined]) t.notOk(isRewritableContentType(type), String(type));
+  const rewritable = [
+    'application/json;odata.metadata=minimal',
+    'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8',
+    'application/json',
+    'application/JSON; charset=utf-8',
+    'application/atom+xml',
+    'application/atom+xml;type=feed;charset=utf-8',
+    'application/xml',
+    'text/xml',
+    'application/atomsvc+xml',
+    'application/problem+json',
+  ];
+  for (const type of rewritable) t.ok(isRewritableContentType(type), type);
+  const untouched = ['text/plain', 'text/html', 'application/octet-stream', 'text/csv', 'image/png', 'multipart/mixed; boundary=batch_1', 'application/jsonl-not', '', undefined];
+  for (const type of untouched) t.notOk(isRewritableContentType(type), String(type));
 });
