@@ -55,6 +55,12 @@ const inboundSchema = z.strictObject({
   users: z.array(userSchema).default([]).describe('Basic-auth accounts (for the on-premises data gateway).'),
 });
 
+/** Headers the proxy sets or strips itself; a route may not configure them. */
+const PROXY_OWNED_HEADERS = new Set([
+  'authorization', 'proxy-authorization', 'host', 'content-length', 'connection', 'keep-alive', 'proxy-connection',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id',
+]);
+
 export const AUTH_METHODS = ['client_secret_post', 'client_secret_basic'] as const;
 
 const tokenSourceSchema = z
@@ -89,10 +95,21 @@ const tokenSourceSchema = z
   });
 
 const routeSchema = z.strictObject({
-  target: httpUrl.describe('Upstream base URL; the rest of the request path and its query are appended.'),
+  target: httpUrl
+    .refine((url) => !/[?#]/.test(url), 'a target cannot carry a query or fragment: the request’s own query is appended as sent (put keys in headers:)')
+    .describe('Upstream base URL; the rest of the request path and its query are appended.'),
   token: z.string().min(1).describe('Name of the token source under tokens:.'),
   timeout: duration(600_000).describe('Time to upstream response headers (default 600s, as OData.Feed).'),
-  headers: z.record(z.string(), z.string()).default({}).describe('Static headers added to every upstream request.'),
+  headers: z
+    .record(
+      z
+        .string()
+        .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name')
+        .refine((name) => !PROXY_OWNED_HEADERS.has(name.toLowerCase()), 'this header is set by the proxy itself (Authorization carries the injected token) and cannot be configured'),
+      z.string(),
+    )
+    .default({})
+    .describe('Static headers added to every upstream request.'),
   rewriteUrls: z.boolean().default(true).describe('Rewrite upstream URLs in JSON/XML bodies to the proxy URL.'),
 });
 

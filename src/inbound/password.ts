@@ -23,7 +23,10 @@ export function parsePasswordHash(hash: string): { N: number; r: number; p: numb
   const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
   const salt = Buffer.from(parts[4]!, 'base64');
   const key = Buffer.from(parts[5]!, 'base64');
-  const valid = [N, r, p].every(Number.isSafeInteger) && N > 1 && (N & (N - 1)) === 0 && r > 0 && p > 0 && salt.length >= 8 && key.length >= 16;
+  // Bounded so a hash in the config cannot ask for more than 256 MiB per check (scrypt uses 128·N·r bytes).
+  const valid =
+    [N, r, p].every(Number.isSafeInteger) && N > 1 && N <= 2 ** 20 && Number.isInteger(Math.log2(N)) && r > 0 && p > 0 && p <= 16 &&
+    128 * N * r <= 256 * 1024 * 1024 && salt.length >= 8 && key.length >= 16;
   return valid ? { N, r, p, salt, key } : undefined;
 }
 

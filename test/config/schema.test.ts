@@ -188,3 +188,16 @@ t.test('the JSON Schema describes the file as written', async (t) => {
   t.match(JSON.stringify(schema.properties?.routes), /Longest whole-segment prefix wins/, 'descriptions are kept');
   t.doesNotThrow(() => JSON.stringify(schema), 'serialisable');
 });
+
+t.test('route targets and headers the proxy owns are refused', async (t) => {
+  const route = (extra: Record<string, unknown>) => configSchema.safeParse({ ...base, routes: { '/s': { target: 'https://api/odata', token: 'lake', ...extra } } });
+  t.notOk(route({ target: 'https://api/func?code=secret' }).success, 'a query on the target would be dropped silently');
+  t.notOk(route({ target: 'https://api/x#frag' }).success);
+  for (const name of ['Authorization', 'host', 'Proxy-Authorization', 'Connection', 'Transfer-Encoding', 'X-Forwarded-For', 'content-length']) {
+    const result = route({ headers: { [name]: 'x' } });
+    t.notOk(result.success, `${name} cannot be configured`);
+    t.match(JSON.stringify(result.error?.issues), /set by the proxy itself/, 'the loader shows the inner message');
+  }
+  t.notOk(route({ headers: { 'bad name': 'x' } }).success);
+  t.ok(route({ headers: { 'Ocp-Apim-Subscription-Key': 'k', 'OData-MaxVersion': '4.0' } }).success);
+});

@@ -70,3 +70,14 @@ t.test('malformed hashes are refused, never thrown on', async (t) => {
   }
   t.ok(parsePasswordHash(`scrypt$1024$8$1$${salt}$${key}`), 'the same fields, well formed, parse');
 });
+
+t.test('hashes asking for absurd scrypt cost are refused, not thrown on at check time', async (t) => {
+  const salt = Buffer.alloc(16, 1).toString('base64');
+  const key = Buffer.alloc(32, 2).toString('base64');
+  for (const params of ['4294967296$8$1', '2097152$8$1', '1048576$16$1', '16384$8$17']) {
+    const hash = `scrypt$${params}$${salt}$${key}`;
+    t.equal(parsePasswordHash(hash), undefined, params);
+    t.equal(await verifyPasswordHash('x', hash), false, `${params}: false, no exception`);
+  }
+  t.ok(parsePasswordHash(`scrypt$1048576$1$1$${salt}$${key}`), 'the upper bound itself is fine');
+});
