@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isProxyOwnedHeader } from '../http/owned-headers.ts';
 import { parsePasswordHash } from '../inbound/password.ts';
 import { parseDuration } from './duration.ts';
 
@@ -55,12 +56,6 @@ const inboundSchema = z.strictObject({
   users: z.array(userSchema).default([]).describe('Basic-auth accounts (for the on-premises data gateway).'),
 });
 
-/** Headers the proxy sets or strips itself; a route may not configure them. */
-const PROXY_OWNED_HEADERS = new Set([
-  'authorization', 'proxy-authorization', 'host', 'content-length', 'connection', 'keep-alive', 'proxy-connection',
-  'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id',
-]);
-
 export const AUTH_METHODS = ['client_secret_post', 'client_secret_basic'] as const;
 
 const tokenSourceSchema = z
@@ -105,7 +100,7 @@ const routeSchema = z.strictObject({
       z
         .string()
         .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name')
-        .refine((name) => !PROXY_OWNED_HEADERS.has(name.toLowerCase()), 'this header is set by the proxy itself (Authorization carries the injected token) and cannot be configured'),
+        .refine((name) => !isProxyOwnedHeader(name), 'this header is set by the proxy itself (Authorization carries the injected token) and cannot be configured'),
       z.string(),
     )
     .default({})

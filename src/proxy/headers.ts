@@ -1,13 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and their obsolete kin: they describe one connection, never the message. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings']);
-
-/**
- * Set by the proxy itself on the way up; whatever the client sent under these names is
- * dropped so it cannot pose as the proxy (a forged X-Forwarded-For, a smuggled token).
- */
-const SET_BY_PROXY = new Set(['host', 'authorization', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+import { HOP_BY_HOP, SET_BY_PROXY } from '../http/owned-headers.ts';
 
 export interface UpstreamHeaderValues {
   host: string;

@@ -1,0 +1,14 @@
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and their obsolete kin: they describe one connection, never the message. */
+export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings']);
+
+/**
+ * Set by the proxy itself on the way up; whatever the client sent under these names is
+ * dropped so it cannot pose as the proxy (a forged X-Forwarded-For, a smuggled token).
+ */
+export const SET_BY_PROXY = new Set(['host', 'authorization', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+
+/** Names a route's static `headers:` may not use: the proxy sets, strips or frames these itself. */
+export function isProxyOwnedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return HOP_BY_HOP.has(lower) || SET_BY_PROXY.has(lower) || lower === 'content-length';
+}
