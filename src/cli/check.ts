@@ -22,7 +22,15 @@ export async function check(io: CliIo, options: { config?: string; fetchTokens?:
   print(out);
   print(out, 'token sources');
   for (const [name, token] of Object.entries(config.tokens)) {
-    const extras = [token.scope && `scope ${token.scope}`, token.resource && `resource ${token.resource}`, token.audience && `audience ${token.audience}`].filter(Boolean).join(', ');
+    const extras = [
+      token.keyId && `kid ${token.keyId}`,
+      token.certificate && 'with certificate thumbprint',
+      token.scope && `scope ${token.scope}`,
+      token.resource && `resource ${token.resource}`,
+      token.audience && `audience ${token.audience}`,
+    ]
+      .filter(Boolean)
+      .join(', ');
     print(out, `  ${name}: ${token.tokenUrl ?? `${token.issuer} (discovery)`}, client ${token.clientId}, ${token.authMethod}${extras ? `, ${extras}` : ''}`);
   }
   for (const warning of warnings) print(io.stderr, `warning: ${warning}`);

@@ -119,7 +119,9 @@ function describeIssue(issue: z.core.$ZodIssue, at: Locate): ConfigProblem[] {
 
 function plainTextSecretWarnings(config: Config, referenced: Set<string>, at: Locate, source: string): string[] {
   const secretPaths: KeyPath[] = [
-    ...Object.keys(config.tokens).map((name) => ['tokens', name, 'clientSecret']),
+    ...Object.entries(config.tokens).flatMap(([name, token]) =>
+      (['clientSecret', 'privateKey'] as const).filter((key) => token[key] !== undefined).map((key) => ['tokens', name, key]),
+    ),
     ...config.inbound.users.flatMap((user, index) => (user.password === undefined ? [] : [['inbound', 'users', index, 'password']])),
   ];
   return secretPaths

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isProxyOwnedHeader } from '../http/owned-headers.ts';
 import { parsePasswordHash } from '../inbound/password.ts';
+import { certificateProblem, privateKeyProblem } from '../tokens/private-key.ts';
 import { parseDuration } from './duration.ts';
 
 /**
@@ -56,14 +57,31 @@ const inboundSchema = z.strictObject({
   users: z.array(userSchema).default([]).describe('Basic-auth accounts (for the on-premises data gateway).'),
 });
 
-export const AUTH_METHODS = ['client_secret_post', 'client_secret_basic'] as const;
+export const AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'private_key_jwt'] as const;
+
+const backoffSchema = z.strictObject({
+  initial: duration(1_000).describe('Wait after the first failed token fetch; doubles after each further failure.'),
+  max: duration(60_000).describe('Longest wait between failed token fetches.'),
+});
 
 const tokenSourceSchema = z
   .strictObject({
     tokenUrl: httpUrl.optional().describe('The IdP token endpoint. Set this or issuer.'),
     issuer: httpUrl.optional().describe('The IdP issuer; its token endpoint is found by OIDC discovery.'),
     clientId: z.string().min(1),
-    clientSecret: z.string().min(1).describe('Normally ${ENV} or ${file:PATH}, never written in plain text.'),
+    clientSecret: z.string().min(1).optional().describe('For client_secret_post/basic. Normally ${ENV} or ${file:PATH}, never written in plain text.'),
+    privateKey: z.string().min(1).optional().describe('For private_key_jwt: PEM private key (RSA, EC or Ed25519), normally ${file:PATH}.'),
+    keyId: z.string().min(1).optional().describe('For private_key_jwt: the kid the IdP knows the key by.'),
+    certificate: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('For private_key_jwt: PEM certificate of the key; its thumbprint is sent as x5t/x5t#S256 (Entra ID).'),
+    assertionAudience: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('For private_key_jwt: aud of the client assertion. Default: the token endpoint URL (Auth0 wants https://TENANT/).'),
     scope: z.string().min(1).optional().describe('Sent only when set (Keycloak refuses unexpected scopes).'),
     resource: z.string().min(1).optional().describe('Sent only when set (Azure AD v1).'),
     audience: z.string().min(1).optional().describe('Sent only when set (Auth0).'),
@@ -72,10 +90,21 @@ const tokenSourceSchema = z
     allowInsecure: z.boolean().default(false).describe('Allow an http:// IdP (tests and demos only).'),
     defaultExpiresIn: duration(3600_000).describe('Token lifetime to assume when the IdP sends no expires_in.'),
     prefetch: z.boolean().default(false).describe('Fetch the token at startup; /readyz answers 503 until this source holds one.'),
+    refreshAhead: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.8)
+      .describe('Renew in the background once this fraction of a token’s lifetime has passed (1 turns it off).'),
+    backoff: backoffSchema.default({ initial: 1_000, max: 60_000 }).describe('Waits between failed token fetches (capped doubling with jitter).'),
   })
   .superRefine((source, ctx) => {
     if ((source.tokenUrl === undefined) === (source.issuer === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'set exactly one of tokenUrl or issuer' });
+    }
+    for (const issue of clientAuthIssues(source)) ctx.addIssue({ code: 'custom', ...issue });
+    if (source.backoff.max < source.backoff.initial) {
+      ctx.addIssue({ code: 'custom', path: ['backoff', 'max'], message: 'backoff.max must be at least backoff.initial' });
     }
     for (const key of ['tokenUrl', 'issuer'] as const) {
       const url = source[key];
@@ -88,6 +117,36 @@ const tokenSourceSchema = z
       }
     }
   });
+
+/** Which credentials each client authentication method needs, and that a private key and certificate can be read. */
+function clientAuthIssues(source: {
+  authMethod: (typeof AUTH_METHODS)[number];
+  clientSecret?: string | undefined;
+  privateKey?: string | undefined;
+  keyId?: string | undefined;
+  certificate?: string | undefined;
+  assertionAudience?: string | undefined;
+}): Array<{ path: string[]; message: string }> {
+  const issues: Array<{ path: string[]; message: string }> = [];
+  if (source.authMethod !== 'private_key_jwt') {
+    if (source.clientSecret === undefined) issues.push({ path: ['clientSecret'], message: `${source.authMethod} needs clientSecret (or set authMethod: private_key_jwt with privateKey)` });
+    for (const key of ['privateKey', 'keyId', 'certificate', 'assertionAudience'] as const) {
+      if (source[key] !== undefined) issues.push({ path: [key], message: `${key} is used only with authMethod: private_key_jwt` });
+    }
+    return issues;
+  }
+  if (source.clientSecret !== undefined) issues.push({ path: ['clientSecret'], message: 'private_key_jwt signs with privateKey: remove clientSecret so it is not sent anywhere' });
+  if (source.privateKey === undefined) issues.push({ path: ['authMethod'], message: 'private_key_jwt needs privateKey (a PEM private key, normally ${file:PATH})' });
+  else {
+    const problem = privateKeyProblem(source.privateKey);
+    if (problem) issues.push({ path: ['privateKey'], message: problem });
+  }
+  if (source.certificate !== undefined) {
+    const problem = certificateProblem(source.certificate, source.privateKey);
+    if (problem) issues.push({ path: ['certificate'], message: problem });
+  }
+  return issues;
+}
 
 const routeSchema = z.strictObject({
   target: httpUrl
@@ -124,7 +183,8 @@ export interface CrossReferenceIssue {
 /**
  * Checks that relate one part of the file to another. Zod skips object-level refinements
  * once any field has an issue, so these run on the raw input on their own: a bad
- * token reference is reported in the same run as a typo elsewhere.
+ * token reference or a missing clientSecret is reported in the same run as a typo
+ * elsewhere. (The loader drops the duplicates when the schema's refinement also ran.)
  */
 export function crossReferenceIssues(input: unknown): CrossReferenceIssue[] {
   const issues: CrossReferenceIssue[] = [];
@@ -143,6 +203,21 @@ export function crossReferenceIssues(input: unknown): CrossReferenceIssue[] {
         message: `no token source named "${token}"${known.length ? ` (defined: ${known.join(', ')})` : ''}`,
       });
     }
+  }
+  for (const [name, source] of Object.entries(tokens)) {
+    if (!isRecord(source)) continue;
+    const authMethod = source.authMethod ?? 'client_secret_post';
+    if (!AUTH_METHODS.includes(authMethod as never)) continue; // the schema reports the bad value
+    const text = (key: string) => (typeof source[key] === 'string' ? source[key] : undefined);
+    const credentials = {
+      authMethod: authMethod as (typeof AUTH_METHODS)[number],
+      clientSecret: text('clientSecret'),
+      privateKey: text('privateKey'),
+      keyId: text('keyId'),
+      certificate: text('certificate'),
+      assertionAudience: text('assertionAudience'),
+    };
+    for (const issue of clientAuthIssues(credentials)) issues.push({ path: ['tokens', name, ...issue.path], message: issue.message });
   }
   const inbound = isRecord(root.inbound) ? root.inbound : {};
   const names = new Set<unknown>();

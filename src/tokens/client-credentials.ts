@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import type { Clock } from '../clock.ts';
 import type { TokenSourceConfig } from '../config/schema.ts';
 import { ProxyError } from '../errors.ts';
+import { loadSigningKey } from './private-key.ts';
 import type { AccessToken, TokenSource } from './token.ts';
 
 export type FetchFunction = typeof globalThis.fetch;
@@ -60,8 +61,8 @@ function lifetimeFrom(response: oidc.TokenEndpointResponse, now: number): number
   return Number.isFinite(expiresOn) && expiresOn * 1000 > now ? expiresOn * 1000 - now : undefined;
 }
 
-function buildConfiguration(config: TokenSourceConfig, deps: ClientCredentialsDeps): Promise<oidc.Configuration> {
-  const auth = config.authMethod === 'client_secret_basic' ? oidc.ClientSecretBasic(config.clientSecret) : oidc.ClientSecretPost(config.clientSecret);
+async function buildConfiguration(config: TokenSourceConfig, deps: ClientCredentialsDeps): Promise<oidc.Configuration> {
+  const auth = await clientAuthentication(config);
   const execute = config.allowInsecure ? [oidc.allowInsecureRequests] : [];
   const configure = (configuration: oidc.Configuration): oidc.Configuration => {
     if (deps.fetch) configuration[oidc.customFetch] = deps.fetch as oidc.CustomFetch;
@@ -69,7 +70,7 @@ function buildConfiguration(config: TokenSourceConfig, deps: ClientCredentialsDe
     return configuration;
   };
   if (config.issuer) {
-    return oidc
+    return await oidc
       .discovery(new URL(config.issuer), config.clientId, undefined, auth, {
         execute,
         timeout: deps.timeoutSeconds ?? 30,
@@ -81,7 +82,22 @@ function buildConfiguration(config: TokenSourceConfig, deps: ClientCredentialsDe
   // openid-client needs an issuer even without discovery; the token URL's origin stands in.
   const configuration = new oidc.Configuration({ issuer: tokenUrl.origin, token_endpoint: tokenUrl.href }, config.clientId, undefined, auth);
   for (const step of execute) step(configuration);
-  return Promise.resolve(configure(configuration));
+  return configure(configuration);
+}
+
+async function clientAuthentication(config: TokenSourceConfig): Promise<oidc.ClientAuth> {
+  if (config.authMethod === 'client_secret_basic') return oidc.ClientSecretBasic(config.clientSecret!);
+  if (config.authMethod === 'client_secret_post') return oidc.ClientSecretPost(config.clientSecret!);
+  const { key, kid, alg, ...thumbprints } = await loadSigningKey(config.privateKey!, { keyId: config.keyId, certificate: config.certificate });
+  // openid-client addresses the assertion to the issuer; Entra ID, Okta and Keycloak expect the
+  // token endpoint (RFC 7523 allows either), so that is the default and assertionAudience overrides it.
+  return (as, client, body, headers) =>
+    oidc.PrivateKeyJwt(kid ? { key, kid } : key, {
+      [oidc.modifyAssertion]: (header, payload) => {
+        Object.assign(header, thumbprints, { alg });
+        payload.aud = config.assertionAudience ?? as.token_endpoint ?? as.issuer;
+      },
+    })(as, client, body, headers);
 }
 
 /** scope, resource and audience are each sent only when configured: IdPs refuse what they do not expect. */

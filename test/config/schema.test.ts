@@ -23,6 +23,8 @@ t.test('defaults are filled in', async (t) => {
     allowInsecure: false,
     defaultExpiresIn: 3_600_000,
     prefetch: false,
+    refreshAhead: 0.8,
+    backoff: { initial: 1_000, max: 60_000 },
   });
   t.same(config.routes['/sales'], { ...route, timeout: 600_000, headers: {}, rewriteUrls: true }, 'timeout 600 s as OData.Feed');
   const partial = configSchema.parse({ ...base, listen: { port: 9000 }, inbound: { anonymous: 'none' } });
@@ -92,6 +94,34 @@ t.test('token sources', async (t) => {
   t.ok(configSchema.safeParse({ ...base, tokens: { 'lake.v2_x-1': token }, routes: { '/s': { ...route, token: 'lake.v2_x-1' } } }).success);
   const parsed = parse({ tokenUrl: 'https://idp/t', defaultExpiresIn: '90m' });
   t.equal(parsed.data?.tokens.lake?.defaultExpiresIn, 5_400_000);
+});
+
+t.test('token lifecycle settings per source', async (t) => {
+  const parse = (fields: Record<string, unknown>) => configSchema.safeParse({ ...base, tokens: { lake: { ...token, ...fields } } });
+  const parsed = parse({ refreshAhead: 0.5, backoff: { initial: '250ms', max: '2m' } }).data?.tokens.lake;
+  t.same([parsed?.refreshAhead, parsed?.backoff], [0.5, { initial: 250, max: 120_000 }]);
+  t.same(parse({ backoff: { max: 5 } }).data?.tokens.lake?.backoff, { initial: 1_000, max: 5_000 }, 'a partial backoff keeps the other default');
+  t.ok(parse({ refreshAhead: 1 }).success, 'refreshAhead 1 turns background refresh off');
+  for (const bad of [0, 1.5, -0.2, '80%']) t.notOk(parse({ refreshAhead: bad }).success, `refreshAhead ${JSON.stringify(bad)} refused`);
+  t.match(issuesOf({ ...base, tokens: { lake: { ...token, backoff: { initial: '10s', max: '5s' } } } }), ['tokens.lake.backoff.max: backoff.max must be at least backoff.initial']);
+  t.match(issuesOf({ ...base, tokens: { lake: { ...token, backoff: { inital: '1s' } } } }), [/unrecognized|Unrecognized/]);
+});
+
+t.test('client authentication: secrets for the secret methods, a readable key for private_key_jwt', async (t) => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const dsa = generateKeyPairSync('dsa', { modulusLength: 1024, divisorLength: 160 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const jwt = { tokenUrl: 'https://idp/t', clientId: 'c', authMethod: 'private_key_jwt' };
+  const issues = (fields: Record<string, unknown>) => issuesOf({ ...base, tokens: { lake: fields } });
+  t.same(issues({ ...jwt, privateKey: pem, keyId: 'k1', assertionAudience: 'https://tenant.auth0.test/' }), [], 'private_key_jwt with a key');
+  t.match(issues(jwt), ['tokens.lake.authMethod: private_key_jwt needs privateKey']);
+  t.match(issues({ ...jwt, privateKey: pem, clientSecret: 's' }), ['tokens.lake.clientSecret: private_key_jwt signs with privateKey']);
+  t.match(issues({ ...jwt, privateKey: 'MIIEvQIBADANBg-not-a-key' }), ['tokens.lake.privateKey: not a readable PEM private key']);
+  t.notMatch(issues({ ...jwt, privateKey: 'MIIEvQIBADANBg-not-a-key' }).join(), 'MIIEvQ', 'the key is never repeated');
+  t.match(issues({ ...jwt, privateKey: dsa }), ['tokens.lake.privateKey: unsupported private key type "dsa"']);
+  t.match(issues({ ...jwt, privateKey: pem, certificate: 'nope' }), ['tokens.lake.certificate: not a readable PEM certificate']);
+  t.match(issues({ tokenUrl: 'https://idp/t', clientId: 'c' }), ['tokens.lake.clientSecret: client_secret_post needs clientSecret']);
+  t.match(issues({ ...token, privateKey: pem, keyId: 'k' }), ['tokens.lake.privateKey: privateKey is used only with authMethod: private_key_jwt', 'tokens.lake.keyId: keyId is used only']);
 });
 
 t.test('users need exactly one of password and passwordHash', async (t) => {

@@ -84,12 +84,20 @@ t.test('check, token and serve against a real IdP and upstream', async (t) => {
       `    clientId: ${idp.clients.post.clientId}`,
       '    clientSecret: ${file:wrong-secret.txt}',
       '    allowInsecure: true',
+      '  keyed:',
+      `    tokenUrl: ${idp.tokenUrl}`,
+      `    clientId: ${idp.keyClient.clientId}`,
+      '    authMethod: private_key_jwt',
+      '    privateKey: ${file:client-key.pem}',
+      `    keyId: ${idp.keyClient.keys.rsa.kid}`,
+      '    allowInsecure: true',
       'routes:',
       `  /lake: { target: "${upstream.url}/v1", token: good }`,
       `  /broken: { target: "${upstream.url}/v1", token: bad }`,
       '',
     ].join('\n'),
     'wrong-secret.txt': 'definitely-not-the-secret-42\n',
+    'client-key.pem': idp.keyClient.keys.rsa.privateKeyPem,
   });
   const env = { GOOD_SECRET: secret };
   const config = `${dir}/proxy.yaml`;
@@ -99,7 +107,10 @@ t.test('check, token and serve against a real IdP and upstream', async (t) => {
   t.match(checked.stdout, /\/lake\s+→\s+http:\/\/127\.0\.0\.1:\d+\/v1/);
   t.match(checked.stdout, /✓ good: bearer token, expires in \d+s/);
   t.match(checked.stdout, /✗ bad: TOKEN_FETCH_FAILED: .*invalid_client/);
-  t.notMatch(checked.stdout + checked.stderr, new RegExp(`${secret}|definitely-not-the-secret-42`), 'no secret printed');
+  t.match(checked.stdout, new RegExp(`keyed: .*private_key_jwt, kid ${idp.keyClient.keys.rsa.kid}`));
+  t.match(checked.stdout, /✓ keyed: bearer token, expires in \d+s/, 'private_key_jwt with a key read from a file');
+  const keyBody = idp.keyClient.keys.rsa.privateKeyPem.split('\n')[1]!;
+  t.notMatch(checked.stdout + checked.stderr, new RegExp(`${secret}|definitely-not-the-secret-42|${keyBody.replace(/[+/]/g, '\\$&')}`), 'no secret or key printed');
 
   const shown = await runCli(['token', 'good', '-c', config], { env });
   t.equal(shown.code, 0);

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { generateTestKey, type TestKey } from './keys.ts';
+import { listenOn } from '../../src/http/lifecycle.ts';
 import { closeServer, listen } from './listen.ts';
 
 export interface IdpClient {
@@ -18,14 +20,25 @@ export interface TokenRequestRecord {
   at: number;
 }
 
+/** A private_key_jwt client; the IdP knows the public half of each of its keys. */
+export interface IdpKeyClient {
+  clientId: string;
+  keys: { rsa: TestKey; ec: TestKey; ed25519: TestKey };
+}
+
 export interface TestIdp {
   issuer: string;
   tokenUrl: string;
   jwksUrl: string;
   audience: string;
   clients: { post: IdpClient; basic: IdpClient };
+  keyClient: IdpKeyClient;
   /** Every request that reached the token endpoint, failed ones included, in order. */
   readonly tokenRequests: TokenRequestRecord[];
+  /** Stops listening: the IdP is down, connections are refused. */
+  stop(): Promise<void>;
+  /** Listens again on the same port with the same keys and clients: the IdP is back. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,20 +69,27 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
     authMethod,
   });
   const clients = { post: client('post', 'client_secret_post'), basic: client('basic', 'client_secret_basic') };
+  const keyClient: IdpKeyClient = { clientId: 'proxy-jwt', keys: keyClientKeys() };
   const tokenRequests: TokenRequestRecord[] = [];
+  const clientBase = { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: IDP_SCOPE };
 
   const server = createServer();
   const issuer = await listen(server);
   const provider = new Provider(issuer, {
-    clients: Object.values(clients).map((entry) => ({
-      client_id: entry.clientId,
-      client_secret: entry.clientSecret,
-      token_endpoint_auth_method: entry.authMethod,
-      grant_types: ['client_credentials'],
-      response_types: [],
-      redirect_uris: [],
-      scope: IDP_SCOPE,
-    })),
+    clients: [
+      ...Object.values(clients).map((entry) => ({
+        ...clientBase,
+        client_id: entry.clientId,
+        client_secret: entry.clientSecret,
+        token_endpoint_auth_method: entry.authMethod,
+      })),
+      {
+        ...clientBase,
+        client_id: keyClient.clientId,
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: Object.values(keyClient.keys).map((key) => key.publicJwk as never) },
+      },
+    ],
     scopes: [IDP_SCOPE],
     jwks: { keys: [signingKey as never] },
     // Supplying any adapter silences the "development-only in-memory adapter" warning.
@@ -115,9 +135,19 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
     jwksUrl: `${issuer}/jwks`,
     audience,
     clients,
+    keyClient,
     tokenRequests,
-    close: () => closeServer(server),
+    stop: () => closeServer(server),
+    restart: () => listenOn(server, Number(new URL(issuer).port), '127.0.0.1').then(() => undefined),
+    close: () => (server.listening ? closeServer(server) : Promise.resolve()),
   };
+}
+
+let cachedKeys: IdpKeyClient['keys'] | undefined;
+/** Generated once per test process: RSA key generation is slow enough to matter across dozens of IdPs. */
+function keyClientKeys(): IdpKeyClient['keys'] {
+  cachedKeys ??= { rsa: generateTestKey('rsa'), ec: generateTestKey('ec'), ed25519: generateTestKey('ed25519') };
+  return cachedKeys;
 }
 
 /** Storage scoped to one provider, so parallel IdPs in one process never share state. */

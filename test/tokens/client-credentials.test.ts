@@ -3,7 +3,10 @@ import t, { type Test } from 'tap';
 import { configSchema, type TokenSourceConfig } from '../../src/config/schema.ts';
 import { ProxyError } from '../../src/errors.ts';
 import { createClientCredentialsSource } from '../../src/tokens/client-credentials.ts';
+import { createHash, createPrivateKey } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { IDP_SCOPE, startIdp, type TestIdp } from '../helpers/idp.ts';
+import { generateTestKey, selfSignedCertificate } from '../helpers/keys.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 
 const clock = { now: () => Date.now() };
@@ -90,6 +93,64 @@ t.test('refusals by the IdP are TOKEN_FETCH_FAILED with its error code, never th
   t.match(badScope.message, /invalid_scope/);
 });
 
+function keyClient(idp: TestIdp, extra: Record<string, unknown>) {
+  return sourceConfig({ tokenUrl: idp.tokenUrl, clientId: idp.keyClient.clientId, authMethod: 'private_key_jwt', ...extra });
+}
+
+/** The client assertion the IdP received, decoded. */
+function lastAssertion(idp: TestIdp) {
+  const params = idp.tokenRequests.at(-1)!.params;
+  return { params, header: decodeProtectedHeader(params.client_assertion!), claims: decodeJwt(params.client_assertion!) };
+}
+
+t.test('private_key_jwt with RSA, EC and Ed25519 keys, with and without kid', async (t) => {
+  const idp = await startIdp();
+  t.teardown(() => idp.close());
+  const { rsa, ec, ed25519 } = idp.keyClient.keys;
+  for (const [key, alg] of [[rsa, 'RS256'], [ec, 'ES256'], [ed25519, 'EdDSA']] as const) {
+    const token = await createClientCredentialsSource('s', keyClient(idp, { privateKey: key.privateKeyPem, keyId: key.kid }), { clock }).fetchToken();
+    t.match(token.value, /^[\w-]+\.[\w-]+\.[\w-]+$/, `${alg}: the IdP issued a token`);
+    const { params, header, claims } = lastAssertion(idp);
+    t.same([header.alg, header.kid], [alg, key.kid], `${alg}: signed with the key's algorithm, named by kid`);
+    t.equal(params.client_assertion_type, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    t.equal(params.client_secret, undefined);
+    t.same([claims.iss, claims.sub, claims.aud], [idp.keyClient.clientId, idp.keyClient.clientId, idp.tokenUrl], `${alg}: addressed to the token endpoint`);
+  }
+
+  await createClientCredentialsSource('s', keyClient(idp, { privateKey: ec.privateKeyPem }), { clock }).fetchToken();
+  t.equal(lastAssertion(idp).header.kid, undefined, 'no kid unless configured; the IdP finds the key by trying its keys');
+
+  const pkcs1 = createPrivateKey(rsa.privateKeyPem).export({ type: 'pkcs1', format: 'pem' }).toString();
+  t.match(pkcs1, /BEGIN RSA PRIVATE KEY/);
+  await createClientCredentialsSource('s', keyClient(idp, { privateKey: pkcs1, keyId: rsa.kid }), { clock }).fetchToken();
+  t.equal(idp.tokenRequests.at(-1)!.status, 200, 'a PKCS#1 key as older OpenSSL writes it works too');
+});
+
+t.test('private_key_jwt through discovery, with a certificate thumbprint and a configured audience', async (t) => {
+  const idp = await startIdp();
+  t.teardown(() => idp.close());
+  const { rsa } = idp.keyClient.keys;
+  const certificate = selfSignedCertificate(rsa);
+  const config = keyClient(idp, { tokenUrl: undefined, issuer: idp.issuer, privateKey: rsa.privateKeyPem, certificate, assertionAudience: idp.issuer });
+  await createClientCredentialsSource('s', config, { clock }).fetchToken();
+  const { header, claims } = lastAssertion(idp);
+  t.equal(idp.tokenRequests.at(-1)!.status, 200);
+  t.equal(claims.aud, idp.issuer, 'assertionAudience replaces the token endpoint (Auth0 wants the tenant URL)');
+  const der = Buffer.from(certificate.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+  t.equal(header['x5t#S256'], createHash('sha256').update(der).digest('base64url'), 'x5t#S256 is the certificate thumbprint (Entra ID)');
+  t.equal(header.x5t, createHash('sha1').update(der).digest('base64url'));
+});
+
+t.test('private_key_jwt with a key the IdP does not know: TOKEN_FETCH_FAILED invalid_client', async (t) => {
+  const idp = await startIdp();
+  t.teardown(() => idp.close());
+  const stranger = generateTestKey('ec');
+  const error = await refusal(createClientCredentialsSource('lake', keyClient(idp, { privateKey: stranger.privateKeyPem }), { clock }).fetchToken());
+  t.equal(error.code, 'TOKEN_FETCH_FAILED');
+  t.match(error.message, /"lake".*invalid_client/);
+  t.notMatch(error.message, /PRIVATE KEY|MII/, 'no key material in the message');
+});
+
 t.test('an unreachable IdP is TOKEN_UNAVAILABLE with Retry-After', async (t) => {
   const server = createServer();
   const url = await listen(server);
@@ -103,17 +164,74 @@ t.test('an unreachable IdP is TOKEN_UNAVAILABLE with Retry-After', async (t) => 
 
 /** A real token endpoint with canned answers, for response shapes oidc-provider never produces. */
 async function cannedIdp(t: Test, status: number, body: string, contentType = 'application/json') {
-  let calls = 0;
-  const server = createServer((req, res) => {
-    calls++;
-    req.resume();
+  const forms: URLSearchParams[] = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    forms.push(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
     res.writeHead(status, { 'content-type': contentType });
     res.end(body);
   });
   const url = await listen(server);
   t.teardown(() => closeServer(server));
-  return { tokenUrl: `${url}/token`, calls: () => calls };
+  return { tokenUrl: `${url}/token`, calls: () => forms.length, lastForm: () => forms.at(-1)! };
 }
+
+/** Fields of a form besides the grant and the client credentials: what the source chose to send. */
+function extraFields(form: URLSearchParams): Record<string, string> {
+  const fields = Object.fromEntries(form);
+  for (const key of ['grant_type', 'client_id', 'client_secret']) delete fields[key];
+  return fields;
+}
+
+t.test('each IdP gets the parameters it expects and its answer is read', async (t) => {
+  // Answers as each IdP documents them for client_credentials (values shortened).
+  const cases = [
+    {
+      idp: 'Entra ID v2',
+      config: { scope: 'api://lake/.default' },
+      answer: { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: 'entra-v2' },
+      sent: { scope: 'api://lake/.default' },
+      lifetime: 3_599_000,
+    },
+    {
+      idp: 'Azure AD v1',
+      config: { resource: 'https://analysis.windows.net/powerbi/api' },
+      answer: { token_type: 'Bearer', expires_in: '3599', ext_expires_in: '3599', expires_on: '1700003599', not_before: '1700000000', resource: 'https://analysis.windows.net/powerbi/api', access_token: 'azure-v1' },
+      sent: { resource: 'https://analysis.windows.net/powerbi/api' },
+      lifetime: 3_599_000,
+    },
+    {
+      idp: 'Auth0',
+      config: { audience: 'https://api.example.com' },
+      answer: { access_token: 'auth0', scope: 'read:orders', expires_in: 86400, token_type: 'Bearer' },
+      sent: { audience: 'https://api.example.com' },
+      lifetime: 86_400_000,
+    },
+    {
+      idp: 'Okta (custom authorization server)',
+      config: { scope: 'lake.read' },
+      answer: { token_type: 'Bearer', expires_in: 3600, access_token: 'okta', scope: 'lake.read' },
+      sent: { scope: 'lake.read' },
+      lifetime: 3_600_000,
+    },
+    {
+      idp: 'Keycloak',
+      config: {},
+      answer: { access_token: 'keycloak', expires_in: 300, refresh_expires_in: 0, token_type: 'Bearer', 'not-before-policy': 0, scope: 'profile email' },
+      sent: {},
+      lifetime: 300_000,
+    },
+  ];
+  for (const { idp, config, answer, sent, lifetime } of cases) {
+    const canned = await cannedIdp(t, 200, JSON.stringify(answer));
+    const token = await createClientCredentialsSource('s', sourceConfig({ tokenUrl: canned.tokenUrl, clientId: 'c', clientSecret: 's', ...config }), { clock }).fetchToken();
+    t.same(extraFields(canned.lastForm()), sent, `${idp}: sends only what it needs`);
+    t.equal(token.value, answer.access_token, `${idp}: token read`);
+    t.equal(token.tokenType, 'bearer');
+    t.equal(token.expiresAt - token.obtainedAt, lifetime, `${idp}: lifetime from expires_in`);
+  }
+});
 
 t.test('IdP response variants', async (t) => {
   const azureV1 = await cannedIdp(t, 200, JSON.stringify({ token_type: 'Bearer', expires_in: '3599', access_token: 'opaque-v1', resource: 'https://r' }));
