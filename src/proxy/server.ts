@@ -47,7 +47,11 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   const tokenProviders = new Map(
     Object.entries(config.tokens).map(([name, source]) => [
       name,
-      new TokenProvider(createClientCredentialsSource(name, source, { clock, ...(deps.fetch ? { fetch: deps.fetch } : {}) }), clock),
+      new TokenProvider(createClientCredentialsSource(name, source, { clock, ...(deps.fetch ? { fetch: deps.fetch } : {}) }), clock, {
+        refreshAhead: source.refreshAhead,
+        backoff: { initialMs: source.backoff.initial, maxMs: source.backoff.max },
+        logger,
+      }),
     ]),
   );
   const routeList = { routes: routes.prefixes };

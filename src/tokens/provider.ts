@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.ts';
 import { ProxyError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
 import type { AccessToken, TokenSource } from './token.ts';
 
 export interface BackoffOptions {
@@ -16,6 +17,8 @@ export interface TokenProviderOptions {
   backoff?: BackoffOptions;
   /** Source of jitter in [0, 1); injected so tests are repeatable. */
   random?: () => number;
+  /** Each fetch's outcome is logged here: failures at most once per backoff step, never per request. */
+  logger?: Logger;
 }
 
 export interface TokenProviderStats {
@@ -57,6 +60,7 @@ export class TokenProvider {
   readonly #refreshAhead: number;
   readonly #backoff: BackoffOptions;
   readonly #random: () => number;
+  readonly #logger: Logger | undefined;
 
   constructor(
     readonly source: TokenSource,
@@ -67,6 +71,7 @@ export class TokenProvider {
     this.#refreshAhead = options.refreshAhead ?? 0.8;
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#random = options.random ?? Math.random;
+    this.#logger = options.logger;
   }
 
   get name(): string {
@@ -123,18 +128,40 @@ export class TokenProvider {
 
   async #fetch(): Promise<AccessToken> {
     this.stats.fetches++;
+    const startedAt = this.clock.now();
+    const ahead = this.#current !== undefined && this.#isFresh(this.#current, startedAt);
     try {
       const token = await this.source.fetchToken();
       this.#current = token;
       this.#consecutiveFailures = 0;
       this.#retryAt = 0;
       this.#lastError = undefined;
+      this.#logger?.info(
+        { tokenSource: this.name, result: 'ok', ahead, durationMs: this.clock.now() - startedAt, expiresInS: Math.round((token.expiresAt - token.obtainedAt) / 1000) },
+        'token fetched',
+      );
       return token;
     } catch (error) {
       this.stats.fetchFailures++;
       this.#consecutiveFailures++;
-      this.#retryAt = this.clock.now() + this.#backoffDelay(this.#consecutiveFailures);
+      const delayMs = this.#backoffDelay(this.#consecutiveFailures);
+      this.#retryAt = this.clock.now() + delayMs;
       this.#lastError = error instanceof ProxyError ? error : new ProxyError('TOKEN_UNAVAILABLE', undefined, { cause: error });
+      // The message is built from the IdP's error code and description; the cause may hold the
+      // request, so it is not logged.
+      this.#logger?.warn(
+        {
+          tokenSource: this.name,
+          result: this.#lastError.code,
+          ahead,
+          durationMs: this.clock.now() - startedAt,
+          failures: this.#consecutiveFailures,
+          retryInMs: delayMs,
+          error: this.#lastError.message,
+          ...(ahead ? { cachedTokenValidForMs: this.#current!.expiresAt - this.clock.now() } : {}),
+        },
+        ahead ? 'token refresh failed; the cached token stays in use' : 'token fetch failed',
+      );
       throw error;
     }
   }

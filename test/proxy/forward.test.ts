@@ -169,15 +169,18 @@ t.test('an upstream that breaks off mid-body cuts the response, logged as UPSTRE
   t.notOk(proxy.logs.some((line) => line.msg === 'unexpected failure'), 'not reported as a bug');
 });
 
-t.test('IdP down: the cached token keeps serving; once it expires, 503 with Retry-After and no hammering', async (t) => {
+t.test('IdP down: the cached token keeps serving; once it expires, 503 with Retry-After and no hammering; IdP back: recovery', async (t) => {
   let now = Date.now();
   const clock = { now: () => now };
   const { idp, proxy } = await startStack(t, { deps: { clock } });
   t.equal((await fetch(`${proxy.url}/api/a`)).status, 200);
-  await idp.close();
+  await idp.stop();
 
   now += 250_000; // past the refresh-ahead point of a 300 s token, before its expiry
   for (let i = 0; i < 20; i++) t.equal((await fetch(`${proxy.url}/api/a`)).status, 200, `request ${i} served from the cache`);
+  const refreshFailure = proxy.logs.filter((line) => line.msg === 'token refresh failed; the cached token stays in use');
+  t.equal(refreshFailure.length, 1, 'the failed background refresh is logged once, not per request');
+  t.match(refreshFailure[0], { level: 40, tokenSource: 'idp', result: 'TOKEN_UNAVAILABLE', ahead: true, failures: 1, error: /refused the connection/ });
 
   now += 60_000; // past its expiry
   const started = performance.now();
@@ -193,6 +196,14 @@ t.test('IdP down: the cached token keeps serving; once it expires, 503 with Retr
   const provider = proxy.proxy.tokenProviders.get('idp')!;
   t.ok(provider.stats.fetches <= 3, `the IdP was tried ${provider.stats.fetches} times for 40 requests, not once each`);
   t.ok(provider.stats.failedFast >= 18, 'the rest failed fast inside the backoff step');
+  const failureLines = proxy.logs.filter((line) => typeof line.msg === 'string' && /^token (fetch|refresh) failed/.test(line.msg));
+  t.equal(failureLines.length, provider.stats.fetchFailures, 'one log line per attempt, none per refused request');
+
+  await idp.restart();
+  now += 120_000; // past the longest backoff step so far
+  t.equal((await fetch(`${proxy.url}/api/a`)).status, 200, 'recovered without a restart of the proxy');
+  t.equal(provider.state().status, 'valid');
+  t.match(proxy.logs.at(-2), { msg: 'token fetched', tokenSource: 'idp', result: 'ok', ahead: false });
 });
 
 t.test('tokens, secrets and passwords never appear in logs', async (t) => {
