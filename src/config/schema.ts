@@ -88,6 +88,7 @@ const tokenSourceSchema = z
     authMethod: z.enum(AUTH_METHODS).default('client_secret_post'),
     params: z.record(z.string(), z.string()).default({}).describe('Extra form fields for the token request.'),
     allowInsecure: z.boolean().default(false).describe('Allow an http:// IdP (tests and demos only).'),
+    timeout: duration(30_000).describe('How long one request to the IdP may take before it counts as failed.'),
     defaultExpiresIn: duration(3600_000).describe('Token lifetime to assume when the IdP sends no expires_in.'),
     prefetch: z.boolean().default(false).describe('Fetch the token at startup; /readyz answers 503 until this source holds one.'),
     refreshAhead: z

@@ -11,8 +11,6 @@ export interface ClientCredentialsDeps {
   clock: Clock;
   /** Every IdP request goes through this (openid-client's customFetch seam). */
   fetch?: FetchFunction;
-  /** Seconds an IdP request may take. */
-  timeoutSeconds?: number;
 }
 
 /** Seconds a client is told to wait before retrying while the IdP cannot be reached. */
@@ -66,14 +64,14 @@ async function buildConfiguration(config: TokenSourceConfig, deps: ClientCredent
   const execute = config.allowInsecure ? [oidc.allowInsecureRequests] : [];
   const configure = (configuration: oidc.Configuration): oidc.Configuration => {
     if (deps.fetch) configuration[oidc.customFetch] = deps.fetch as oidc.CustomFetch;
-    configuration.timeout = deps.timeoutSeconds ?? 30;
+    configuration.timeout = config.timeout / 1000;
     return configuration;
   };
   if (config.issuer) {
     return await oidc
       .discovery(new URL(config.issuer), config.clientId, undefined, auth, {
         execute,
-        timeout: deps.timeoutSeconds ?? 30,
+        timeout: config.timeout / 1000,
         ...(deps.fetch ? { [oidc.customFetch]: deps.fetch as oidc.CustomFetch } : {}),
       })
       .then(configure);

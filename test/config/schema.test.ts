@@ -21,6 +21,7 @@ t.test('defaults are filled in', async (t) => {
     authMethod: 'client_secret_post',
     params: {},
     allowInsecure: false,
+    timeout: 30_000,
     defaultExpiresIn: 3_600_000,
     prefetch: false,
     refreshAhead: 0.8,
@@ -185,6 +186,7 @@ t.test('cross references run on raw input, even when other fields are wrong', as
   t.same(issues.map((issue) => issue.path), [
     ['routes', '/a', 'token'],
     ['routes', 'b/'],
+    ['tokens', 'lake', 'clientSecret'],
     ['inbound', 'users', 1, 'name'],
   ]);
   for (const nothing of [null, undefined, 42, 'text', [], { tokens: [], routes: [] }]) {

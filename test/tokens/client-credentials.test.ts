@@ -162,6 +162,17 @@ t.test('an unreachable IdP is TOKEN_UNAVAILABLE with Retry-After', async (t) => 
   t.match(error.message, /refused the connection/);
 });
 
+t.test('an IdP that does not answer within the source timeout is TOKEN_UNAVAILABLE', async (t) => {
+  const server = createServer(() => undefined); // reads the request, never answers
+  const url = await listen(server);
+  t.teardown(() => closeServer(server));
+  const started = performance.now();
+  const error = await refusal(createClientCredentialsSource('s', sourceConfig({ tokenUrl: `${url}/token`, clientId: 'c', clientSecret: 's', timeout: '300ms' }), { clock }).fetchToken());
+  t.equal(error.code, 'TOKEN_UNAVAILABLE');
+  t.match(error.message, /did not answer in time/);
+  t.ok(performance.now() - started < 5_000, 'gave up after the timeout rather than waiting on');
+});
+
 /** A real token endpoint with canned answers, for response shapes oidc-provider never produces. */
 async function cannedIdp(t: Test, status: number, body: string, contentType = 'application/json') {
   const forms: URLSearchParams[] = [];
