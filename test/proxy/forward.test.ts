@@ -67,6 +67,13 @@ t.test('the IdP refuses the client: 502 TOKEN_FETCH_FAILED naming its error, not
   t.equal(error.code, 'TOKEN_FETCH_FAILED');
   t.match(error.message, /invalid_client/);
   t.equal(upstream.requests.length, 0, 'nothing was sent upstream without a token');
+  for (let i = 0; i < 10; i++) {
+    const again = await fetch(`${proxy.url}/api/People`);
+    t.equal((await errorOf(again)).code, 'TOKEN_FETCH_FAILED', `request ${i} refused the same way, at once`);
+  }
+  const failures = proxy.logs.filter((line) => line.msg === 'token fetch failed');
+  t.equal(failures.length, 1, 'the refusal is logged once in its backoff step, not per request');
+  t.match(failures[0], { tokenSource: 'idp', result: 'TOKEN_FETCH_FAILED', error: /invalid_client/ });
   t.notMatch(JSON.stringify(error) + proxy.logText(), 'the-wrong-client-secret-0042');
 });
 
