@@ -134,11 +134,14 @@ export function classifyTokenError(source: string, error: unknown): ProxyError {
 
 function describeFailure(error: unknown): string {
   if (error instanceof oidc.ResponseBodyError) return `failed with HTTP ${error.status} (${error.error})`;
-  const cause = (error as { cause?: { code?: string } })?.cause;
-  const code = cause?.code ?? (error as { code?: string })?.code;
+  const cause = (error as { cause?: { code?: unknown; name?: unknown } } | undefined)?.cause;
+  // A timeout arrives as a DOMException (numeric code 23) on the error or on its cause, depending on where fetch was when it fired.
+  if ([error, cause].some((candidate) => ['TimeoutError', 'AbortError'].includes((candidate as { name?: unknown } | undefined)?.name as string))) {
+    return 'did not answer in time';
+  }
+  const code = [cause?.code, (error as { code?: unknown } | undefined)?.code].find((candidate): candidate is string => typeof candidate === 'string');
   if (code === 'ECONNREFUSED') return 'refused the connection';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name could not be resolved';
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'did not answer in time';
   if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_INVALID_RESPONSE' || code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
     return 'sent a response that is not a valid token response';
   }
