@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import t from 'tap';
-import { isRewritableContentType, rewritePairs, rewriteUrlValue, UrlRewriter } from '../../src/odata/rewrite.ts';
+import { isRewritableContentType, rewriteLinkHeader, rewritePairs, rewriteUrlValue, UrlRewriter } from '../../src/odata/rewrite.ts';
 
 const upstream = 'https://api.example.com/odata/v4';
 const proxy = 'http://localhost:8080/sales';
@@ -94,7 +94,7 @@ t.test('the tail is held back only as long as needed', async (t) => {
   const rewriter = new UrlRewriter(rewritePairs(upstream, proxy));
   const emitted: string[] = [];
   rewriter.on('data', (chunk: Buffer) => emitted.push(chunk.toString('latin1')));
-  const longest = escaped(upstream).length;
+  const longest = escaped('https://api.example.com:443/odata/v4').length;
   rewriter.write(Buffer.from('x'.repeat(100)));
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(emitted.join('').length, 100 - (longest - 1), 'all but the longest pattern minus one byte is passed on at once');
@@ -103,11 +103,38 @@ t.test('the tail is held back only as long as needed', async (t) => {
   t.equal(emitted.join(''), 'x'.repeat(100));
 });
 
+t.test('a URL that only starts like the base is another resource and is left alone', async (t) => {
+  const body = `{"a":"${upstream}/x","b":"${upstream}2/x","c":"${upstream}-old","d":"${upstream}.svc","e":"${escaped(upstream)}s","f":"${upstream}","g":"<${upstream}>","h":"${upstream}?$top=1","i":"${upstream}#x"}`;
+  const expected = `{"a":"${proxy}/x","b":"${upstream}2/x","c":"${upstream}-old","d":"${upstream}.svc","e":"${escaped(upstream)}s","f":"${proxy}","g":"<${proxy}>","h":"${proxy}?$top=1","i":"${proxy}#x"}`;
+  const whole = await rewrite([Buffer.from(body)]);
+  t.equal(whole.output, expected);
+  t.equal(whole.replacements, 5);
+  const bytes = Buffer.from(body);
+  const wrong: number[] = [];
+  for (let split = 0; split <= bytes.length; split++) {
+    if ((await rewrite([bytes.subarray(0, split), bytes.subarray(split)])).output !== expected) wrong.push(split);
+  }
+  t.same(wrong, [], 'the boundary is judged the same wherever the body is split');
+  t.equal((await rewrite([Buffer.from(`x ${upstream}`)])).output, `x ${proxy}`, 'a URL that ends the body');
+});
+
+t.test('rewriteLinkHeader', async (t) => {
+  t.equal(
+    rewriteLinkHeader(`<${upstream}/People?$skiptoken=2>; rel="next", <https://other.example/x>; rel="help", <${upstream}2/y>; rel="z"`, upstream, proxy),
+    `<${proxy}/People?$skiptoken=2>; rel="next", <https://other.example/x>; rel="help", <${upstream}2/y>; rel="z"`,
+  );
+  t.equal(rewriteLinkHeader('no links here', upstream, proxy), 'no links here');
+});
+
 t.test('rewritePairs', async (t) => {
   t.same(rewritePairs(upstream, proxy), [
     [upstream, proxy],
     ['https:\\/\\/api.example.com\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
-  ]);
+    ['https://api.example.com:443/odata/v4', proxy],
+    ['https:\\/\\/api.example.com:443\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
+  ], 'plain and escaped, as configured and with the default port written out');
+  t.same(rewritePairs('http://127.0.0.1:9000/svc', proxy).map(([from]) => from), ['http://127.0.0.1:9000/svc', 'http:\\/\\/127.0.0.1:9000\\/svc'], 'an explicit port has one spelling');
+  t.equal(rewritePairs('http://h/svc', proxy)[2]![0], 'http://h:80/svc');
 });
 
 t.test('rewriteUrlValue (Location, Content-Location)', async (t) => {
@@ -121,6 +148,7 @@ t.test('rewriteUrlValue (Location, Content-Location)', async (t) => {
     [`${upstream}v5/x`, `${upstream}v5/x`, 'not a path boundary'],
     ['https://api.example.com.evil.example/odata/v4/x', 'https://api.example.com.evil.example/odata/v4/x', 'a host that only starts the same'],
     ['https://api.example.com:8443/odata/v4/x', 'https://api.example.com:8443/odata/v4/x', 'another port'],
+    ['https://api.example.com:443/odata/v4/x', `${proxy}/x`, 'the default port written out'],
     ['http://api.example.com/odata/v4/x', 'http://api.example.com/odata/v4/x', 'another scheme'],
     ['https://elsewhere.example/x', 'https://elsewhere.example/x', 'another host'],
     ['https://api.example.com/other', 'https://api.example.com/other', 'same host, outside the base'],
