@@ -38,6 +38,8 @@ export function isProxyError(error: unknown): error is ProxyError {
 export interface ErrorContext {
   route?: string;
   requestId: string;
+  /** The client's Accept header: an OData client that asked for XML gets its error in XML. */
+  accept?: string | undefined;
 }
 
 /** OData-style JSON body, which Power BI shows to the user as is. */
@@ -47,16 +49,52 @@ export function errorBody(error: ProxyError, context: ErrorContext): string {
   });
 }
 
+/** The OData XML error format (v4 namespace); the request id goes where OData puts details. */
+export function errorBodyXml(error: ProxyError, context: ErrorContext): string {
+  return (
+    '<?xml version="1.0" encoding="utf-8"?>' +
+    '<error xmlns="http://docs.oasis-open.org/odata/ns/metadata">' +
+    `<code>${escapeXml(error.code)}</code><message>${escapeXml(error.message)}</message>` +
+    (context.route ? `<target>${escapeXml(context.route)}</target>` : '') +
+    `<innererror><requestId>${escapeXml(context.requestId)}</requestId></innererror>` +
+    '</error>'
+  );
+}
+
+/**
+ * True when the Accept header ranks XML (or Atom) above JSON. Power Query lists JSON first
+ * and also XML; a `$metadata` request or an Atom-only client asks for XML alone.
+ */
+export function prefersXml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  let json = 0;
+  let xml = 0;
+  for (const range of accept.split(',')) {
+    const [type = '', ...parameters] = range.split(';').map((piece) => piece.trim().toLowerCase());
+    const q = parameters.find((parameter) => parameter.startsWith('q='));
+    const weight = q === undefined ? 1 : Number(q.slice(2)) || 0;
+    if (type === 'application/json' || type.endsWith('+json')) json = Math.max(json, weight);
+    else if (type === 'application/xml' || type === 'text/xml' || type.endsWith('+xml')) xml = Math.max(xml, weight);
+    else if (type === '*/*' || type === 'application/*') json = Math.max(json, weight);
+  }
+  return xml > json;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
 /** The one place that writes a proxy error to a client. A response already under way is cut off instead. */
 export function sendError(res: ServerResponse, error: ProxyError, context: ErrorContext): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = errorBody(error, context);
+  const xml = prefersXml(context.accept);
+  const body = xml ? errorBodyXml(error, context) : errorBody(error, context);
   res.writeHead(error.status, {
     ...error.headers,
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': xml ? 'application/xml; charset=utf-8' : 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     'x-request-id': context.requestId,

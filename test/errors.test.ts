@@ -1,6 +1,6 @@
 import { createServer, type ServerResponse } from 'node:http';
 import t, { type Test } from 'tap';
-import { ERRORS, errorBody, isProxyError, ProxyError, sendError, type ErrorCode } from '../src/errors.ts';
+import { ERRORS, errorBody, errorBodyXml, isProxyError, prefersXml, ProxyError, sendError, type ErrorCode } from '../src/errors.ts';
 import { closeServer, listen } from './helpers/listen.ts';
 
 t.test('every code has its status from the design', async (t) => {
@@ -53,6 +53,31 @@ t.test('errorBody: the OData-style shape', async (t) => {
   t.notOk('route' in JSON.parse(errorBody(error, { requestId: 'r1', route: '' })).error, 'an empty route is left out');
 });
 
+t.test('errorBodyXml: the OData XML error shape, escaped', async (t) => {
+  t.equal(
+    errorBodyXml(new ProxyError('NO_ROUTE', 'no <route> & "nothing" \'here\''), { requestId: 'r1', route: '/a&b' }),
+    '<?xml version="1.0" encoding="utf-8"?><error xmlns="http://docs.oasis-open.org/odata/ns/metadata"><code>NO_ROUTE</code>' +
+      '<message>no &#60;route&#62; &#38; &#34;nothing&#34; &#39;here&#39;</message><target>/a&#38;b</target>' +
+      '<innererror><requestId>r1</requestId></innererror></error>',
+  );
+  t.notMatch(errorBodyXml(new ProxyError('NO_ROUTE'), { requestId: 'r2' }), '<target>', 'no target without a route');
+});
+
+t.test('prefersXml: XML only when the client ranks it above JSON', async (t) => {
+  const cases: Array<[string | undefined, boolean, string]> = [
+    [undefined, false, 'no Accept'],
+    ['*/*', false, 'anything'],
+    ['application/json;odata.metadata=minimal;q=1.0,application/json;odata=fullmetadata;q=0.9,application/atomsvc+xml;q=0.8,application/atom+xml;q=0.8,application/xml;q=0.7,text/plain;q=0.7', false, 'what Power Query sends'],
+    ['application/xml', true, '$metadata'],
+    ['application/atom+xml,application/atomsvc+xml,application/xml', true, 'an Atom client'],
+    ['application/xml;q=0.5, application/json;q=0.9', false, 'JSON weighted higher'],
+    ['application/json;q=0.2, text/xml', true, 'XML weighted higher'],
+    ['application/xml, */*;q=0.1', true, 'XML, then anything'],
+    ['application/json;q=0, application/xml;q=0.1', true, 'JSON refused'],
+  ];
+  for (const [accept, expected, name] of cases) t.equal(prefersXml(accept), expected, name);
+});
+
 /** A server whose handler is given per request path. */
 async function errorServer(t: Test, handlers: Record<string, (res: ServerResponse) => void>): Promise<string> {
   const server = createServer((req, res) => {
@@ -70,7 +95,15 @@ t.test('sendError writes status, headers and body', async (t) => {
     '/unavailable': (res) => sendError(res, new ProxyError('TOKEN_UNAVAILABLE', undefined, { headers: { 'retry-after': '5' } }), { requestId: 'r2', route: '/a' }),
     '/challenge': (res) => sendError(res, new ProxyError('AUTH_REQUIRED', undefined, { headers: { 'www-authenticate': 'Basic realm="bearer-proxy", charset="UTF-8"' } }), { requestId: 'r3' }),
     '/override': (res) => sendError(res, new ProxyError('NO_ROUTE', 'ünïcödé', { headers: { 'content-type': 'text/html', 'x-request-id': 'forged' } }), { requestId: 'r4' }),
+    '/xml': (res) => sendError(res, new ProxyError('UPSTREAM_TIMEOUT', 'slow ünïcödé'), { requestId: 'r6', accept: 'application/xml' }),
   });
+
+  const xml = await fetch(`${url}/xml`);
+  t.equal(xml.status, 504);
+  t.equal(xml.headers.get('content-type'), 'application/xml; charset=utf-8', 'XML for a client that asked for XML');
+  const xmlText = Buffer.from(await xml.arrayBuffer());
+  t.equal(xml.headers.get('content-length'), String(xmlText.length));
+  t.match(xmlText.toString('utf8'), /<code>UPSTREAM_TIMEOUT<\/code><message>slow ünïcödé<\/message>/);
 
   const unavailable = await fetch(`${url}/unavailable`);
   t.equal(unavailable.status, 503);

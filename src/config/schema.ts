@@ -55,6 +55,10 @@ const inboundSchema = z.strictObject({
     .default('loopback')
     .describe('Who may call without Basic credentials: loopback callers (default), anyone, or nobody.'),
   users: z.array(userSchema).default([]).describe('Basic-auth accounts (for the on-premises data gateway).'),
+  trustForwardedHeaders: z
+    .boolean()
+    .default(false)
+    .describe('Build links back to the proxy from X-Forwarded-Host/-Proto (only behind a reverse proxy that sets them).'),
 });
 
 export const AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'private_key_jwt'] as const;
@@ -170,7 +174,7 @@ const routeSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   listen: listenSchema.default({ host: '127.0.0.1', port: 8080 }),
-  inbound: inboundSchema.default({ anonymous: 'loopback', users: [] }),
+  inbound: inboundSchema.default({ anonymous: 'loopback', users: [], trustForwardedHeaders: false }),
   tokens: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'token source names use letters, digits, _ . -'), tokenSourceSchema),
   routes: z.record(z.string(), routeSchema).describe('Path prefix (/name) → upstream. Longest whole-segment prefix wins.'),
 });

@@ -27,7 +27,7 @@ interface Account {
  */
 const VERIFIED_CACHE_LIMIT = 1000;
 
-export function createAuthenticator(inbound: InboundConfig): Authenticator {
+export function createAuthenticator(inbound: Pick<InboundConfig, 'anonymous' | 'users'>): Authenticator {
   const accounts = new Map<string, Account>(inbound.users.map((user) => [user.name, toAccount(user)]));
   const rejectUnknownUser = unknownUserCheck(inbound);
   const cacheKey = randomBytes(32);
@@ -72,7 +72,7 @@ function toAccount(user: InboundConfig['users'][number]): Account {
  * names exist: with hashed passwords configured, that is a full scrypt run against a
  * hash of the same cost.
  */
-function unknownUserCheck(inbound: InboundConfig): (password: string) => Promise<false> {
+function unknownUserCheck(inbound: Pick<InboundConfig, 'users'>): (password: string) => Promise<false> {
   const decoy = inbound.users.find((user) => user.passwordHash !== undefined)?.passwordHash;
   return async (password) => {
     if (decoy) await verifyPasswordHash(password, decoy);

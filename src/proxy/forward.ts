@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../errors.ts';
-import { isRewritableContentType, rewritePairs, rewriteUrlValue, UrlRewriter } from '../odata/rewrite.ts';
+import { isLoopbackAddress } from '../inbound/loopback.ts';
+import { isRewritableContentType, rewriteLinkHeader, rewritePairs, rewriteUrlValue, UrlRewriter } from '../odata/rewrite.ts';
 import type { RouteMatch } from '../routes/table.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
 import type { AccessToken } from '../tokens/token.ts';
+import { contentCodingOf, decoderFor, encoderFor, negotiateCoding, type ContentCoding } from './compression.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 
 export interface ForwardRequest {
@@ -19,6 +20,8 @@ export interface ForwardRequest {
   /** This proxy's own URL for the route, as the client reached it (for rewriting upstream links). */
   proxyBase: string;
   forwardedProto: string;
+  /** The host the client used, as the proxy understood it (X-Forwarded-Host upstream). */
+  forwardedHost: string;
   tokens: TokenProvider;
   dispatcher: Dispatcher;
   /** Filled in as the exchange happens: the response can close (and be logged) before forward() returns. */
@@ -96,7 +99,7 @@ async function send(request: ForwardRequest, token: AccessToken, signal: AbortSi
         authorization: `Bearer ${token.value}`,
         forwardedFor: req.socket.remoteAddress ?? '',
         forwardedProto: request.forwardedProto,
-        forwardedHost: req.headers.host,
+        forwardedHost: request.forwardedHost,
         requestId: request.requestId,
         static: route.headers,
       }),
@@ -111,21 +114,29 @@ async function send(request: ForwardRequest, token: AccessToken, signal: AbortSi
 }
 
 async function relay(request: ForwardRequest, response: Dispatcher.ResponseData, clientGone: AbortSignal): Promise<void> {
-  const { res, match, proxyBase, record } = request;
+  const { req, res, match, proxyBase, record } = request;
   const { route } = match;
   const headers = clientResponseHeaders(response.headers);
   const rewriting = route.rewriteUrls;
-  if (rewriting) {
-    for (const name of ['location', 'content-location'] as const) {
-      const value = headers[name];
-      if (typeof value === 'string') headers[name] = rewriteUrlValue(value, route.baseUrl, proxyBase);
-    }
-  }
-  const decoder = rewriting && isRewritableContentType(firstValue(headers['content-type'])) ? decoderFor(firstValue(headers['content-encoding'])) : undefined;
-  if (decoder) {
-    // The body changes length and is sent decoded; re-encoding for the client is a later step.
+  if (rewriting) rewriteHeaderUrls(headers, route.baseUrl, proxyBase);
+  const upstreamCoding =
+    rewriting && hasBody(req.method, response.statusCode) && isRewritableContentType(firstValue(headers['content-type']))
+      ? contentCodingOf(firstValue(headers['content-encoding']))
+      : undefined;
+  // The body is rewritten only when its coding is one the proxy can read. HEAD, 204 and 304
+  // answers keep the upstream's headers as they are: there is no body to decode.
+  const rewrite = upstreamCoding !== undefined;
+  // Re-compressed only what arrived compressed, and not for loopback clients, where it costs CPU for no gain.
+  const clientCoding =
+    upstreamCoding && upstreamCoding !== 'identity' && !isLoopbackAddress(req.socket.remoteAddress) ? negotiateCoding(firstValue(req.headers['accept-encoding']), upstreamCoding) : undefined;
+  if (rewrite) {
+    // The body changes length; chunked encoding carries it.
     delete headers['content-length'];
     delete headers['content-encoding'];
+    if (clientCoding) {
+      headers['content-encoding'] = clientCoding;
+      headers.vary = appendVary(headers.vary, 'Accept-Encoding');
+    }
   }
   res.writeHead(response.statusCode, headers);
   record.bytes = 0;
@@ -133,9 +144,8 @@ async function relay(request: ForwardRequest, response: Dispatcher.ResponseData,
     record.bytes! += chunk.length;
   });
   try {
-    if (decoder) {
-      const rewriter = new UrlRewriter(rewritePairs(route.baseUrl, proxyBase));
-      await (decoder === 'identity' ? pipeline(response.body, rewriter, res) : pipeline(response.body, decoder(), rewriter, res));
+    if (rewrite) {
+      await pipeline([response.body, ...rewriteStages(upstreamCoding, clientCoding, new UrlRewriter(rewritePairs(route.baseUrl, proxyBase))), res]);
     } else {
       await pipeline(response.body, res);
     }
@@ -146,24 +156,30 @@ async function relay(request: ForwardRequest, response: Dispatcher.ResponseData,
   }
 }
 
-type DecoderFactory = () => NodeJS.ReadWriteStream;
+/** Decode (when compressed), rewrite, encode (when the client gets a compressed body). */
+function rewriteStages(upstreamCoding: ContentCoding | 'identity', clientCoding: ContentCoding | undefined, rewriter: UrlRewriter): NodeJS.ReadWriteStream[] {
+  return [...(upstreamCoding === 'identity' ? [] : [decoderFor(upstreamCoding)]), rewriter, ...(clientCoding ? [encoderFor(clientCoding)] : [])];
+}
 
-function decoderFor(encoding: string | undefined): DecoderFactory | 'identity' | undefined {
-  switch (encoding?.trim().toLowerCase()) {
-    case undefined:
-    case '':
-    case 'identity':
-      return 'identity';
-    case 'gzip':
-    case 'x-gzip':
-      return createGunzip;
-    case 'deflate':
-      return createInflate;
-    case 'br':
-      return createBrotliDecompress;
-    default:
-      return undefined; // an encoding we cannot read passes through untouched
+function rewriteHeaderUrls(headers: Record<string, string | string[]>, upstreamBase: string, proxyBase: string): void {
+  for (const name of ['location', 'content-location'] as const) {
+    const value = headers[name];
+    if (typeof value === 'string') headers[name] = rewriteUrlValue(value, upstreamBase, proxyBase);
   }
+  const link = headers.link;
+  if (link !== undefined) {
+    headers.link = Array.isArray(link) ? link.map((value) => rewriteLinkHeader(value, upstreamBase, proxyBase)) : rewriteLinkHeader(link, upstreamBase, proxyBase);
+  }
+}
+
+function hasBody(method: string | undefined, status: number): boolean {
+  return method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200;
+}
+
+function appendVary(vary: string | string[] | undefined, name: string): string {
+  const existing = Array.isArray(vary) ? vary.join(', ') : (vary ?? '');
+  if (existing.split(',').some((entry) => ['*', name.toLowerCase()].includes(entry.trim().toLowerCase()))) return existing;
+  return existing ? `${existing}, ${name}` : name;
 }
 
 function firstValue(value: string | string[] | undefined): string | undefined {

@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Agent, type Dispatcher } from 'undici';
 import { reservedPath } from '../admin/endpoints.ts';
@@ -15,6 +14,7 @@ import { RouteTable } from '../routes/table.ts';
 import { createClientCredentialsSource, type FetchFunction } from '../tokens/client-credentials.ts';
 import { TokenProvider } from '../tokens/provider.ts';
 import { forward } from './forward.ts';
+import { publicOrigin } from './public-origin.ts';
 import { requestIdFor } from './request-id.ts';
 
 export interface ProxyServerDeps {
@@ -90,15 +90,16 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     if (!match) throw new ProxyError('NO_ROUTE', `No route matches ${target.path}. Routes: ${routes.prefixes.join(', ')}.`);
     log.route = match.route.prefix;
     log.tokenSource = match.route.tokenSource;
-    const forwardedProto = 'http';
+    const origin = publicOrigin(req, server, config.inbound.trustForwardedHeaders);
     await forward({
       req,
       res,
       match,
       search: target.search,
       requestId,
-      proxyBase: `${forwardedProto}://${hostOf(req, server)}${match.route.prefix}`,
-      forwardedProto,
+      proxyBase: `${origin.proto}://${origin.host}${match.route.prefix}`,
+      forwardedProto: origin.proto,
+      forwardedHost: origin.host,
       tokens: tokenProviders.get(match.route.tokenSource)!,
       dispatcher,
       record: log,
@@ -136,7 +137,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
         const { name, message, stack } = error instanceof Error ? error : new Error(String(error));
         logger.error({ requestId, err: { name, message, stack } }, 'unexpected failure');
       }
-      sendError(res, proxyError, { requestId, ...(log.route ? { route: log.route } : {}) });
+      sendError(res, proxyError, { requestId, accept: req.headers.accept, ...(log.route ? { route: log.route } : {}) });
     });
   });
   // A forward proxy's CONNECT tunnel is never offered: answer and hang up without touching an upstream.
@@ -195,10 +196,3 @@ function describeCause(cause: unknown): Record<string, unknown> {
   return { cause: { name: cause.name, ...(typeof code === 'string' ? { code } : {}), ...(typeof inner === 'string' ? { innerCode: inner } : {}) } };
 }
 
-/** The host the client used to reach us (for links back to the proxy), or our own address. */
-function hostOf(req: IncomingMessage, server: Server): string {
-  const host = req.headers.host;
-  if (host && /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return host;
-  const address = server.address() as AddressInfo;
-  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
-}

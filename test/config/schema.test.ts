@@ -15,7 +15,7 @@ function issuesOf(input: unknown): string[] {
 t.test('defaults are filled in', async (t) => {
   const config = configSchema.parse(base);
   t.same(config.listen, { host: '127.0.0.1', port: 8080 });
-  t.same(config.inbound, { anonymous: 'loopback', users: [] });
+  t.same(config.inbound, { anonymous: 'loopback', users: [], trustForwardedHeaders: false });
   t.same(config.tokens.lake, {
     ...token,
     authMethod: 'client_secret_post',
@@ -30,7 +30,7 @@ t.test('defaults are filled in', async (t) => {
   t.same(config.routes['/sales'], { ...route, timeout: 600_000, headers: {}, rewriteUrls: true }, 'timeout 600 s as OData.Feed');
   const partial = configSchema.parse({ ...base, listen: { port: 9000 }, inbound: { anonymous: 'none' } });
   t.same(partial.listen, { host: '127.0.0.1', port: 9000 }, 'a partial section gets the rest of its defaults');
-  t.same(partial.inbound, { anonymous: 'none', users: [] });
+  t.same(partial.inbound, { anonymous: 'none', users: [], trustForwardedHeaders: false });
 });
 
 t.test('durations accept seconds or strings', async (t) => {

@@ -37,7 +37,7 @@ t.test('knownKeysAt on the real config schema', async (t) => {
   const cases: Array<[KeyPath, string[], string]> = [
     [[], ['listen', 'inbound', 'tokens', 'routes'], 'the top level'],
     [['listen'], ['host', 'port'], 'through a default'],
-    [['inbound'], ['anonymous', 'users'], ''],
+    [['inbound'], ['anonymous', 'users', 'trustForwardedHeaders'], ''],
     [['inbound', 'users', 0], ['name', 'password', 'passwordHash'], 'through an array and a refinement'],
     [['inbound', 'users', 5], ['name', 'password', 'passwordHash'], 'any index'],
     [['tokens', 'anyName'], tokenKeys, 'through a record and a superRefine'],

@@ -14,7 +14,7 @@ interface Answer {
 }
 
 /** A real server on 127.0.0.1 whose only job is to run the authenticator on real requests. */
-async function authServer(t: Test, inbound: InboundConfig): Promise<(authorization?: string) => Promise<Answer>> {
+async function authServer(t: Test, inbound: Pick<InboundConfig, 'anonymous' | 'users'>): Promise<(authorization?: string) => Promise<Answer>> {
   const authenticator = createAuthenticator(inbound);
   const server = createServer((req, res) => {
     authenticator.authenticate(req).then(
