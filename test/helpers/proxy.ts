@@ -14,7 +14,7 @@ export interface TestProxy {
 }
 
 /** A proxy on 127.0.0.1:0 with a config validated by the real schema and logs captured in memory. */
-export async function startProxy(input: ConfigInput, deps: Partial<ProxyServerDeps> = {}): Promise<TestProxy> {
+export async function startProxy(input: ConfigInput, deps: Partial<ProxyServerDeps> = {}, host = '127.0.0.1'): Promise<TestProxy> {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -24,7 +24,7 @@ export async function startProxy(input: ConfigInput, deps: Partial<ProxyServerDe
   });
   const logger = createLogger({ level: 'debug', destination: sink });
   const proxy = createProxyServer(configSchema.parse(input), { logger, ...deps });
-  const url = await proxy.listen(0, '127.0.0.1');
+  const url = await proxy.listen(0, host);
   return {
     url,
     proxy,

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import fc from 'fast-check';
 import t from 'tap';
 import { isRewritableContentType, rewriteLinkHeader, rewritePairs, rewriteUrlValue, UrlRewriter } from '../../src/odata/rewrite.ts';
 
@@ -174,4 +175,32 @@ t.test('only JSON and XML bodies are rewritten', async (t) => {
   for (const type of rewritable) t.ok(isRewritableContentType(type), type);
   const untouched = ['text/plain', 'text/html', 'application/octet-stream', 'text/csv', 'image/png', 'multipart/mixed; boundary=batch_1', 'application/jsonl-not', '', undefined];
   for (const type of untouched) t.notOk(isRewritableContentType(type), String(type));
+});
+
+t.test('property: the output is the same however the body is split into chunks (fast-check)', async (t) => {
+  const pairs = rewritePairs(upstream, proxy);
+  // Pieces that make the interesting cases likely: whole URLs in both spellings, their
+  // prefixes, characters that continue or end a path segment, and multi-byte UTF-8.
+  const piece = fc.oneof(
+    fc.constantFrom(upstream, escaped(upstream), 'https://api.example.com:443/odata/v4', upstream.slice(0, 20), escaped(upstream).slice(0, 25), '/', '\\/', '"', 's', '2', '?', '<', '>', 'ü', '日本', '😀', ' '),
+    fc.string({ maxLength: 8 }),
+  );
+  const body = fc.array(piece, { maxLength: 30 }).map((pieces) => Buffer.from(pieces.join(''), 'utf8'));
+  const splitBody = body.chain((bytes) =>
+    fc.uniqueArray(fc.integer({ min: 0, max: bytes.length }), { maxLength: 8 }).map((cuts) => {
+      const points = [0, ...cuts.sort((a, b) => a - b), bytes.length];
+      return { bytes, chunks: points.slice(1).map((end, index) => bytes.subarray(points[index], end)) };
+    }),
+  );
+  const oracle = (text: string) =>
+    text.replace(new RegExp(`(?:${pairs.map(([from]) => from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?![A-Za-z0-9\\-._~%!$*+=:@(])`, 'g'), (found) => pairs.find(([from]) => from === found)![1]);
+  await fc.assert(
+    fc.asyncProperty(splitBody, async ({ bytes, chunks }) => {
+      const whole = await rewrite([bytes], pairs);
+      const split = await rewrite(chunks, pairs);
+      return split.bytes.equals(whole.bytes) && whole.bytes.equals(Buffer.from(oracle(bytes.toString('latin1')), 'latin1'));
+    }),
+    { numRuns: 2000 },
+  );
+  t.pass('2000 random bodies and splits gave identical bytes');
 });
