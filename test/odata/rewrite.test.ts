@@ -37,6 +37,13 @@ t.test('plain and JSON-escaped URLs are rewritten; other bytes pass unchanged', 
   t.match(output, `"escaped":"${escaped(proxy)}\\/People"`, 'the escaped form stays escaped');
 });
 
+t.test('OData v3 JSON (odata.metadata, odata.nextLink, odata.editLink)', async (t) => {
+  const v3 = `{"odata.metadata":"${upstream}/$metadata#People","value":[{"odata.editLink":"${upstream}/People(1)","odata.readLink":"${upstream}/People(1)"}],"odata.nextLink":"${upstream}/People?$skip=1"}`;
+  const { output, replacements } = await rewrite([Buffer.from(v3)]);
+  t.equal(output, v3.replaceAll(upstream, proxy));
+  t.equal(replacements, 4);
+});
+
 t.test('Atom/XML bodies', async (t) => {
   const { output, replacements } = await rewrite([atom]);
   t.equal(output, atomExpected);
