@@ -30,7 +30,11 @@ export interface ForwardRequest {
 
 export interface ForwardRecord {
   upstreamStatus?: number;
+  /** Seconds until the upstream's response headers arrived (the last attempt's). */
+  upstreamSeconds?: number;
   bytes?: number;
+  /** The body went through URL rewriting. */
+  rewritten?: boolean;
   retriedWithNewToken?: boolean;
 }
 
@@ -89,8 +93,9 @@ export async function forward(request: ForwardRequest): Promise<void> {
 async function send(request: ForwardRequest, token: AccessToken, signal: AbortSignal, body: UpstreamBody): Promise<Dispatcher.ResponseData> {
   const { req, match, search } = request;
   const { route, rest } = match;
+  const started = performance.now();
   try {
-    return await request.dispatcher.request({
+    const response = await request.dispatcher.request({
       origin: route.origin,
       path: route.basePath + rest + search,
       method: req.method as Dispatcher.HttpMethod,
@@ -108,6 +113,8 @@ async function send(request: ForwardRequest, token: AccessToken, signal: AbortSi
       headersTimeout: route.timeoutMs,
       bodyTimeout: route.timeoutMs,
     });
+    request.record.upstreamSeconds = (performance.now() - started) / 1000;
+    return response;
   } catch (error) {
     throw upstreamError(error, route.timeoutMs);
   }
@@ -139,6 +146,7 @@ async function relay(request: ForwardRequest, response: Dispatcher.ResponseData,
     }
   }
   res.writeHead(response.statusCode, headers);
+  record.rewritten = rewrite;
   record.bytes = 0;
   response.body.on('data', (chunk: Buffer) => {
     record.bytes! += chunk.length;

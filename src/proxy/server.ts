@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { performance } from 'node:perf_hooks';
 import { Agent, type Dispatcher } from 'undici';
 import { reservedPath } from '../admin/endpoints.ts';
+import { createMetrics, type ProxyMetrics } from '../admin/metrics.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import { isProxyError, ProxyError, sendError } from '../errors.ts';
@@ -13,7 +14,7 @@ import { parseRequestTarget } from '../routes/request-target.ts';
 import { RouteTable } from '../routes/table.ts';
 import { createClientCredentialsSource, type FetchFunction } from '../tokens/client-credentials.ts';
 import { TokenProvider } from '../tokens/provider.ts';
-import { forward } from './forward.ts';
+import { forward, type ForwardRecord } from './forward.ts';
 import { publicOrigin } from './public-origin.ts';
 import { requestIdFor } from './request-id.ts';
 
@@ -30,6 +31,7 @@ export interface ProxyServer {
   readonly server: Server;
   readonly routes: RouteTable;
   readonly tokenProviders: ReadonlyMap<string, TokenProvider>;
+  readonly metrics: ProxyMetrics;
   /** Fetches the tokens of sources marked prefetch; resolves with the names that failed. */
   prefetch(): Promise<string[]>;
   /** Starts listening on the configured (or given) host and port; resolves with the base URL. */
@@ -51,9 +53,11 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
         refreshAhead: source.refreshAhead,
         backoff: { initialMs: source.backoff.initial, maxMs: source.backoff.max },
         logger,
+        onFetch: (result) => metrics.tokenFetched(name, result),
       }),
     ]),
   );
+  const metrics = createMetrics(tokenProviders, clock);
   const routeList = { routes: routes.prefixes };
   const prefetched = [...tokenProviders.values()].filter((provider) => config.tokens[provider.name]!.prefetch);
 
@@ -80,6 +84,13 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       return;
     }
     log.user = (await authenticator.authenticate(req)).user;
+    // Metrics ask for the same credentials as the routes: a scraper off the host sends Basic.
+    if (reserved === '/metrics') {
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType, ...NO_STORE, 'content-length': Buffer.byteLength(text) });
+      res.end(req.method === 'HEAD' ? undefined : text);
+      return;
+    }
     if (reserved) throw new ProxyError('NO_ROUTE', `${reserved} is reserved for the proxy and not served by this version.`);
     if (target.path === '/') {
       // The Power BI service tests a data source's root URL; it must answer without reaching an upstream.
@@ -110,15 +121,21 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     const started = performance.now();
     const requestId = requestIdFor(req);
     const log: AccessLog = {};
+    metrics.requestStarted();
     res.once('close', () => {
+      const status = res.headersSent ? res.statusCode : 499;
+      const seconds = (performance.now() - started) / 1000;
+      metrics.requestFinished(log.route, status, seconds);
+      if (log.route && log.upstreamSeconds !== undefined) metrics.upstreamResponded(log.route, log.upstreamSeconds);
+      if (log.route && log.rewritten && log.bytes) metrics.rewritten(log.route, log.bytes);
       logger.info({
         requestId,
         method: req.method,
         path: pathOnly(req.url),
         route: log.route,
         // 499 (nginx's "client closed request"): the client left before any response was sent.
-        status: res.headersSent ? res.statusCode : 499,
-        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        status,
+        durationMs: Math.round(seconds * 100_000) / 100,
         upstreamStatus: log.upstreamStatus,
         tokenSource: log.tokenSource,
         bytes: log.bytes,
@@ -149,6 +166,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     server,
     routes,
     tokenProviders,
+    metrics,
     async prefetch() {
       const failed = await tokensNotHeld();
       for (const provider of prefetched) {
@@ -172,13 +190,10 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
 
 const NO_STORE = { 'cache-control': 'no-store' };
 
-interface AccessLog {
+interface AccessLog extends ForwardRecord {
   route?: string;
   tokenSource?: string;
-  upstreamStatus?: number;
-  bytes?: number;
   user?: string | undefined;
-  retriedWithNewToken?: boolean;
   error?: Record<string, unknown>;
 }
 

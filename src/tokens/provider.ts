@@ -19,6 +19,8 @@ export interface TokenProviderOptions {
   random?: () => number;
   /** Each fetch's outcome is logged here: failures at most once per backoff step, never per request. */
   logger?: Logger;
+  /** Told each fetch's result: 'ok' or the error code (for metrics). */
+  onFetch?: (result: string) => void;
 }
 
 export interface TokenProviderStats {
@@ -61,6 +63,7 @@ export class TokenProvider {
   readonly #backoff: BackoffOptions;
   readonly #random: () => number;
   readonly #logger: Logger | undefined;
+  readonly #onFetch: ((result: string) => void) | undefined;
 
   constructor(
     readonly source: TokenSource,
@@ -72,6 +75,7 @@ export class TokenProvider {
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#random = options.random ?? Math.random;
     this.#logger = options.logger;
+    this.#onFetch = options.onFetch;
   }
 
   get name(): string {
@@ -136,6 +140,7 @@ export class TokenProvider {
       this.#consecutiveFailures = 0;
       this.#retryAt = 0;
       this.#lastError = undefined;
+      this.#onFetch?.('ok');
       this.#logger?.info(
         { tokenSource: this.name, result: 'ok', ahead, durationMs: this.clock.now() - startedAt, expiresInS: Math.round((token.expiresAt - token.obtainedAt) / 1000) },
         'token fetched',
@@ -147,6 +152,7 @@ export class TokenProvider {
       const delayMs = this.#backoffDelay(this.#consecutiveFailures);
       this.#retryAt = this.clock.now() + delayMs;
       this.#lastError = error instanceof ProxyError ? error : new ProxyError('TOKEN_UNAVAILABLE', undefined, { cause: error });
+      this.#onFetch?.(this.#lastError.code);
       // The message is built from the IdP's error code and description; the cause may hold the
       // request, so it is not logged.
       this.#logger?.warn(

@@ -5,6 +5,7 @@ import { rawRequest } from '../helpers/raw-http.ts';
 import { startIdp } from '../helpers/idp.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
+import { parsePrometheusText, sampleValue } from '../helpers/prometheus.ts';
 import { startStack } from '../helpers/stack.ts';
 
 t.test('a request reaches the upstream with a bearer JWT from the IdP', async (t) => {
@@ -118,6 +119,26 @@ t.test('GET / lists the routes and health answers without credentials', async (t
   t.equal((await fetch(`${proxy.url}/`)).status, 401, 'the route list needs credentials like everything else');
   const root = await fetch(`${proxy.url}/`, { headers: { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` } });
   t.same(await root.json(), { routes: ['/api'] });
+});
+
+t.test('/metrics: Prometheus text counting requests, token fetches and rewriting, behind the inbound rules', async (t) => {
+  const { proxy } = await startStack(t, { inbound: { anonymous: 'none', users: [{ name: 'scraper', password: 'p' }] } });
+  const auth = { authorization: `Basic ${Buffer.from('scraper:p').toString('base64')}` };
+  for (let i = 0; i < 3; i++) await (await fetch(`${proxy.url}/api/x`, { headers: auth })).arrayBuffer();
+  await (await fetch(`${proxy.url}/nowhere`, { headers: auth })).arrayBuffer();
+  t.equal((await fetch(`${proxy.url}/metrics`)).status, 401, 'the same credentials as the routes');
+  const response = await fetch(`${proxy.url}/metrics`, { headers: auth });
+  t.equal(response.status, 200);
+  t.match(response.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+  const samples = parsePrometheusText(await response.text());
+  t.equal(sampleValue(samples, 'bearer_proxy_requests_total', { route: '/api', status: '200' }), 3);
+  t.equal(sampleValue(samples, 'bearer_proxy_requests_total', { route: '(none)', status: '404' }), 1);
+  t.equal(sampleValue(samples, 'bearer_proxy_token_fetches_total', { source: 'idp', result: 'ok' }), 1);
+  t.equal(sampleValue(samples, 'bearer_proxy_upstream_duration_seconds_count', { route: '/api' }), 3);
+  t.ok((sampleValue(samples, 'bearer_proxy_rewritten_bytes_total', { route: '/api' }) ?? 0) > 0, 'JSON answers went through rewriting');
+  t.ok((sampleValue(samples, 'bearer_proxy_token_expiry_seconds', { source: 'idp' }) ?? 0) > 200, 'seconds left on the token');
+  t.equal(sampleValue(samples, 'bearer_proxy_requests_in_flight'), 1, 'the scrape itself is in flight');
+  t.notMatch(proxy.logText() + JSON.stringify(samples), 'scraper:p');
 });
 
 t.test('errors use the documented codes and never crash the proxy', async (t) => {
