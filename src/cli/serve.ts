@@ -13,9 +13,6 @@ export interface ServeOptions {
   allowAnonymousRemote?: boolean;
 }
 
-/** Shutdown waits this long for requests in flight before closing their connections. */
-const DRAIN_TIMEOUT_MS = 10_000;
-
 export async function serve(io: CliIo, options: ServeOptions, onSignal: (handler: (signal: string) => void) => void): Promise<number> {
   const { config, warnings, source } = loadFromCli(io, options.config);
   if (options.host) config.listen.host = options.host;
@@ -47,7 +44,10 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: (handler
       }
       stopping = true;
       logger.info({ signal }, 'shutting down: no new connections, draining requests in flight');
-      const forced = setTimeout(() => proxy.server.closeAllConnections(), DRAIN_TIMEOUT_MS);
+      const forced = setTimeout(() => {
+        logger.warn({ shutdownTimeoutMs: config.shutdownTimeout }, 'shutdownTimeout passed: closing the connections still open');
+        proxy.server.closeAllConnections();
+      }, config.shutdownTimeout);
       forced.unref();
       void proxy.close().then(() => {
         clearTimeout(forced);

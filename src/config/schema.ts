@@ -177,6 +177,7 @@ export const configSchema = z.strictObject({
   inbound: inboundSchema.default({ anonymous: 'loopback', users: [], trustForwardedHeaders: false }),
   tokens: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'token source names use letters, digits, _ . -'), tokenSourceSchema),
   routes: z.record(z.string(), routeSchema).describe('Path prefix (/name) → upstream. Longest whole-segment prefix wins.'),
+  shutdownTimeout: duration(10_000).describe('On SIGTERM/SIGINT, how long requests in flight may take to finish before their connections are closed.'),
 });
 
 export interface CrossReferenceIssue {

@@ -58,6 +58,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     ]),
   );
   const metrics = createMetrics(tokenProviders, clock);
+  let closing = false;
   const routeList = { routes: routes.prefixes };
   const prefetched = [...tokenProviders.values()].filter((provider) => config.tokens[provider.name]!.prefetch);
 
@@ -122,7 +123,11 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     const requestId = requestIdFor(req);
     const log: AccessLog = {};
     metrics.requestStarted();
+    // While draining, a keep-alive client is told to reconnect elsewhere rather than reuse this socket.
+    if (closing) res.shouldKeepAlive = false;
     res.once('close', () => {
+      // A connection that just went idle would otherwise hold a draining server open until its keep-alive timeout.
+      if (closing) setImmediate(() => server.closeIdleConnections());
       const status = res.headersSent ? res.statusCode : 499;
       const seconds = (performance.now() - started) / 1000;
       metrics.requestFinished(log.route, status, seconds);
@@ -179,6 +184,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       return listenOn(server, port, host);
     },
     async close() {
+      closing = true;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -28,6 +28,7 @@ t.test('defaults are filled in', async (t) => {
     backoff: { initial: 1_000, max: 60_000 },
   });
   t.same(config.routes['/sales'], { ...route, timeout: 600_000, headers: {}, rewriteUrls: true }, 'timeout 600 s as OData.Feed');
+  t.equal(config.shutdownTimeout, 10_000, 'shutdownTimeout 10 s');
   const partial = configSchema.parse({ ...base, listen: { port: 9000 }, inbound: { anonymous: 'none' } });
   t.same(partial.listen, { host: '127.0.0.1', port: 9000 }, 'a partial section gets the rest of its defaults');
   t.same(partial.inbound, { anonymous: 'none', users: [], trustForwardedHeaders: false });

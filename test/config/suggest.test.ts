@@ -35,7 +35,7 @@ t.test('knownKeysAt on the real config schema', async (t) => {
     'authMethod', 'params', 'allowInsecure', 'timeout', 'defaultExpiresIn', 'prefetch', 'refreshAhead', 'backoff',
   ];
   const cases: Array<[KeyPath, string[], string]> = [
-    [[], ['listen', 'inbound', 'tokens', 'routes'], 'the top level'],
+    [[], ['listen', 'inbound', 'tokens', 'routes', 'shutdownTimeout'], 'the top level'],
     [['listen'], ['host', 'port'], 'through a default'],
     [['inbound'], ['anonymous', 'users', 'trustForwardedHeaders'], ''],
     [['inbound', 'users', 0], ['name', 'password', 'passwordHash'], 'through an array and a refinement'],
