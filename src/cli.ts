@@ -4,7 +4,7 @@ import { check } from './cli/check.ts';
 import { demo } from './cli/demo.ts';
 import { hashPasswordCommand } from './cli/hash-password.ts';
 import { packageVersion, print, UsageError, type CliIo } from './cli/io.ts';
-import { serve } from './cli/serve.ts';
+import { serve, type SignalSubscriber } from './cli/serve.ts';
 import { token } from './cli/token.ts';
 import { ConfigError } from './config/load.ts';
 import { configJsonSchema } from './config/schema.ts';
@@ -30,7 +30,7 @@ Exit codes: 0 ok, 1 failed (bad config, token or port), 2 bad command line.`;
 
 const COMMANDS = ['serve', 'check', 'token', 'hash-password', 'schema', 'demo'] as const;
 
-async function main(io: CliIo, onSignal: (handler: (signal: string) => void) => void): Promise<number> {
+async function main(io: CliIo, onSignal: SignalSubscriber): Promise<number> {
   const { values, positionals } = parseArgs({
     args: io.argv,
     allowPositionals: true,
@@ -93,8 +93,8 @@ function reportFailure(io: CliIo, error: unknown): number {
 }
 
 const io: CliIo = { argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, cwd: process.cwd() };
-const onSignal = (handler: (signal: string) => void): void => {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => handler(signal));
+const onSignal: SignalSubscriber = (handler, signals) => {
+  for (const signal of signals) process.on(signal, () => handler(signal));
 };
 main(io, onSignal)
   .catch((error: unknown) => reportFailure(io, error))

@@ -15,6 +15,7 @@ export interface ProxyMetrics {
   upstreamResponded(route: string, seconds: number): void;
   tokenFetched(source: string, result: string): void;
   rewritten(route: string, bytes: number): void;
+  configReloaded(result: 'ok' | 'failed'): void;
 }
 
 /**
@@ -22,7 +23,8 @@ export interface ProxyMetrics {
  * as in tests, never share counters. Label values are route prefixes, token source names,
  * status codes and error codes: all bounded by the config.
  */
-export function createMetrics(tokenProviders: ReadonlyMap<string, TokenProvider>, clock: Clock): ProxyMetrics {
+/** tokenProviders is asked at each scrape, so a reload's new sources show up. */
+export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenProvider>, clock: Clock): ProxyMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bearer_proxy_' });
   const requests = new Counter({ name: 'bearer_proxy_requests_total', help: 'Requests answered, by route and HTTP status.', labelNames: ['route', 'status'], registers: [registry] });
@@ -54,7 +56,7 @@ export function createMetrics(tokenProviders: ReadonlyMap<string, TokenProvider>
     registers: [registry],
     collect() {
       this.reset();
-      for (const provider of tokenProviders.values()) {
+      for (const provider of tokenProviders().values()) {
         const state = provider.state();
         if (state.status !== 'empty') this.set({ source: provider.name }, (state.expiresAt - clock.now()) / 1000);
       }
@@ -66,6 +68,8 @@ export function createMetrics(tokenProviders: ReadonlyMap<string, TokenProvider>
     labelNames: ['route'],
     registers: [registry],
   });
+
+  const reloads = new Counter({ name: 'bearer_proxy_config_reloads_total', help: 'Config reloads, by result (ok or failed).', labelNames: ['result'], registers: [registry] });
 
   return {
     registry,
@@ -79,5 +83,6 @@ export function createMetrics(tokenProviders: ReadonlyMap<string, TokenProvider>
     upstreamResponded: (route, seconds) => upstream.observe({ route }, seconds),
     tokenFetched: (source, result) => fetches.inc({ source, result }),
     rewritten: (route, bytes) => rewrittenBytes.inc({ route }, bytes),
+    configReloaded: (result) => reloads.inc({ result }),
   };
 }

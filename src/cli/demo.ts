@@ -4,7 +4,7 @@ import { startDemoIssuer } from '../demo/issuer.ts';
 import { startSampleODataService } from '../demo/odata-service.ts';
 import { createLogger } from '../log/logger.ts';
 import { createProxyServer, type ProxyServer } from '../proxy/server.ts';
-import { parsePort } from './serve.ts';
+import { parsePort, type SignalSubscriber } from './serve.ts';
 import { print, UsageError, type CliIo } from './io.ts';
 
 export interface DemoOptions {
@@ -22,7 +22,7 @@ const PREFERRED_PORT = 8080;
  * refuses requests without its issuer's token, and the proxy between them. A self-check
  * proves the token was injected and the paging links lead back through the proxy.
  */
-export async function demo(io: CliIo, options: DemoOptions, onSignal: (handler: () => void) => void): Promise<number> {
+export async function demo(io: CliIo, options: DemoOptions, onSignal: SignalSubscriber): Promise<number> {
   const clientSecret = randomBytes(24).toString('base64url');
   const issuer = await startDemoIssuer({ clientId: DEMO_CLIENT_ID, clientSecret, audience: DEMO_AUDIENCE });
   const service = await startSampleODataService({ verifyAccessToken: (token) => issuer.verifyAccessToken(token) });
@@ -62,7 +62,7 @@ export async function demo(io: CliIo, options: DemoOptions, onSignal: (handler: 
     print(out);
     print(out, 'Requests are logged below. Press Ctrl+C to stop.');
     logger.level = 'info';
-    await new Promise<void>((resolve) => onSignal(resolve));
+    await new Promise<void>((resolve) => onSignal(() => resolve(), ['SIGINT', 'SIGTERM']));
     return 0;
   } finally {
     await shutdown();

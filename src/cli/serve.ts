@@ -3,6 +3,7 @@ import { isLoopbackHost } from '../inbound/loopback.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { createProxyServer } from '../proxy/server.ts';
 import { loadFromCli } from './config-file.ts';
+import { reloadInto, watchConfigFile } from './reload.ts';
 import { UsageError, type CliIo } from './io.ts';
 
 export interface ServeOptions {
@@ -13,10 +14,17 @@ export interface ServeOptions {
   allowAnonymousRemote?: boolean;
 }
 
-export async function serve(io: CliIo, options: ServeOptions, onSignal: (handler: (signal: string) => void) => void): Promise<number> {
-  const { config, warnings, source } = loadFromCli(io, options.config);
-  if (options.host) config.listen.host = options.host;
-  if (options.port !== undefined) config.listen.port = parsePort(options.port);
+export type SignalSubscriber = (handler: (signal: string) => void, signals: readonly NodeJS.Signals[]) => void;
+
+export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSubscriber): Promise<number> {
+  // Command-line overrides apply to every load, so a reload does not undo them.
+  const load = () => {
+    const loaded = loadFromCli(io, options.config);
+    if (options.host) loaded.config.listen.host = options.host;
+    if (options.port !== undefined) loaded.config.listen.port = parsePort(options.port);
+    return loaded;
+  };
+  const { config, warnings, source } = load();
   const logger = createLogger({ level: options.logLevel ?? io.env.LOG_LEVEL ?? 'info', pretty: io.stdout.isTTY === true });
   for (const warning of warnings) logger.warn(warning);
   checkExposure(config, options, logger);
@@ -34,9 +42,16 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: (handler
   logger.info({ url, config: source, routes: proxy.routes.prefixes }, `bearer-proxy listening on ${url}`);
   void proxy.prefetch();
 
+  const unwatch = watchConfigFile(source, () => reloadInto(proxy, load, logger, 'file changed'));
+
   return new Promise((resolve) => {
     let stopping = false;
     onSignal((signal) => {
+      if (signal === 'SIGHUP') {
+        if (!stopping) reloadInto(proxy, load, logger, 'SIGHUP');
+        return;
+      }
+      unwatch();
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting at once');
         resolve(1);
@@ -44,10 +59,11 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: (handler
       }
       stopping = true;
       logger.info({ signal }, 'shutting down: no new connections, draining requests in flight');
+      const { shutdownTimeout } = proxy.config;
       const forced = setTimeout(() => {
-        logger.warn({ shutdownTimeoutMs: config.shutdownTimeout }, 'shutdownTimeout passed: closing the connections still open');
+        logger.warn({ shutdownTimeoutMs: shutdownTimeout }, 'shutdownTimeout passed: closing the connections still open');
         proxy.server.closeAllConnections();
-      }, config.shutdownTimeout);
+      }, shutdownTimeout);
       forced.unref();
       void proxy.close().then(() => {
         clearTimeout(forced);
@@ -55,7 +71,7 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: (handler
         logger.flush();
         resolve(0);
       });
-    });
+    }, ['SIGINT', 'SIGTERM', 'SIGHUP']);
   });
 }
 

@@ -8,13 +8,13 @@ import type { Config } from '../config/schema.ts';
 import { isProxyError, ProxyError, sendError } from '../errors.ts';
 import { listenOn } from '../http/lifecycle.ts';
 import { sendJson } from '../http/respond.ts';
-import { createAuthenticator } from '../inbound/auth.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseRequestTarget } from '../routes/request-target.ts';
-import { RouteTable } from '../routes/table.ts';
+import type { RouteTable } from '../routes/table.ts';
 import { createClientCredentialsSource, type FetchFunction } from '../tokens/client-credentials.ts';
 import { TokenProvider } from '../tokens/provider.ts';
 import { forward, type ForwardRecord } from './forward.ts';
+import { buildServingState, type ProviderFactory, type ServingState } from './serving-state.ts';
 import { publicOrigin } from './public-origin.ts';
 import { requestIdFor } from './request-id.ts';
 
@@ -31,7 +31,15 @@ export interface ProxyServer {
   readonly server: Server;
   readonly routes: RouteTable;
   readonly tokenProviders: ReadonlyMap<string, TokenProvider>;
+  /** The config serving new requests. */
+  readonly config: Config;
   readonly metrics: ProxyMetrics;
+  /**
+   * Serves new requests with another config (already validated); requests in flight finish
+   * on the old one. Token sources with unchanged settings keep their cached tokens.
+   * listen.host/port are not re-bound: that takes a restart.
+   */
+  reload(config: Config): { keptSources: string[]; newSources: string[] };
   /** Fetches the tokens of sources marked prefetch; resolves with the names that failed. */
   prefetch(): Promise<string[]>;
   /** Starts listening on the configured (or given) host and port; resolves with the base URL. */
@@ -44,34 +52,30 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   const logger = deps.logger;
   const ownDispatcher = deps.dispatcher ? undefined : new Agent({ connect: { timeout: 30_000 }, keepAliveTimeout: 30_000 });
   const dispatcher = deps.dispatcher ?? ownDispatcher!;
-  const routes = new RouteTable(config.routes);
-  const authenticator = createAuthenticator(config.inbound);
-  const tokenProviders = new Map(
-    Object.entries(config.tokens).map(([name, source]) => [
-      name,
-      new TokenProvider(createClientCredentialsSource(name, source, { clock, ...(deps.fetch ? { fetch: deps.fetch } : {}) }), clock, {
-        refreshAhead: source.refreshAhead,
-        backoff: { initialMs: source.backoff.initial, maxMs: source.backoff.max },
-        logger,
-        onFetch: (result) => metrics.tokenFetched(name, result),
-      }),
-    ]),
-  );
-  const metrics = createMetrics(tokenProviders, clock);
+  const makeProvider: ProviderFactory = (name, source) =>
+    new TokenProvider(createClientCredentialsSource(name, source, { clock, ...(deps.fetch ? { fetch: deps.fetch } : {}) }), clock, {
+      refreshAhead: source.refreshAhead,
+      backoff: { initialMs: source.backoff.initial, maxMs: source.backoff.max },
+      logger,
+      onFetch: (result) => metrics.tokenFetched(name, result),
+    });
+  let state = buildServingState(config, makeProvider).state;
+  const metrics = createMetrics(() => state.tokenProviders, clock);
   let closing = false;
-  const routeList = { routes: routes.prefixes };
-  const prefetched = [...tokenProviders.values()].filter((provider) => config.tokens[provider.name]!.prefetch);
 
   /**
    * Asks each prefetch source for its token: a cached one answers at once, an expired one
    * is fetched (within the provider's backoff), so readiness probes also keep idle tokens warm.
    */
-  async function tokensNotHeld(): Promise<string[]> {
+  async function tokensNotHeld({ prefetched }: ServingState): Promise<string[]> {
     const results = await Promise.allSettled(prefetched.map((provider) => provider.getToken()));
     return prefetched.filter((_, index) => results[index]!.status === 'rejected').map((provider) => provider.name);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: AccessLog): Promise<void> {
+    // The state at arrival serves the whole request, even if a reload swaps it meanwhile.
+    const current = state;
+    const { routes, tokenProviders } = current;
     const target = parseRequestTarget(req.url ?? '');
     const reserved = reservedPath(target.path);
     // Health endpoints answer without credentials: probes and load balancers carry none.
@@ -80,11 +84,11 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       return;
     }
     if (reserved === '/readyz') {
-      const missing = await tokensNotHeld();
+      const missing = await tokensNotHeld(current);
       sendJson(res, missing.length === 0 ? 200 : 503, missing.length === 0 ? { status: 'ready' } : { status: 'waiting for tokens', tokenSources: missing }, { method: req.method, headers: NO_STORE });
       return;
     }
-    log.user = (await authenticator.authenticate(req)).user;
+    log.user = (await current.authenticator.authenticate(req)).user;
     // Metrics ask for the same credentials as the routes: a scraper off the host sends Basic.
     if (reserved === '/metrics') {
       const text = await metrics.registry.metrics();
@@ -95,14 +99,14 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     if (reserved) throw new ProxyError('NO_ROUTE', `${reserved} is reserved for the proxy and not served by this version.`);
     if (target.path === '/') {
       // The Power BI service tests a data source's root URL; it must answer without reaching an upstream.
-      sendJson(res, 200, routeList, { method: req.method, headers: NO_STORE });
+      sendJson(res, 200, current.routeList, { method: req.method, headers: NO_STORE });
       return;
     }
     const match = routes.match(target.path);
     if (!match) throw new ProxyError('NO_ROUTE', `No route matches ${target.path}. Routes: ${routes.prefixes.join(', ')}.`);
     log.route = match.route.prefix;
     log.tokenSource = match.route.tokenSource;
-    const origin = publicOrigin(req, server, config.inbound.trustForwardedHeaders);
+    const origin = publicOrigin(req, server, current.config.inbound.trustForwardedHeaders);
     await forward({
       req,
       res,
@@ -169,12 +173,25 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
 
   return {
     server,
-    routes,
-    tokenProviders,
+    get routes() {
+      return state.routes;
+    },
+    get tokenProviders() {
+      return state.tokenProviders;
+    },
+    get config() {
+      return state.config;
+    },
     metrics,
+    reload(next) {
+      const change = buildServingState(next, makeProvider, state);
+      state = change.state;
+      return { keptSources: change.keptSources, newSources: change.newSources };
+    },
     async prefetch() {
-      const failed = await tokensNotHeld();
-      for (const provider of prefetched) {
+      const current = state;
+      const failed = await tokensNotHeld(current);
+      for (const provider of current.prefetched) {
         if (failed.includes(provider.name)) logger.warn({ tokenSource: provider.name }, 'prefetch failed: /readyz answers 503 until a token is held');
         else logger.info({ tokenSource: provider.name, expiresAt: new Date((provider.state() as { expiresAt: number }).expiresAt).toISOString() }, 'token prefetched');
       }

@@ -11,7 +11,7 @@ t.test('counts, histograms and token expiry in valid exposition text', async (t)
   const clock = clockAt(1_000_000);
   const provider = new TokenProvider({ name: 'lake', fetchToken: async () => ({ value: 'v', tokenType: 'bearer', obtainedAt: 1_000_000, expiresAt: 1_300_000 }) }, clock);
   await provider.getToken();
-  const metrics = createMetrics(new Map([['lake', provider], ['idle', new TokenProvider({ name: 'idle', fetchToken: async () => { throw new Error('unused'); } }, clock)]]), clock);
+  const metrics = createMetrics(() => new Map([['lake', provider], ['idle', new TokenProvider({ name: 'idle', fetchToken: async () => { throw new Error('unused'); } }, clock)]]), clock);
   metrics.requestStarted();
   metrics.requestStarted();
   metrics.requestFinished('/sales', 200, 0.02);
@@ -38,8 +38,8 @@ t.test('counts, histograms and token expiry in valid exposition text', async (t)
 
 t.test('two instances never share counters', async (t) => {
   const clock = clockAt(0);
-  const first = createMetrics(new Map(), clock);
-  const second = createMetrics(new Map(), clock);
+  const first = createMetrics(() => new Map(), clock);
+  const second = createMetrics(() => new Map(), clock);
   first.requestFinished('/a', 200, 0.1);
   t.equal(sampleValue(parsePrometheusText(await second.registry.metrics()), 'bearer_proxy_requests_total', { route: '/a' }), undefined);
 });

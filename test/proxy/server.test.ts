@@ -5,6 +5,7 @@ import { rawRequest } from '../helpers/raw-http.ts';
 import { startIdp } from '../helpers/idp.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
+import { configSchema } from '../../src/config/schema.ts';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus.ts';
 import { startStack } from '../helpers/stack.ts';
 
@@ -162,6 +163,32 @@ t.test('errors use the documented codes and never crash the proxy', async (t) =>
   t.equal(withForeignAuth.status, 200, 'with no users configured, a loopback caller’s own Authorization is ignored');
   t.notMatch(JSON.stringify(await withForeignAuth.json()), /not-ours/, 'and never forwarded');
   t.equal((await fetch(`${proxy.url}/healthz`)).status, 200, 'still serving');
+});
+
+t.test('reload: a request in flight finishes on the config it started with', async (t) => {
+  const idp = await startIdp();
+  t.teardown(() => idp.close());
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let arrived = false;
+  const slow = createServer((_req, res) => {
+    arrived = true;
+    void held.then(() => res.end('old target'));
+  });
+  const slowUrl = await listen(slow);
+  t.teardown(() => closeServer(slow));
+  const token = { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true };
+  const proxy = await startProxy({ tokens: { idp: token }, routes: { '/r': { target: slowUrl, token: 'idp' } } });
+  t.teardown(() => proxy.close());
+
+  const inFlight = fetch(`${proxy.url}/r/x`).then((response) => response.text());
+  while (!arrived) await new Promise((resolve) => setTimeout(resolve, 5)); // the request is at the upstream
+  const change = proxy.proxy.reload(configSchema.parse({ tokens: { idp: token }, routes: { '/other': { target: slowUrl, token: 'idp' } } }));
+  t.same(change, { keptSources: ['idp'], newSources: [] });
+  t.equal((await fetch(`${proxy.url}/r/x`)).status, 404, 'new requests see the new config at once');
+  release();
+  t.equal(await inFlight, 'old target', 'the request in flight finished on the old route');
+  t.same(proxy.proxy.routes.prefixes, ['/other']);
 });
 
 t.test('prefetch: tokens are fetched at startup and /readyz waits for them', async (t) => {

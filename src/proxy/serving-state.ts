@@ -1,0 +1,62 @@
+import type { Config, TokenSourceConfig } from '../config/schema.ts';
+import { createAuthenticator, type Authenticator } from '../inbound/auth.ts';
+import { RouteTable } from '../routes/table.ts';
+import type { TokenProvider } from '../tokens/provider.ts';
+
+/**
+ * Everything a request needs that comes from the config, built once per config. A reload
+ * builds a new one and swaps it in whole; a request keeps the one it started with.
+ */
+export interface ServingState {
+  readonly config: Config;
+  readonly routes: RouteTable;
+  readonly authenticator: Authenticator;
+  readonly tokenProviders: ReadonlyMap<string, TokenProvider>;
+  /** Sources marked prefetch: /readyz waits for them. */
+  readonly prefetched: readonly TokenProvider[];
+  readonly routeList: { routes: string[] };
+}
+
+export interface StateChange {
+  state: ServingState;
+  /** Token sources whose provider (and cached token) was carried over unchanged. */
+  keptSources: string[];
+  /** Token sources that are new or whose settings changed: they start without a token. */
+  newSources: string[];
+}
+
+export type ProviderFactory = (name: string, source: TokenSourceConfig) => TokenProvider;
+
+/**
+ * Builds the state for a config. With the previous state, a token source whose settings
+ * are identical keeps its provider, so a reload never costs a token fetch for it.
+ */
+export function buildServingState(config: Config, makeProvider: ProviderFactory, previous?: ServingState): StateChange {
+  const keptSources: string[] = [];
+  const newSources: string[] = [];
+  const tokenProviders = new Map<string, TokenProvider>();
+  for (const [name, source] of Object.entries(config.tokens)) {
+    const before = previous?.config.tokens[name];
+    const reusable = before !== undefined && sameSettings(before, source) ? previous!.tokenProviders.get(name) : undefined;
+    (reusable ? keptSources : newSources).push(name);
+    tokenProviders.set(name, reusable ?? makeProvider(name, source));
+  }
+  const routes = new RouteTable(config.routes);
+  return {
+    state: {
+      config,
+      routes,
+      authenticator: createAuthenticator(config.inbound),
+      tokenProviders,
+      prefetched: [...tokenProviders.values()].filter((provider) => config.tokens[provider.name]!.prefetch),
+      routeList: { routes: routes.prefixes },
+    },
+    keptSources,
+    newSources,
+  };
+}
+
+/** Both come from the same schema, so their keys are in the same order and JSON compares them exactly. */
+function sameSettings(a: TokenSourceConfig, b: TokenSourceConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,0 +1,32 @@
+import t from 'tap';
+import { configSchema, type ConfigInput } from '../../src/config/schema.ts';
+import { buildServingState } from '../../src/proxy/serving-state.ts';
+import { TokenProvider } from '../../src/tokens/provider.ts';
+
+const clock = { now: () => 0 };
+const source = (clientId: string) => ({ tokenUrl: 'https://idp.example/token', clientId, clientSecret: 's' });
+const parse = (input: ConfigInput) => configSchema.parse(input);
+const made: string[] = [];
+const factory = (name: string) => {
+  made.push(name);
+  return new TokenProvider({ name, fetchToken: async () => ({ value: name, tokenType: 'bearer', obtainedAt: 0, expiresAt: 1 }) }, clock);
+};
+
+t.test('a rebuilt state keeps the providers of unchanged token sources only', async (t) => {
+  const first = buildServingState(parse({ tokens: { a: source('a'), b: source('b') }, routes: { '/x': { target: 'https://up.example', token: 'a' } } }), factory);
+  t.same([first.keptSources, first.newSources], [[], ['a', 'b']]);
+  t.same(first.state.routeList, { routes: ['/x'] });
+
+  const second = buildServingState(
+    parse({ tokens: { a: source('a'), b: { ...source('b'), scope: 'changed' }, c: { ...source('c'), prefetch: true } }, routes: { '/x': { target: 'https://up.example', token: 'a' }, '/y/z': { target: 'https://up.example/z', token: 'c' } } }),
+    factory,
+    first.state,
+  );
+  t.same([second.keptSources, second.newSources], [['a'], ['b', 'c']], 'b changed, c is new');
+  t.equal(second.state.tokenProviders.get('a'), first.state.tokenProviders.get('a'), 'the same provider object, with its cached token');
+  t.not(second.state.tokenProviders.get('b'), first.state.tokenProviders.get('b'));
+  t.same(second.state.prefetched.map((provider) => provider.name), ['c']);
+  t.same([...second.state.routes.prefixes].sort(), ['/x', '/y/z'], 'the new routes');
+  t.same(made, ['a', 'b', 'b', 'c'], 'providers made only for new or changed sources');
+  t.equal(first.state.routes.prefixes.length, 1, 'the old state is untouched for requests still using it');
+});
