@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { isProxyOwnedHeader } from '../http/owned-headers.ts';
 import { parsePasswordHash } from '../inbound/password.ts';
-import { certificateProblem, privateKeyProblem } from '../tokens/private-key.ts';
+import { privateKeyProblem } from '../tokens/private-key.ts';
+import { belongsToOtherKey, caBundleProblem, certificateProblem, tlsKeyProblem } from './pem.ts';
 import { parseDuration } from './duration.ts';
 
 /**
@@ -31,9 +32,29 @@ const duration = (fallbackMs: number) =>
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an absolute http:// or https:// URL' });
 
+const pemRefinement = (problemOf: (pem: string) => string | undefined) => (pem: string, ctx: z.RefinementCtx) => {
+  const problem = problemOf(pem);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+};
+const caBundle = z.string().min(1).superRefine(pemRefinement(caBundleProblem));
+const certificatePem = z.string().min(1).superRefine(pemRefinement(certificateProblem));
+const keyPem = z.string().min(1).superRefine(pemRefinement(tlsKeyProblem));
+
+const tlsListenSchema = z
+  .strictObject({
+    cert: certificatePem.describe('PEM certificate (chain) to serve, normally ${file:PATH}.'),
+    key: keyPem.describe('PEM private key of the certificate, normally ${file:PATH}.'),
+  })
+  .superRefine((tls, ctx) => {
+    if (belongsToOtherKey(tls.cert, tls.key)) {
+      ctx.addIssue({ code: 'custom', path: ['cert'], message: 'this certificate does not belong to listen.tls.key' });
+    }
+  });
+
 const listenSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1').describe('Address to listen on; 0.0.0.0 in a container.'),
   port: z.number().int().min(0).max(65535).default(8080).describe('TCP port; 0 picks a free one.'),
+  tls: tlsListenSchema.optional().describe('Serve HTTPS with this certificate and key (re-read on reload).'),
 });
 
 const userSchema = z
@@ -92,6 +113,7 @@ const tokenSourceSchema = z
     authMethod: z.enum(AUTH_METHODS).default('client_secret_post'),
     params: z.record(z.string(), z.string()).default({}).describe('Extra form fields for the token request.'),
     allowInsecure: z.boolean().default(false).describe('Allow an http:// IdP (tests and demos only).'),
+    ca: caBundle.optional().describe('PEM CA certificate(s) to trust for the IdP, besides the system ones and NODE_EXTRA_CA_CERTS.'),
     timeout: duration(30_000).describe('How long one request to the IdP may take before it counts as failed.'),
     defaultExpiresIn: duration(3600_000).describe('Token lifetime to assume when the IdP sends no expires_in.'),
     prefetch: z.boolean().default(false).describe('Fetch the token at startup; /readyz answers 503 until this source holds one.'),
@@ -147,8 +169,11 @@ function clientAuthIssues(source: {
     if (problem) issues.push({ path: ['privateKey'], message: problem });
   }
   if (source.certificate !== undefined) {
-    const problem = certificateProblem(source.certificate, source.privateKey);
+    const problem = certificateProblem(source.certificate);
     if (problem) issues.push({ path: ['certificate'], message: problem });
+    else if (source.privateKey !== undefined && belongsToOtherKey(source.certificate, source.privateKey)) {
+      issues.push({ path: ['certificate'], message: 'this certificate does not belong to privateKey' });
+    }
   }
   return issues;
 }
@@ -170,6 +195,15 @@ const routeSchema = z.strictObject({
     .default({})
     .describe('Static headers added to every upstream request.'),
   rewriteUrls: z.boolean().default(true).describe('Rewrite upstream URLs in JSON/XML bodies to the proxy URL.'),
+  ca: caBundle.optional().describe('PEM CA certificate(s) to trust for this upstream, besides the system ones and NODE_EXTRA_CA_CERTS.'),
+  clientCert: certificatePem.optional().describe('PEM client certificate for upstream mutual TLS (with clientKey).'),
+  clientKey: keyPem.optional().describe('PEM private key of clientCert.'),
+}).superRefine((route, ctx) => {
+  if ((route.clientCert === undefined) !== (route.clientKey === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [route.clientCert === undefined ? 'clientCert' : 'clientKey'], message: 'mutual TLS needs both clientCert and clientKey' });
+  } else if (route.clientCert !== undefined && belongsToOtherKey(route.clientCert, route.clientKey!)) {
+    ctx.addIssue({ code: 'custom', path: ['clientCert'], message: 'this certificate does not belong to clientKey' });
+  }
 });
 
 export const configSchema = z.strictObject({

@@ -1,5 +1,9 @@
-import type { Server } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+
+/** A plain or TLS HTTP server: the proxy serves either, the same way. */
+export type Server = HttpServer | HttpsServer;
 
 /** Starts listening and resolves with the base URL of the address actually bound (port 0 becomes a real port). */
 export async function listenOn(server: Server, port: number, host: string): Promise<string> {
@@ -17,7 +21,7 @@ export async function listenOn(server: Server, port: number, host: string): Prom
 export function baseUrlOf(server: Server): string {
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return `${server instanceof HttpsServer ? 'https' : 'http'}://${host}:${address.port}`;
 }
 
 /** Stops at once: open keep-alive and in-flight connections are closed too (test and demo servers). */

@@ -1,4 +1,5 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Server } from '../http/lifecycle.ts';
 import type { AddressInfo } from 'node:net';
 
 export interface PublicOrigin {

@@ -1,12 +1,15 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import { performance } from 'node:perf_hooks';
-import { Agent, type Dispatcher } from 'undici';
+import { readFileSync } from 'node:fs';
+import type { Dispatcher } from 'undici';
 import { reservedPath } from '../admin/endpoints.ts';
 import { createMetrics, type ProxyMetrics } from '../admin/metrics.ts';
 import { systemClock, type Clock } from '../clock.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config, TokenSourceConfig } from '../config/schema.ts';
+import { DispatcherPool, outboundProxyFromEnv, type TlsSettings } from '../http/dispatchers.ts';
 import { isProxyError, ProxyError, sendError } from '../errors.ts';
-import { listenOn } from '../http/lifecycle.ts';
+import { listenOn, type Server } from '../http/lifecycle.ts';
 import { sendJson } from '../http/respond.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseRequestTarget } from '../routes/request-target.ts';
@@ -23,8 +26,10 @@ export interface ProxyServerDeps {
   clock?: Clock;
   /** Used for every IdP request. */
   fetch?: FetchFunction;
-  /** Used for every upstream request; one keep-alive pool per upstream origin. */
+  /** Used for upstream requests of routes without TLS settings (tests inject one). */
   dispatcher?: Dispatcher;
+  /** HTTP_PROXY/HTTPS_PROXY/NO_PROXY and NODE_EXTRA_CA_CERTS are read from here (default: process.env). */
+  env?: Record<string, string | undefined>;
 }
 
 export interface ProxyServer {
@@ -50,16 +55,23 @@ export interface ProxyServer {
 export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyServer {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
-  const ownDispatcher = deps.dispatcher ? undefined : new Agent({ connect: { timeout: 30_000 }, keepAliveTimeout: 30_000 });
-  const dispatcher = deps.dispatcher ?? ownDispatcher!;
+  const env = deps.env ?? process.env;
+  const outboundProxy = outboundProxyFromEnv(env);
+  const pool = new DispatcherPool({ outboundProxy, extraCa: readExtraCa(env, logger), injectedDefault: deps.dispatcher });
+  const dispatcherFor = (tls: TlsSettings) => pool.get(tls);
   const makeProvider: ProviderFactory = (name, source) =>
-    new TokenProvider(createClientCredentialsSource(name, source, { clock, ...(deps.fetch ? { fetch: deps.fetch } : {}) }), clock, {
+    new TokenProvider(createClientCredentialsSource(name, source, { clock, ...idpFetch(source) }), clock, {
       refreshAhead: source.refreshAhead,
       backoff: { initialMs: source.backoff.initial, maxMs: source.backoff.max },
       logger,
       onFetch: (result) => metrics.tokenFetched(name, result),
     });
-  let state = buildServingState(config, makeProvider).state;
+  // IdP requests go through undici's own fetch only when they need a CA or the outbound proxy.
+  const idpFetch = (source: TokenSourceConfig): { fetch?: FetchFunction } => {
+    if (deps.fetch) return { fetch: deps.fetch };
+    return source.ca !== undefined || outboundProxy ? { fetch: pool.fetchFor({ ca: source.ca }) } : {};
+  };
+  let state = buildServingState(config, makeProvider, dispatcherFor).state;
   const metrics = createMetrics(() => state.tokenProviders, clock);
   let closing = false;
 
@@ -117,12 +129,13 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       forwardedProto: origin.proto,
       forwardedHost: origin.host,
       tokens: tokenProviders.get(match.route.tokenSource)!,
-      dispatcher,
+      dispatcher: current.dispatchers.get(match.route.prefix)!,
       record: log,
     });
   }
 
-  const server = createServer((req, res) => {
+  const tls = config.listen.tls;
+  const server: Server = (tls ? createHttpsServer.bind(null, { cert: tls.cert, key: tls.key }) : createServer)((req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     const requestId = requestIdFor(req);
     const log: AccessLog = {};
@@ -184,7 +197,8 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     },
     metrics,
     reload(next) {
-      const change = buildServingState(next, makeProvider, state);
+      applyTlsChange(server, state.config.listen.tls, next.listen.tls, logger);
+      const change = buildServingState(next, makeProvider, dispatcherFor, state);
       state = change.state;
       return { keptSources: change.keptSources, newSources: change.newSources };
     },
@@ -206,12 +220,38 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await ownDispatcher?.close();
+      await pool.close();
     },
   };
 }
 
 const NO_STORE = { 'cache-control': 'no-store' };
+
+type ListenTls = Config['listen']['tls'];
+
+/** A renewed certificate takes effect for new connections; switching HTTPS on or off takes a restart. */
+function applyTlsChange(server: Server, before: ListenTls, after: ListenTls, logger: Logger): void {
+  if (after && server instanceof HttpsServer) {
+    if (after.cert !== before?.cert || after.key !== before?.key) {
+      server.setSecureContext({ cert: after.cert, key: after.key });
+      logger.info('listen.tls: new certificate in use for new connections');
+    }
+  } else if (Boolean(after) !== Boolean(before)) {
+    logger.warn('listen.tls was added or removed: switching between HTTP and HTTPS takes a restart');
+  }
+}
+
+/** Node reads NODE_EXTRA_CA_CERTS itself (and warns when it cannot); a configured `ca` must add it back. */
+function readExtraCa(env: Record<string, string | undefined>, logger: Logger): string | undefined {
+  const path = env.NODE_EXTRA_CA_CERTS;
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    logger.warn({ path, code: (error as NodeJS.ErrnoException).code }, 'NODE_EXTRA_CA_CERTS cannot be read; routes with their own ca: will not trust it');
+    return undefined;
+  }
+}
 
 interface AccessLog extends ForwardRecord {
   route?: string;

@@ -1,4 +1,6 @@
+import type { Dispatcher } from 'undici';
 import type { Config, TokenSourceConfig } from '../config/schema.ts';
+import type { TlsSettings } from '../http/dispatchers.ts';
 import { createAuthenticator, type Authenticator } from '../inbound/auth.ts';
 import { RouteTable } from '../routes/table.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
@@ -15,6 +17,8 @@ export interface ServingState {
   /** Sources marked prefetch: /readyz waits for them. */
   readonly prefetched: readonly TokenProvider[];
   readonly routeList: { routes: string[] };
+  /** The connection pool of each route, by prefix: resolved once here, not per request. */
+  readonly dispatchers: ReadonlyMap<string, Dispatcher>;
 }
 
 export interface StateChange {
@@ -31,7 +35,7 @@ export type ProviderFactory = (name: string, source: TokenSourceConfig) => Token
  * Builds the state for a config. With the previous state, a token source whose settings
  * are identical keeps its provider, so a reload never costs a token fetch for it.
  */
-export function buildServingState(config: Config, makeProvider: ProviderFactory, previous?: ServingState): StateChange {
+export function buildServingState(config: Config, makeProvider: ProviderFactory, dispatcherFor: (tls: TlsSettings) => Dispatcher, previous?: ServingState): StateChange {
   const keptSources: string[] = [];
   const newSources: string[] = [];
   const tokenProviders = new Map<string, TokenProvider>();
@@ -50,6 +54,7 @@ export function buildServingState(config: Config, makeProvider: ProviderFactory,
       tokenProviders,
       prefetched: [...tokenProviders.values()].filter((provider) => config.tokens[provider.name]!.prefetch),
       routeList: { routes: routes.prefixes },
+      dispatchers: new Map(routes.routes.map((route) => [route.prefix, dispatcherFor(route.tls)])),
     },
     keptSources,
     newSources,

@@ -1,4 +1,5 @@
 import type { Config, RouteConfig } from '../config/schema.ts';
+import type { TlsSettings } from '../http/dispatchers.ts';
 
 export interface Route {
   prefix: string;
@@ -14,6 +15,8 @@ export interface Route {
   /** Static headers, lower-cased names, in config order. */
   headers: ReadonlyArray<readonly [string, string]>;
   rewriteUrls: boolean;
+  /** CA and client certificate for the upstream connection. */
+  tls: TlsSettings;
 }
 
 export interface RouteMatch {
@@ -60,5 +63,6 @@ function toRoute(prefix: string, config: RouteConfig): Route {
     timeoutMs: config.timeout,
     headers: Object.entries(config.headers).map(([name, value]) => [name.toLowerCase(), value] as const),
     rewriteUrls: config.rewriteUrls,
+    tls: { ca: config.ca, cert: config.clientCert, key: config.clientKey },
   };
 }

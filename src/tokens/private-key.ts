@@ -43,23 +43,6 @@ export function privateKeyProblem(pem: string): string | undefined {
   return undefined;
 }
 
-/** Why a configured certificate cannot be used, including that it belongs to another key. */
-export function certificateProblem(pem: string, privateKeyPem?: string): string | undefined {
-  let certificate: X509Certificate;
-  try {
-    certificate = new X509Certificate(pem);
-  } catch {
-    return 'not a readable PEM certificate (expected -----BEGIN CERTIFICATE-----)';
-  }
-  if (privateKeyPem === undefined) return undefined;
-  try {
-    if (!certificate.checkPrivateKey(createPrivateKey(privateKeyPem))) return 'this certificate does not belong to privateKey';
-  } catch {
-    return undefined; // the private key's own problem is reported on privateKey
-  }
-  return undefined;
-}
-
 function jwsAlgorithmOf(key: KeyObject): string | undefined {
   switch (key.asymmetricKeyType) {
     case 'rsa':

@@ -126,6 +126,23 @@ t.test('client authentication: secrets for the secret methods, a readable key fo
   t.match(issues({ ...token, privateKey: pem, keyId: 'k' }), ['tokens.lake.privateKey: privateKey is used only with authMethod: private_key_jwt', 'tokens.lake.keyId: keyId is used only']);
 });
 
+t.test('TLS material: readable, paired, and the certificate of its key', async (t) => {
+  const { createTestCa, issueCertificate } = await import('../helpers/tls.ts');
+  const ca = createTestCa();
+  const server = issueCertificate(ca, 'proxy');
+  const other = issueCertificate(ca, 'other');
+  t.same(issuesOf({ ...base, listen: { tls: { cert: server.certPem, key: server.keyPem } } }), []);
+  t.match(issuesOf({ ...base, listen: { tls: { cert: server.certPem, key: other.keyPem } } }), ['listen.tls.cert: this certificate does not belong to listen.tls.key']);
+  t.match(issuesOf({ ...base, listen: { tls: { cert: 'x', key: server.keyPem } } }), ['listen.tls.cert: not a readable PEM certificate']);
+  t.match(issuesOf({ ...base, listen: { tls: { cert: server.certPem } } }), ['listen.tls.key: ']);
+  const withRoute = (fields: Record<string, unknown>) => issuesOf({ ...base, routes: { '/sales': { ...route, ...fields } } });
+  t.same(withRoute({ ca: ca.certPem, clientCert: server.certPem, clientKey: server.keyPem }), []);
+  t.match(withRoute({ ca: 'not a bundle' }), ['routes./sales.ca: no PEM certificate found']);
+  t.match(withRoute({ clientCert: server.certPem }), ['routes./sales.clientKey: mutual TLS needs both clientCert and clientKey']);
+  t.match(withRoute({ clientCert: server.certPem, clientKey: other.keyPem }), ['routes./sales.clientCert: this certificate does not belong to clientKey']);
+  t.match(issuesOf({ ...base, tokens: { lake: { ...token, ca: 'nope' } } }), ['tokens.lake.ca: no PEM certificate found']);
+});
+
 t.test('users need exactly one of password and passwordHash', async (t) => {
   const parse = (user: Record<string, unknown>) => configSchema.safeParse({ ...base, inbound: { users: [{ name: 'u', ...user }] } });
   t.ok(parse({ password: 'p' }).success, 'password');
@@ -214,7 +231,7 @@ t.test('the JSON Schema describes the file as written', async (t) => {
   const routeSchema = schema.properties?.routes?.additionalProperties as JsonSchema;
   t.equal(routeSchema.additionalProperties, false);
   t.same([...(routeSchema.required ?? [])].sort(), ['target', 'token']);
-  t.same(Object.keys(routeSchema.properties ?? {}).sort(), ['headers', 'rewriteUrls', 'target', 'timeout', 'token']);
+  t.same(Object.keys(routeSchema.properties ?? {}).sort(), ['ca', 'clientCert', 'clientKey', 'headers', 'rewriteUrls', 'target', 'timeout', 'token']);
   const tokenSchema = schema.properties?.tokens?.additionalProperties as JsonSchema;
   t.equal(tokenSchema.additionalProperties, false);
   t.ok(tokenSchema.properties?.clientSecret, 'token sources list their keys');

@@ -32,16 +32,16 @@ t.test('suggestKey: the tolerance is max(2, a third of the typed key)', async (t
 t.test('knownKeysAt on the real config schema', async (t) => {
   const tokenKeys = [
     'tokenUrl', 'issuer', 'clientId', 'clientSecret', 'privateKey', 'keyId', 'certificate', 'assertionAudience', 'scope', 'resource', 'audience',
-    'authMethod', 'params', 'allowInsecure', 'timeout', 'defaultExpiresIn', 'prefetch', 'refreshAhead', 'backoff',
+    'authMethod', 'params', 'allowInsecure', 'ca', 'timeout', 'defaultExpiresIn', 'prefetch', 'refreshAhead', 'backoff',
   ];
   const cases: Array<[KeyPath, string[], string]> = [
     [[], ['listen', 'inbound', 'tokens', 'routes', 'shutdownTimeout'], 'the top level'],
-    [['listen'], ['host', 'port'], 'through a default'],
+    [['listen'], ['host', 'port', 'tls'], 'through a default'],
     [['inbound'], ['anonymous', 'users', 'trustForwardedHeaders'], ''],
     [['inbound', 'users', 0], ['name', 'password', 'passwordHash'], 'through an array and a refinement'],
     [['inbound', 'users', 5], ['name', 'password', 'passwordHash'], 'any index'],
     [['tokens', 'anyName'], tokenKeys, 'through a record and a superRefine'],
-    [['routes', '/x'], ['target', 'token', 'timeout', 'headers', 'rewriteUrls'], 'a route'],
+    [['routes', '/x'], ['target', 'token', 'timeout', 'headers', 'rewriteUrls', 'ca', 'clientCert', 'clientKey'], 'a route (through a superRefine)'],
     [['tokens'], [], 'a record has no fixed keys'],
     [['tokens', 'a', 'params'], [], 'a record of strings'],
     [['routes', '/x', 'headers'], [], ''],

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server } from '../../src/http/lifecycle.ts';
 import { networkInterfaces } from 'node:os';
 import { closeNow, listenOn } from '../../src/http/lifecycle.ts';
 

@@ -1,5 +1,7 @@
 import t from 'tap';
 import { configSchema, type ConfigInput } from '../../src/config/schema.ts';
+import { Agent } from 'undici';
+import type { TlsSettings } from '../../src/http/dispatchers.ts';
 import { buildServingState } from '../../src/proxy/serving-state.ts';
 import { TokenProvider } from '../../src/tokens/provider.ts';
 
@@ -7,19 +9,27 @@ const clock = { now: () => 0 };
 const source = (clientId: string) => ({ tokenUrl: 'https://idp.example/token', clientId, clientSecret: 's' });
 const parse = (input: ConfigInput) => configSchema.parse(input);
 const made: string[] = [];
+const pools = new Map<string, Agent>();
+/** One pool per distinct CA, as the real DispatcherPool keeps them. */
+const dispatcherFor = (tls: TlsSettings) => {
+  const key = tls.ca ?? '';
+  if (!pools.has(key)) pools.set(key, new Agent());
+  return pools.get(key)!;
+};
 const factory = (name: string) => {
   made.push(name);
   return new TokenProvider({ name, fetchToken: async () => ({ value: name, tokenType: 'bearer', obtainedAt: 0, expiresAt: 1 }) }, clock);
 };
 
 t.test('a rebuilt state keeps the providers of unchanged token sources only', async (t) => {
-  const first = buildServingState(parse({ tokens: { a: source('a'), b: source('b') }, routes: { '/x': { target: 'https://up.example', token: 'a' } } }), factory);
+  const first = buildServingState(parse({ tokens: { a: source('a'), b: source('b') }, routes: { '/x': { target: 'https://up.example', token: 'a' } } }), factory, dispatcherFor);
   t.same([first.keptSources, first.newSources], [[], ['a', 'b']]);
   t.same(first.state.routeList, { routes: ['/x'] });
 
   const second = buildServingState(
     parse({ tokens: { a: source('a'), b: { ...source('b'), scope: 'changed' }, c: { ...source('c'), prefetch: true } }, routes: { '/x': { target: 'https://up.example', token: 'a' }, '/y/z': { target: 'https://up.example/z', token: 'c' } } }),
     factory,
+    dispatcherFor,
     first.state,
   );
   t.same([second.keptSources, second.newSources], [['a'], ['b', 'c']], 'b changed, c is new');
@@ -29,4 +39,6 @@ t.test('a rebuilt state keeps the providers of unchanged token sources only', as
   t.same([...second.state.routes.prefixes].sort(), ['/x', '/y/z'], 'the new routes');
   t.same(made, ['a', 'b', 'b', 'c'], 'providers made only for new or changed sources');
   t.equal(first.state.routes.prefixes.length, 1, 'the old state is untouched for requests still using it');
+  t.equal(second.state.dispatchers.get('/x'), second.state.dispatchers.get('/y/z'), 'routes without TLS settings share one pool');
+  t.teardown(() => Promise.all([...pools.values()].map((pool) => pool.close())));
 });

@@ -1,0 +1,85 @@
+import { rootCertificates } from 'node:tls';
+import { Agent, EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+
+/** TLS settings of one upstream or IdP, PEM text as configured. */
+export interface TlsSettings {
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+}
+
+/** The corporate proxy to reach upstreams and IdPs through, as HTTP_PROXY/HTTPS_PROXY/NO_PROXY say. */
+export interface OutboundProxy {
+  httpProxy?: string;
+  httpsProxy?: string;
+  noProxy?: string;
+}
+
+/** Reads the usual variables, upper or lower case (curl reads lower, many tools upper); undefined when none is set. */
+export function outboundProxyFromEnv(env: Record<string, string | undefined>): OutboundProxy | undefined {
+  const read = (name: string) => env[name.toLowerCase()] || env[name] || undefined;
+  const proxy: OutboundProxy = {};
+  const httpProxy = read('HTTP_PROXY');
+  const httpsProxy = read('HTTPS_PROXY');
+  const noProxy = read('NO_PROXY');
+  if (httpProxy) proxy.httpProxy = httpProxy;
+  if (httpsProxy) proxy.httpsProxy = httpsProxy;
+  if (noProxy) proxy.noProxy = noProxy;
+  return proxy.httpProxy || proxy.httpsProxy ? proxy : undefined;
+}
+
+/**
+ * One keep-alive pool per distinct TLS setting (most routes share the default one), each
+ * going through the outbound proxy when one is configured. Pools live as long as the
+ * server: a reload that changes a CA gets a new pool, and the old one idles out.
+ */
+export interface DispatcherPoolOptions {
+  outboundProxy?: OutboundProxy | undefined;
+  /** The NODE_EXTRA_CA_CERTS bundle: a configured `ca` replaces Node's trust store, so it is added back. */
+  extraCa?: string | undefined;
+  /** Used for settings without TLS options (tests inject one). */
+  injectedDefault?: Dispatcher | undefined;
+}
+
+export class DispatcherPool {
+  readonly #pools = new Map<string, Dispatcher>();
+
+  constructor(private readonly options: DispatcherPoolOptions = {}) {}
+
+  get(tls: TlsSettings = {}): Dispatcher {
+    const custom = tls.ca !== undefined || tls.cert !== undefined;
+    if (!custom && this.options.injectedDefault) return this.options.injectedDefault;
+    const key = custom ? JSON.stringify([tls.ca, tls.cert, tls.key]) : '';
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      pool = this.#create(tls);
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** A fetch for openid-client that uses the pool for these settings (CA, outbound proxy). */
+  fetchFor(tls: TlsSettings = {}): typeof globalThis.fetch {
+    const dispatcher = this.get(tls);
+    return ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof globalThis.fetch;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
+    this.#pools.clear();
+  }
+
+  #create(tls: TlsSettings): Dispatcher {
+    const connect = {
+      timeout: 30_000,
+      // A configured CA is trusted besides the public roots and NODE_EXTRA_CA_CERTS, not instead of them.
+      ...(tls.ca !== undefined ? { ca: [...rootCertificates, ...(this.options.extraCa ? [this.options.extraCa] : []), tls.ca] } : {}),
+      ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
+    };
+    if (this.options.outboundProxy) {
+      // requestTls is the TLS to the target inside the proxy's tunnel.
+      return new EnvHttpProxyAgent({ ...this.options.outboundProxy, connect, requestTls: connect, keepAliveTimeout: 30_000 });
+    }
+    return new Agent({ connect, keepAliveTimeout: 30_000 });
+  }
+}
