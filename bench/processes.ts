@@ -1,0 +1,195 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface Child {
+  readonly name: string;
+  readonly process: ChildProcess;
+  readonly pid: number;
+  /** Resolves with the exit code (or the signal's name) once the process is gone. */
+  readonly exited: Promise<number | string>;
+  /** The last few KB the child wrote to stderr, for error messages. */
+  stderrTail(): string;
+}
+
+export interface SpawnOptions {
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** 'pipe' only for children that print a single ready line; a chatty pipe would cost the runner CPU. */
+  stdout?: 'ignore' | 'pipe';
+}
+
+const STDERR_TAIL_BYTES = 4096;
+
+/**
+ * Every child the bench starts, so that a failure anywhere (or Ctrl+C) still stops all of
+ * them. One instance per script run, owned by the entry point.
+ */
+export class ProcessGroup {
+  readonly #children = new Set<Child>();
+
+  spawn(name: string, command: string, options: SpawnOptions): Child {
+    // stdin stays a pipe: our own children exit when it closes, so even a SIGKILLed runner leaves no orphans.
+    const proc = spawn(command, options.args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['pipe', options.stdout ?? 'ignore', 'pipe'],
+    });
+    if (proc.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+    let tail = '';
+    proc.stderr?.setEncoding('utf8');
+    proc.stderr?.on('data', (text: string) => {
+      tail = (tail + text).slice(-STDERR_TAIL_BYTES);
+    });
+    proc.stdin?.on('error', () => {}); // EPIPE when the child is already gone is expected
+    const exited = new Promise<number | string>((resolve) => {
+      proc.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+      proc.once('error', (error) => {
+        tail += `\n${error.message}`;
+        resolve('spawn-error');
+      });
+    });
+    const child: Child = { name, process: proc, pid: proc.pid, exited, stderrTail: () => tail.trim() };
+    this.#children.add(child);
+    void exited.then(() => this.#children.delete(child));
+    return child;
+  }
+
+  /** SIGTERM, then SIGKILL if the child has not exited within the grace period. */
+  async stop(child: Child, graceMs = 5000): Promise<number | string> {
+    if (child.process.exitCode !== null || child.process.signalCode !== null) return child.exited;
+    child.process.kill('SIGTERM');
+    const timer = setTimeout(() => child.process.kill('SIGKILL'), graceMs);
+    try {
+      return await child.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#children].map((child) => this.stop(child)));
+  }
+
+  /** For process 'exit' handlers, where nothing asynchronous runs any more. */
+  killAllNow(): void {
+    for (const child of this.#children) child.process.kill('SIGKILL');
+  }
+}
+
+/** Whatever ends the script (an error, Ctrl+C, SIGTERM), no child may outlive it. */
+export function stopChildrenOnExit(group: ProcessGroup): void {
+  process.once('exit', () => group.killAllNow());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      group.killAllNow();
+      process.exit(130);
+    });
+  }
+}
+
+/** Reads the first stdout line of a child as JSON; our own children announce their port this way. */
+export async function readReadyLine<T>(child: Child, timeoutMs = 15_000): Promise<T> {
+  const stdout = child.process.stdout;
+  if (!stdout) throw new Error(`${child.name}: stdout is not a pipe`);
+  const lines = createInterface({ input: stdout });
+  const timeout = sleep(timeoutMs, 'timeout' as const);
+  const first = new Promise<string>((resolve) => lines.once('line', resolve));
+  const outcome = await Promise.race([first, timeout, child.exited.then(() => 'exited' as const)]);
+  lines.close();
+  stdout.resume(); // nothing more is expected, but a full pipe must never block the child
+  if (outcome === 'timeout') throw new Error(`${child.name} printed no ready line within ${timeoutMs} ms. stderr:\n${child.stderrTail()}`);
+  if (outcome === 'exited') throw new Error(`${child.name} exited before it was ready. stderr:\n${child.stderrTail()}`);
+  return JSON.parse(outcome) as T;
+}
+
+/** Status code of one GET, or undefined when the connection fails (not listening yet). */
+export function probe(url: string, timeoutMs = 1000): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode));
+    });
+    req.once('timeout', () => req.destroy());
+    req.once('error', () => resolve(undefined));
+  });
+}
+
+/** Polls until the URL answers 200; fails early with the child's stderr if it dies first. */
+export async function waitForOk(url: string, child: Child, timeoutMs = 15_000, intervalMs = 5): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let gone = false;
+  void child.exited.then(() => {
+    gone = true;
+  });
+  while (performance.now() < deadline) {
+    if (gone) throw new Error(`${child.name} exited (${await child.exited}) before ${url} answered. stderr:\n${child.stderrTail()}`);
+    if ((await probe(url)) === 200) return;
+    await sleep(intervalMs);
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms. stderr of ${child.name}:\n${child.stderrTail()}`);
+}
+
+/** A port that was free a moment ago; the CLI needs one up front because its stdout is not read. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resident set size in MB from /proc (Linux only), or undefined when the process is gone. */
+export function rssMb(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+    return kb === undefined ? undefined : Number(kb) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RssSample {
+  startMb: number;
+  peakMb: number;
+  endMb: number;
+}
+
+/**
+ * Samples RSS on a timer while a phase runs. A timer in the runner can lag under load, so
+ * the interval is short enough that a transient peak of a large transfer is still seen.
+ */
+export function sampleRss(pid: number, intervalMs = 20): { stop(): RssSample } {
+  const startMb = rssMb(pid) ?? 0;
+  let peakMb = startMb;
+  const timer = setInterval(() => {
+    const now = rssMb(pid);
+    if (now !== undefined && now > peakMb) peakMb = now;
+  }, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const endMb = rssMb(pid) ?? peakMb;
+      return { startMb, peakMb: Math.max(peakMb, endMb), endMb };
+    },
+  };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
