@@ -49,5 +49,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   if (options.pretty) {
     return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
   }
+  // Synchronous writes (pino's default): measured no slower here than asynchronous ones,
+  // and no line is lost if the process dies.
   return pino(base);
 }

@@ -46,6 +46,106 @@ export function rewriteUrlValue(value: string, upstreamBase: string, proxyBase: 
 }
 
 /**
+ * The compiled form of a route's rewrite pairs. Each spelling is replaced in its own pass
+ * of V8's native String.replace with a constant replacement, which never calls back into
+ * JavaScript: on a page with a URL every 85 bytes, a per-match callback was most of the
+ * cost. The lookahead accepts a URL only where it ends (not inside a longer segment).
+ * (One pass per spelling is the same as one pass for all as long as the proxy's own URL
+ * does not contain the upstream's, which it cannot: they differ in host or port.)
+ * Built once per route and proxy URL; the rewriters of all requests share it.
+ */
+export class RewriteRules {
+  readonly #passes: ReadonlyArray<{ pattern: RegExp; replacement: string; growth: number }>;
+  /** All spellings at once, to find the URLs near a chunk's end. */
+  readonly #any: RegExp;
+  readonly #spellings: readonly string[];
+  /** Stands in for the first character after the text when that continues a segment; in no spelling. */
+  readonly #continuing: string;
+  /** The longest spelling minus one: the most a chunk can end with of a URL cut in two. */
+  readonly holdBack: number;
+
+  constructor(pairs: ReadonlyArray<readonly [string, string]>) {
+    const sorted = [...pairs].sort(([a], [b]) => b.length - a.length);
+    this.#spellings = sorted.map(([from]) => from);
+    this.#passes = sorted.map(([from, to]) => ({
+      pattern: new RegExp(`${escapeRegExp(from)}(?!${SEGMENT_CONTINUES})`, 'g'),
+      replacement: to.replaceAll('$', '$$$$'),
+      growth: to.length - from.length,
+    }));
+    this.#any = new RegExp(`(?:${this.#spellings.map(escapeRegExp).join('|')})(?!${SEGMENT_CONTINUES})`, 'g');
+    this.#continuing = [...'~!*+=:@(_.-'].find((char) => this.#spellings.every((from) => !from.includes(char))) ?? '~';
+    this.holdBack = Math.max(...this.#spellings.map((from) => from.length)) - 1;
+  }
+
+  /** A whole body at once (small bodies are rewritten this way, then sent with their new length). */
+  rewriteAll(body: Buffer): { bytes: Buffer; replacements: number } {
+    const { output, replacements } = this.scan(body.toString('latin1'), true);
+    return { bytes: replacements === 0 ? body : Buffer.from(output, 'latin1'), replacements };
+  }
+
+  /**
+   * Replaces every whole URL in text. Unless final, leaves alone (and says where it
+   * begins) the end that later bytes could still change: a URL cut off, or one whose
+   * next character has not arrived.
+   */
+  scan(text: string, final: boolean): { output: string; keepFrom: number; replacements: number } {
+    const keepFrom = final ? text.length : this.#settledEnd(text);
+    // The character after the cut decides whether a URL ending there is whole: a stand-in
+    // of the same kind takes its place, one that no spelling contains.
+    const cut = keepFrom < text.length;
+    const head = cut ? text.slice(0, keepFrom) + (isSegmentChar(text.charCodeAt(keepFrom)) ? this.#continuing : '\0') : text;
+    let output = head;
+    let replacements = 0;
+    for (const { pattern, replacement, growth } of this.#passes) {
+      const before = output;
+      output = before.replace(pattern, replacement);
+      if (output !== before) replacements += growth !== 0 ? (output.length - before.length) / growth : (before.match(pattern)?.length ?? 0);
+    }
+    return { output: cut ? output.slice(0, -1) : output, keepFrom, replacements };
+  }
+
+  /** Where the part of text that later bytes cannot change ends. */
+  #settledEnd(text: string): number {
+    let end = Math.max(0, text.length - this.holdBack);
+    // A URL that ends the text: the next byte decides whether it ends there.
+    for (const from of this.#spellings) if (text.endsWith(from)) end = Math.min(end, text.length - from.length);
+    // A whole URL that starts before the cut and ends after it is taken whole.
+    this.#any.lastIndex = Math.max(0, end - this.holdBack - 1);
+    for (let match = this.#any.exec(text); match && match.index < end; match = this.#any.exec(text)) {
+      end = Math.max(end, match.index + match[0].length);
+    }
+    return end;
+  }
+}
+
+const SEGMENT_CHAR = new RegExp(SEGMENT_CONTINUES);
+function isSegmentChar(code: number): boolean {
+  return SEGMENT_CHAR.test(String.fromCharCode(code));
+}
+
+/**
+ * Compiled rules per (upstream base, proxy base). The proxy base comes from the request's
+ * Host header, which any caller chooses, so the cache is bounded and simply starts over
+ * when full.
+ */
+export class RewriteRulesCache {
+  readonly #entries = new Map<string, RewriteRules>();
+
+  constructor(private readonly limit = 64) {}
+
+  get(upstreamBase: string, proxyBase: string): RewriteRules {
+    const key = `${upstreamBase} ${proxyBase}`;
+    let rules = this.#entries.get(key);
+    if (!rules) {
+      if (this.#entries.size >= this.limit) this.#entries.clear();
+      rules = new RewriteRules(rewritePairs(upstreamBase, proxyBase));
+      this.#entries.set(key, rules);
+    }
+    return rules;
+  }
+}
+
+/**
  * A streaming find-and-replace that never buffers a whole body: it holds back only the
  * last (longest pattern − 1) bytes of each chunk, so a URL split across two chunks is
  * still found, and a match at the very end of a chunk waits for the next byte to show
@@ -53,48 +153,28 @@ export function rewriteUrlValue(value: string, upstreamBase: string, proxyBase: 
  * UTF-8 around the ASCII URLs passes through unchanged.
  */
 export class UrlRewriter extends Transform {
-  readonly #pattern: RegExp;
-  readonly #replacements: Map<string, string>;
-  readonly #holdBack: number;
+  readonly #rules: RewriteRules;
   #tail = '';
   replacements = 0;
 
-  constructor(pairs: ReadonlyArray<readonly [string, string]>) {
+  constructor(rules: RewriteRules | ReadonlyArray<readonly [string, string]>) {
     super();
-    this.#replacements = new Map(pairs);
-    this.#pattern = new RegExp(`(?:${[...this.#replacements.keys()].map(escapeRegExp).join('|')})(?!${SEGMENT_CONTINUES})`, 'g');
-    this.#holdBack = Math.max(...pairs.map(([from]) => from.length)) - 1;
+    this.#rules = rules instanceof RewriteRules ? rules : new RewriteRules(rules);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const output = this.#replace(this.#tail + chunk.toString('latin1'), false);
-    callback(null, output.length > 0 ? Buffer.from(output, 'latin1') : undefined);
+    callback(null, this.#next(this.#tail + chunk.toString('latin1'), false));
   }
 
   override _flush(callback: TransformCallback): void {
-    const output = this.#replace(this.#tail, true);
-    callback(null, output.length > 0 ? Buffer.from(output, 'latin1') : undefined);
+    callback(null, this.#next(this.#tail, true));
   }
 
-  /** Replaces what is certain in text and keeps the undecided end in #tail (nothing at the end of the body). */
-  #replace(text: string, final: boolean): string {
-    let output = '';
-    let done = 0;
-    let undecidedFrom = text.length;
-    this.#pattern.lastIndex = 0;
-    for (let match = this.#pattern.exec(text); match; match = this.#pattern.exec(text)) {
-      const end = match.index + match[0].length;
-      if (end === text.length && !final) {
-        undecidedFrom = match.index; // the next byte may continue the path segment
-        break;
-      }
-      output += text.slice(done, match.index) + this.#replacements.get(match[0])!;
-      done = end;
-      this.replacements++;
-    }
-    const safeEnd = final ? text.length : Math.min(undecidedFrom, Math.max(done, text.length - this.#holdBack));
-    this.#tail = text.slice(safeEnd);
-    return output + text.slice(done, safeEnd);
+  #next(text: string, final: boolean): Buffer | undefined {
+    const { output, keepFrom, replacements } = this.#rules.scan(text, final);
+    this.replacements += replacements;
+    this.#tail = final ? '' : text.slice(keepFrom);
+    return output.length > 0 ? Buffer.from(output, 'latin1') : undefined;
   }
 }
 

@@ -4,7 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../errors.ts';
 import { isLoopbackAddress } from '../inbound/loopback.ts';
-import { isRewritableContentType, rewriteLinkHeader, rewritePairs, rewriteUrlValue, UrlRewriter } from '../odata/rewrite.ts';
+import { sendBody } from '../http/send-body.ts';
+import { isRewritableContentType, rewriteLinkHeader, rewriteUrlValue, UrlRewriter, type RewriteRulesCache } from '../odata/rewrite.ts';
 import type { RouteMatch } from '../routes/table.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
 import type { AccessToken } from '../tokens/token.ts';
@@ -22,6 +23,7 @@ export interface ForwardRequest {
   forwardedProto: string;
   /** The host the client used, as the proxy understood it (X-Forwarded-Host upstream). */
   forwardedHost: string;
+  rewriteRules: RewriteRulesCache;
   tokens: TokenProvider;
   dispatcher: Dispatcher;
   /** Filled in as the exchange happens: the response can close (and be logged) before forward() returns. */
@@ -136,32 +138,49 @@ async function relay(request: ForwardRequest, response: Dispatcher.ResponseData,
   // Re-compressed only what arrived compressed, and not for loopback clients, where it costs CPU for no gain.
   const clientCoding =
     upstreamCoding && upstreamCoding !== 'identity' && !isLoopbackAddress(req.socket.remoteAddress) ? negotiateCoding(firstValue(req.headers['accept-encoding']), upstreamCoding) : undefined;
-  if (rewrite) {
-    // The body changes length; chunked encoding carries it.
-    delete headers['content-length'];
-    delete headers['content-encoding'];
-    if (clientCoding) {
-      headers['content-encoding'] = clientCoding;
-      headers.vary = appendVary(headers.vary, 'Accept-Encoding');
-    }
-  }
-  res.writeHead(response.statusCode, headers);
   record.rewritten = rewrite;
-  record.bytes = 0;
-  response.body.on('data', (chunk: Buffer) => {
-    record.bytes! += chunk.length;
-  });
+  const rules = rewrite ? request.rewriteRules.get(route.baseUrl, proxyBase) : undefined;
   try {
-    if (rewrite) {
-      await pipeline([response.body, ...rewriteStages(upstreamCoding, clientCoding, new UrlRewriter(rewritePairs(route.baseUrl, proxyBase))), res]);
-    } else {
-      await pipeline(response.body, res);
+    if (rules && upstreamCoding === 'identity' && isSmall(response.headers['content-length'])) {
+      // A small body (most OData pages of a few rows, every error) is rewritten whole and
+      // sent with its new length: no transform stream, no chunked framing.
+      const body = Buffer.from(await response.body.arrayBuffer());
+      const rewritten = rules.rewriteAll(body).bytes;
+      record.bytes = body.length;
+      headers['content-length'] = String(rewritten.length);
+      res.writeHead(response.statusCode, headers);
+      res.end(rewritten);
+      return;
     }
+    if (rewrite) {
+      // The body changes length; chunked encoding carries it.
+      delete headers['content-length'];
+      delete headers['content-encoding'];
+      if (clientCoding) {
+        headers['content-encoding'] = clientCoding;
+        headers.vary = appendVary(headers.vary, 'Accept-Encoding');
+      }
+    }
+    res.writeHead(response.statusCode, headers);
+    record.bytes = 0;
+    response.body.on('data', (chunk: Buffer) => {
+      record.bytes! += chunk.length;
+    });
+    if (rules) await pipeline([response.body, ...rewriteStages(upstreamCoding!, clientCoding, new UrlRewriter(rules)), res]);
+    else await sendBody(response.body, res);
   } catch (error) {
     // The client leaving is not a failure of ours; anything else broke the upstream's body midway.
     if (clientGone.aborted) throw error;
     throw new ProxyError('UPSTREAM_UNREACHABLE', `The upstream response broke off (${(error as { code?: string }).code ?? (error as Error).name}).`, { cause: error });
   }
+}
+
+/** Bodies up to this size are rewritten in one piece. */
+const WHOLE_BODY_LIMIT = 64 * 1024;
+
+function isSmall(contentLength: string | string[] | undefined): boolean {
+  const length = Number(firstValue(contentLength));
+  return contentLength !== undefined && Number.isInteger(length) && length <= WHOLE_BODY_LIMIT;
 }
 
 /** Decode (when compressed), rewrite, encode (when the client gets a compressed body). */

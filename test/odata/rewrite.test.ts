@@ -126,6 +126,13 @@ t.test('a URL that only starts like the base is another resource and is left alo
   t.equal((await rewrite([Buffer.from(`x ${upstream}`)])).output, `x ${proxy}`, 'a URL that ends the body');
 });
 
+t.test('a proxy URL with $ in it (a route prefix may have one) is written literally', async (t) => {
+  const dollar = 'http://localhost:8080/a$&b$1';
+  const { output, replacements } = await rewrite([Buffer.from(`"${upstream}/x" "${upstream}"`)], rewritePairs(upstream, dollar));
+  t.equal(output, `"${dollar}/x" "${dollar}"`);
+  t.equal(replacements, 2);
+});
+
 t.test('rewriteLinkHeader', async (t) => {
   t.equal(
     rewriteLinkHeader(`<${upstream}/People?$skiptoken=2>; rel="next", <https://other.example/x>; rel="help", <${upstream}2/y>; rel="z"`, upstream, proxy),
