@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../log/logger.ts';
 import { createProxyServer } from '../proxy/server.ts';
 import { loadFromCli } from './config-file.ts';
 import { reloadInto, watchConfigFile } from './reload.ts';
-import { UsageError, type CliIo } from './io.ts';
+import { packageVersion, UsageError, type CliIo } from './io.ts';
 
 export interface ServeOptions {
   config?: string;
@@ -29,7 +29,7 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
   for (const warning of warnings) logger.warn(warning);
   checkExposure(config, options, logger);
 
-  const proxy = createProxyServer(config, { logger });
+  const proxy = createProxyServer(config, { logger, version: packageVersion() });
   let url: string;
   try {
     url = await proxy.listen();

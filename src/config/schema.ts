@@ -211,6 +211,10 @@ export const configSchema = z.strictObject({
   inbound: inboundSchema.default({ anonymous: 'loopback', users: [], trustForwardedHeaders: false }),
   tokens: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'token source names use letters, digits, _ . -'), tokenSourceSchema),
   routes: z.record(z.string(), routeSchema).describe('Path prefix (/name) → upstream. Longest whole-segment prefix wins.'),
+  statusPage: z
+    .enum(['loopback', 'authenticated', 'off'])
+    .default('loopback')
+    .describe('Who may open /_status: loopback callers only (default), anyone the inbound rules let in, or nobody.'),
   shutdownTimeout: duration(10_000).describe('On SIGTERM/SIGINT, how long requests in flight may take to finish before their connections are closed.'),
 });
 

@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import { reservedPath } from '../admin/endpoints.ts';
 import { createMetrics, type ProxyMetrics } from '../admin/metrics.ts';
+import { RecentErrors } from '../admin/recent-errors.ts';
+import { renderStatusPage, type StatusModel } from '../admin/status-page.ts';
+import { isLoopbackAddress } from '../inbound/loopback.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Config, TokenSourceConfig } from '../config/schema.ts';
 import { DispatcherPool, outboundProxyFromEnv, type TlsSettings } from '../http/dispatchers.ts';
@@ -31,6 +34,8 @@ export interface ProxyServerDeps {
   dispatcher?: Dispatcher;
   /** HTTP_PROXY/HTTPS_PROXY/NO_PROXY and NODE_EXTRA_CA_CERTS are read from here (default: process.env). */
   env?: Record<string, string | undefined>;
+  /** Shown on /_status. */
+  version?: string;
 }
 
 export interface ProxyServer {
@@ -76,6 +81,8 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   const metrics = createMetrics(() => state.tokenProviders, clock);
   let closing = false;
   const rewriteRules = new RewriteRulesCache();
+  const recentErrors = new RecentErrors(clock);
+  const startedAt = clock.now();
   // The access line is built field by field from values that are safe to log (the path
   // without its query, the user name, error codes and messages). Generic redaction, the
   // net under every other log call, cost about a tenth of the CPU per request here.
@@ -88,6 +95,29 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   async function tokensNotHeld({ prefetched }: ServingState): Promise<string[]> {
     const results = await Promise.allSettled(prefetched.map((provider) => provider.getToken()));
     return prefetched.filter((_, index) => results[index]!.status === 'rejected').map((provider) => provider.name);
+  }
+
+  function statusModel({ routes, tokenProviders }: ServingState): StatusModel {
+    return {
+      version: deps.version ?? 'unknown',
+      startedAt,
+      now: clock.now(),
+      routes: routes.routes.map((route) => ({ prefix: route.prefix, target: route.baseUrl, tokenSource: route.tokenSource, rewriteUrls: route.rewriteUrls })),
+      tokenSources: [...tokenProviders.values()].map((provider) => {
+        const state = provider.state();
+        const failure = provider.lastFailure();
+        return {
+          name: provider.name,
+          state: state.status,
+          ...(state.status === 'empty' ? {} : { expiresAt: state.expiresAt }),
+          fetches: provider.stats.fetches,
+          fetchFailures: provider.stats.fetchFailures,
+          ...(failure ? { lastFailure: failure } : {}),
+        };
+      }),
+      errors: recentErrors.summary(),
+      errorWindowMinutes: recentErrors.windowMinutes,
+    };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: AccessLog): Promise<void> {
@@ -114,7 +144,17 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       res.end(req.method === 'HEAD' ? undefined : text);
       return;
     }
-    if (reserved) throw new ProxyError('NO_ROUTE', `${reserved} is reserved for the proxy and not served by this version.`);
+    if (reserved === '/_status') {
+      const access = current.config.statusPage;
+      if (access === 'off') throw new ProxyError('NO_ROUTE', '/_status is switched off (statusPage: off).');
+      if (access === 'loopback' && !isLoopbackAddress(req.socket.remoteAddress)) {
+        throw new ProxyError('NO_ROUTE', '/_status is shown to loopback callers only (statusPage: loopback).');
+      }
+      const html = renderStatusPage(statusModel(current));
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...NO_STORE, 'content-length': Buffer.byteLength(html) });
+      res.end(req.method === 'HEAD' ? undefined : html);
+      return;
+    }
     if (target.path === '/') {
       // The Power BI service tests a data source's root URL; it must answer without reaching an upstream.
       sendJson(res, 200, current.routeList, { method: req.method, headers: NO_STORE });
@@ -178,6 +218,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       if (!isProxyError(error) && res.destroyed) return; // the client went away; nothing to answer
       const proxyError = isProxyError(error) ? error : new ProxyError('INTERNAL', undefined, { cause: error });
       log.error = { code: proxyError.code, message: proxyError.message, ...describeCause(proxyError.cause) };
+      recentErrors.record(proxyError.code);
       if (proxyError.code === 'INTERNAL') {
         // name, message and stack only: an arbitrary error object may carry request headers.
         const { name, message, stack } = error instanceof Error ? error : new Error(String(error));

@@ -37,6 +37,13 @@ export interface TokenProviderStats {
   failedFast: number;
 }
 
+/** The most recent failed fetch, kept after recovery so an operator can see what happened. */
+export interface TokenFailure {
+  code: string;
+  message: string;
+  at: number;
+}
+
 export type TokenState =
   | { status: 'empty' }
   | { status: 'valid'; expiresAt: number; obtainedAt: number }
@@ -58,6 +65,7 @@ export class TokenProvider {
   #consecutiveFailures = 0;
   #retryAt = 0;
   #lastError: ProxyError | undefined;
+  #lastFailure: TokenFailure | undefined;
   readonly #skewMs: number;
   readonly #refreshAhead: number;
   readonly #backoff: BackoffOptions;
@@ -114,6 +122,10 @@ export class TokenProvider {
     return { status: 'expired', expiresAt: current.expiresAt };
   }
 
+  lastFailure(): TokenFailure | undefined {
+    return this.#lastFailure;
+  }
+
   #isFresh(token: AccessToken, now: number): boolean {
     const skew = Math.min(this.#skewMs, (token.expiresAt - token.obtainedAt) / 10);
     return now < token.expiresAt - skew;
@@ -152,6 +164,7 @@ export class TokenProvider {
       const delayMs = this.#backoffDelay(this.#consecutiveFailures);
       this.#retryAt = this.clock.now() + delayMs;
       this.#lastError = error instanceof ProxyError ? error : new ProxyError('TOKEN_UNAVAILABLE', undefined, { cause: error });
+      this.#lastFailure = { code: this.#lastError.code, message: this.#lastError.message, at: this.clock.now() };
       this.#onFetch?.(this.#lastError.code);
       // The message is built from the IdP's error code and description; the cause may hold the
       // request, so it is not logged.

@@ -29,6 +29,7 @@ t.test('defaults are filled in', async (t) => {
   });
   t.same(config.routes['/sales'], { ...route, timeout: 600_000, headers: {}, rewriteUrls: true }, 'timeout 600 s as OData.Feed');
   t.equal(config.shutdownTimeout, 10_000, 'shutdownTimeout 10 s');
+  t.equal(config.statusPage, 'loopback', '/_status for loopback callers only');
   const partial = configSchema.parse({ ...base, listen: { port: 9000 }, inbound: { anonymous: 'none' } });
   t.same(partial.listen, { host: '127.0.0.1', port: 9000 }, 'a partial section gets the rest of its defaults');
   t.same(partial.inbound, { anonymous: 'none', users: [], trustForwardedHeaders: false });
@@ -226,7 +227,7 @@ t.test('the JSON Schema describes the file as written', async (t) => {
   t.equal(schema.title, 'bearer-proxy configuration (proxy.yaml)');
   t.equal(schema.type, 'object');
   t.equal(schema.additionalProperties, false, 'unknown top-level keys are errors in editors too');
-  t.same(Object.keys(schema.properties ?? {}).sort(), ['inbound', 'listen', 'routes', 'shutdownTimeout', 'tokens']);
+  t.same(Object.keys(schema.properties ?? {}).sort(), ['inbound', 'listen', 'routes', 'shutdownTimeout', 'statusPage', 'tokens']);
   t.same([...(schema.required ?? [])].sort(), ['routes', 'tokens'], 'defaults make the rest optional');
   const routeSchema = schema.properties?.routes?.additionalProperties as JsonSchema;
   t.equal(routeSchema.additionalProperties, false);

@@ -15,6 +15,10 @@ export interface StackOptions {
   secret?: string;
   /** Proxy dependencies to replace, such as the clock. */
   deps?: Partial<ProxyServerDeps>;
+  /** Other top-level config keys. */
+  config?: Record<string, unknown>;
+  /** Listen address (default 127.0.0.1). */
+  host?: string;
 }
 
 /**
@@ -31,7 +35,8 @@ export async function startStack(t: Test, options: StackOptions = {}) {
     ...(options.inbound ? { inbound: options.inbound as never } : {}),
     tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: options.secret ?? idp.clients.post.clientSecret, allowInsecure: true } },
     routes: { '/api': { target: options.target?.(upstream.url) ?? upstream.url, token: 'idp', ...options.route } },
-  }, options.deps);
+    ...options.config,
+  }, options.deps, options.host);
   t.teardown(() => proxy.close());
   return { idp, upstream, proxy };
 }
