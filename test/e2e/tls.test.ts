@@ -6,6 +6,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import t, { type Test } from 'tap';
 import { Agent, request } from 'undici';
 import { configSchema, type ConfigInput } from '../../src/config/schema.ts';
+import { spawnCli, waitForLine } from '../helpers/cli.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
@@ -168,4 +169,33 @@ t.test('HTTP_PROXY/HTTPS_PROXY carry IdP and upstream traffic; NO_PROXY exempts 
   t.teardown(() => exempt.close());
   t.equal(await (await fetch(`${exempt.url}/api/y`)).text(), 'upstream saw /y');
   t.same(tunnels, [], 'no_proxy (lower case, as curl reads it) exempted the hosts');
+});
+
+t.test('NODE_EXTRA_CA_CERTS is trusted by the CLI, also next to a route’s own ca', async (t) => {
+  const idp = await startIdp();
+  t.teardown(() => idp.close());
+  const extraCa = createTestCa('extra CA');
+  const routeCa = createTestCa('route CA');
+  const viaExtra = await httpsUpstream(t, extraCa);
+  const viaRoute = await httpsUpstream(t, routeCa);
+  const dir = t.testdir({
+    'extra-ca.pem': extraCa.certPem,
+    'route-ca.pem': routeCa.certPem,
+    'proxy.yaml': [
+      'listen: { port: 0 }',
+      'tokens:',
+      `  idp: { tokenUrl: "${idp.tokenUrl}", clientId: ${idp.clients.post.clientId}, clientSecret: "\${SECRET}", allowInsecure: true }`,
+      'routes:',
+      `  /extra: { target: "${viaExtra}", token: idp }`,
+      `  /both: { target: "${viaExtra}", token: idp, ca: "\${file:route-ca.pem}" }`,
+      `  /route: { target: "${viaRoute}", token: idp, ca: "\${file:route-ca.pem}" }`,
+      '',
+    ].join('\n'),
+  });
+  const child = spawnCli(['serve', '-c', `${dir}/proxy.yaml`], { env: { SECRET: idp.clients.post.clientSecret, NODE_EXTRA_CA_CERTS: `${dir}/extra-ca.pem` } });
+  t.teardown(() => void child.kill('SIGKILL'));
+  const { url } = JSON.parse(await waitForLine(child, /listening on/)) as { url: string };
+  t.equal((await fetch(`${url}/extra/a`)).status, 200, 'an upstream signed by the NODE_EXTRA_CA_CERTS CA');
+  t.equal((await fetch(`${url}/both/a`)).status, 200, 'still trusted on a route that adds its own ca');
+  t.equal((await fetch(`${url}/route/a`)).status, 200, 'and the route’s own ca');
 });
