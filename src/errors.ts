@@ -21,14 +21,17 @@ export class ProxyError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string = ERRORS[code].message,
-    options: { cause?: unknown; headers?: Record<string, string> } = {},
+    options: { cause?: unknown; headers?: Record<string, string>; logDetails?: Record<string, string> } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'ProxyError';
     this.status = ERRORS[code].status;
     this.headers = options.headers ?? {};
+    this.logDetails = options.logDetails ?? {};
   }
   readonly headers: Record<string, string>;
+  /** For the access log only, never sent to the client (such as the user name of a failed login). */
+  readonly logDetails: Record<string, string>;
 }
 
 export function isProxyError(error: unknown): error is ProxyError {

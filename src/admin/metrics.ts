@@ -16,6 +16,7 @@ export interface ProxyMetrics {
   tokenFetched(source: string, result: string): void;
   rewritten(route: string, bytes: number): void;
   configReloaded(result: 'ok' | 'failed'): void;
+  authFailed(code: 'AUTH_INVALID' | 'AUTH_REQUIRED'): void;
 }
 
 /**
@@ -71,6 +72,13 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
 
   const reloads = new Counter({ name: 'bearer_proxy_config_reloads_total', help: 'Config reloads, by result (ok or failed).', labelNames: ['result'], registers: [registry] });
 
+  const authFailures = new Counter({
+    name: 'bearer_proxy_auth_failures_total',
+    help: 'Requests refused for missing (AUTH_REQUIRED) or wrong (AUTH_INVALID) Basic credentials.',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+
   return {
     registry,
     requestStarted: () => inFlight.inc(),
@@ -84,5 +92,6 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
     tokenFetched: (source, result) => fetches.inc({ source, result }),
     rewritten: (route, bytes) => rewrittenBytes.inc({ route }, bytes),
     configReloaded: (result) => reloads.inc({ result }),
+    authFailed: (code) => authFailures.inc({ code }),
   };
 }

@@ -50,7 +50,8 @@ export function createAuthenticator(inbound: Pick<InboundConfig, 'anonymous' | '
       const fingerprint = createHmac('sha256', cacheKey).update(credentials.user).update('\0').update(credentials.password).digest('base64');
       if (account && verified.has(fingerprint)) return { user: account.name };
       const ok = account ? await account.check(credentials.password) : await rejectUnknownUser(credentials.password);
-      if (!ok || !account) throw new ProxyError('AUTH_INVALID', undefined, { headers: CHALLENGE_HEADERS });
+      // The name tried is logged so an operator can see who is failing; the password never is.
+      if (!ok || !account) throw new ProxyError('AUTH_INVALID', undefined, { headers: CHALLENGE_HEADERS, logDetails: { attemptedUser: credentials.user.slice(0, 64) } });
       if (verified.size >= VERIFIED_CACHE_LIMIT) verified.clear();
       verified.add(fingerprint);
       return { user: account.name };

@@ -217,8 +217,9 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     handle(req, res, requestId, log).catch((error: unknown) => {
       if (!isProxyError(error) && res.destroyed) return; // the client went away; nothing to answer
       const proxyError = isProxyError(error) ? error : new ProxyError('INTERNAL', undefined, { cause: error });
-      log.error = { code: proxyError.code, message: proxyError.message, ...describeCause(proxyError.cause) };
+      log.error = { code: proxyError.code, message: proxyError.message, ...proxyError.logDetails, ...describeCause(proxyError.cause) };
       recentErrors.record(proxyError.code);
+      if (proxyError.code === 'AUTH_INVALID' || proxyError.code === 'AUTH_REQUIRED') metrics.authFailed(proxyError.code);
       if (proxyError.code === 'INTERNAL') {
         // name, message and stack only: an arbitrary error object may carry request headers.
         const { name, message, stack } = error instanceof Error ? error : new Error(String(error));

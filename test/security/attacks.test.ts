@@ -1,0 +1,115 @@
+import { createServer } from 'node:http';
+import t, { type Test } from 'tap';
+import { externalIPv4, closeServer, listen } from '../helpers/listen.ts';
+import { parsePrometheusText, sampleValue } from '../helpers/prometheus.ts';
+import { rawRequest } from '../helpers/raw-http.ts';
+import { startStack } from '../helpers/stack.ts';
+
+/*
+ * The proxy attacked the way a hostile caller on the network would: raw bytes on a socket,
+ * forged headers, and upstreams that try to send it elsewhere. Each case checks the
+ * defence's effect (status, and that no upstream saw the request), so removing the
+ * defence fails the test.
+ */
+
+/** A server that must never be reached; it records anything that does. */
+async function decoy(t: Test) {
+  const hits: string[] = [];
+  const server = createServer((req, res) => {
+    hits.push(`${req.method} ${req.url} auth=${req.headers.authorization ?? ''}`);
+    res.end('decoy');
+  });
+  const url = await listen(server);
+  t.teardown(() => closeServer(server));
+  return { url, host: new URL(url).host, hits };
+}
+
+t.test('request smuggling and routing escapes are refused before any upstream is touched', async (t) => {
+  const { upstream, proxy } = await startStack(t, { target: (url) => `${url}/base/v1` });
+  const evil = await decoy(t);
+  const host = new URL(proxy.url).host;
+  const send = (head: string, body = '') => rawRequest(proxy.url, `${head}\r\n\r\n${body}`);
+  const cases: Array<[string, string, number | RegExp]> = [
+    ['absolute-form target to another host', `GET ${evil.url}/x HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
+    ['absolute-form target to the proxy itself', `GET ${proxy.url}/api/x HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
+    ['CONNECT tunnel', `CONNECT ${evil.host} HTTP/1.1\r\nHost: ${evil.host}\r\nConnection: close`, 400],
+    ['dot segments', `GET /api/../../admin HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
+    ['encoded dot segments', `GET /api/%2e%2e/%2E%2E/admin HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
+    ['double-encoded dot segments', `GET /api/%252e%252e/admin HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
+    ['encoded slash with dots', `GET /api/..%2f..%2fadmin HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
+    ['backslash dot segments', `GET /api/..\\..\\admin HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
+    ['encoded backslash dot segments', `GET /api/..%5c..%5cadmin HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
+    ['Content-Length with Transfer-Encoding', `POST /api/x HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close`, 400],
+    ['two different Content-Lengths', `POST /api/x HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nContent-Length: 40\r\nConnection: close`, 400],
+    ['Transfer-Encoding that is not chunked last', `POST /api/x HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked, identity\r\nConnection: close`, 400],
+    ['oversized headers', `GET /api/x HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close`, 431],
+    ['garbage request line', `GET\u0000/api/x HTP/9\r\nHost: ${host}\r\nConnection: close`, 400],
+    ['header injection attempt', `GET /api/x HTTP/1.1\r\nHost: ${host}\r\nX-A: b\rX-Injected: 1\r\nConnection: close`, 400],
+  ];
+  for (const [name, head, expected] of cases) {
+    const response = await send(head, head.startsWith('POST') ? 'abcd' : '');
+    if (typeof expected === 'number') t.equal(response.status, expected, name);
+    else t.match(String(response.status), expected, name);
+  }
+  t.same(upstream.requests, [], 'the upstream never saw any of them');
+  t.same(evil.hits, [], 'nor did the other host');
+  t.equal((await fetch(`${proxy.url}/api/still-serving`)).status, 200, 'and the proxy keeps serving');
+  t.equal(upstream.requests[0]?.url, '/base/v1/still-serving', 'inside the route’s base path');
+});
+
+t.test('SSRF: the upstream is always the configured target; redirects are passed on, never followed', async (t) => {
+  const evil = await decoy(t);
+  let redirectTo = '';
+  const { upstream, proxy } = await startStack(t, {
+    upstream: {
+      handler: (req, res, ctx) => {
+        if (req.url?.startsWith('/redirect')) {
+          res.writeHead(302, { location: redirectTo.replace('UPSTREAM', ctx.baseUrl) });
+          res.end();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`served ${req.url} for host ${req.headers.host}`);
+      },
+    },
+  });
+  const forged = { host: evil.host, 'x-forwarded-host': evil.host, 'x-forwarded-proto': 'https', forwarded: `host=${evil.host}`, 'x-original-url': `${evil.url}/x`, 'x-rewrite-url': '/admin' };
+  const viaHeaders = await fetch(`${proxy.url}/api/data?url=${encodeURIComponent(`${evil.url}/steal`)}&target=${evil.host}`, { headers: forged });
+  t.equal(viaHeaders.status, 200);
+  t.match(await viaHeaders.text(), `served /data?url=`, 'headers and query parameters are only data');
+  t.equal(upstream.requests.at(-1)!.headers.host, new URL(upstream.url).host, 'the upstream Host is the target’s, whatever the client sent');
+
+  redirectTo = `${evil.url}/collect`;
+  const offsite = await fetch(`${proxy.url}/api/redirect`, { redirect: 'manual' });
+  t.equal(offsite.status, 302, 'a redirect to another origin reaches the client');
+  t.equal(offsite.headers.get('location'), `${evil.url}/collect`, 'unchanged: it is not the upstream’s');
+  redirectTo = 'UPSTREAM/elsewhere?x=1';
+  const onsite = await fetch(`${proxy.url}/api/redirect`, { redirect: 'manual' });
+  t.equal(onsite.headers.get('location'), `${proxy.url}/api/elsewhere?x=1`, 'a redirect within the upstream is rewritten to the proxy');
+  t.same(evil.hits, [], 'the proxy never followed a redirect or a forged header, so no token went elsewhere');
+});
+
+t.test('inbound: remote callers need credentials, X-Forwarded-For changes nothing, failures are logged and counted', async (t) => {
+  const host = externalIPv4();
+  const { upstream, proxy } = await startStack(t, { inbound: { anonymous: 'loopback', users: [{ name: 'gateway', password: 'right-password-7731' }] }, host: '0.0.0.0' });
+  const remote = `http://${host}:${new URL(proxy.url).port}`;
+  const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+  const spoofed = await fetch(`${remote}/api/x`, { headers: { 'x-forwarded-for': '127.0.0.1', 'x-real-ip': '127.0.0.1', forwarded: 'for=127.0.0.1' } });
+  t.equal(spoofed.status, 401, 'a remote caller claiming to be loopback still needs credentials');
+  t.match(spoofed.headers.get('www-authenticate'), /^Basic realm=/);
+  const wrong = await fetch(`${remote}/api/x`, { headers: { authorization: basic('gateway', 'wrong-password-0042') } });
+  t.equal(wrong.status, 401);
+  const unknown = await fetch(`${remote}/api/x`, { headers: { authorization: basic('mallory', 'guess-0043') } });
+  t.equal(unknown.status, 401);
+  t.equal(upstream.requests.length, 0, 'nothing was forwarded');
+  t.equal((await fetch(`${remote}/api/x`, { headers: { authorization: basic('gateway', 'right-password-7731') } })).status, 200, 'the right credentials work');
+  t.equal((await fetch(`${proxy.url}/api/x`)).status, 200, 'a real loopback caller needs none');
+
+  const failures = proxy.logs.filter((line) => (line.error as { code?: string } | undefined)?.code === 'AUTH_INVALID');
+  t.same(failures.map((line) => (line.error as { attemptedUser?: string }).attemptedUser), ['gateway', 'mallory'], 'failed logins are logged with the name tried');
+  t.notMatch(proxy.logText(), /wrong-password-0042|guess-0043|right-password-7731/, 'never with a password');
+  const metrics = parsePrometheusText(await (await fetch(`${proxy.url}/metrics`)).text());
+  t.equal(sampleValue(metrics, 'bearer_proxy_auth_failures_total', { code: 'AUTH_INVALID' }), 2, 'and counted');
+  t.equal(sampleValue(metrics, 'bearer_proxy_auth_failures_total', { code: 'AUTH_REQUIRED' }), 1);
+});
