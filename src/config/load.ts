@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { interpolateDocument } from './interpolate.ts';
 import { formatKeyPath, positionOf, type KeyPath } from './positions.ts';
@@ -65,10 +65,11 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   const problems: ConfigProblem[] = doc.errors.map((error) => {
-    const [start] = error.linePos ?? [];
     // The parser appends its own "at line N, column M:" and an excerpt; the position leads our line instead.
     const message = error.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
-    return { path: [], line: start?.line, column: start?.col, message: `YAML syntax: ${message}` };
+    // From the offset, not error.linePos: the yaml LineCounter misses newlines inside a
+    // broken multi-line scalar and then places every later error too early (found by fuzzing).
+    return { path: [], ...lineAndColumn(text, error.pos[0]), message: `YAML syntax: ${message}` };
   });
   if (problems.length > 0) throw new ConfigError(source, problems);
 
@@ -84,19 +85,46 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
   });
   problems.push(...referenceProblems.map((problem) => at(problem.path, problem.message)));
 
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (error) {
+    // Aliases are resolved only here: an undefined anchor or an alias bomb throws a plain error.
+    throw new ConfigError(source, [...problems, { path: [], message: `YAML aliases: ${(error as Error).message}` }]);
+  }
   // reportInput: a value of the wrong type is not a missing key (issue.input tells them apart).
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) problems.push(...parsed.error.issues.flatMap((issue) => describeIssue(issue, at)));
   problems.push(...crossReferenceIssues(raw).map((issue) => at(issue.path, issue.message, issue.at)));
 
   if (problems.length > 0 || !parsed.success) {
+    scrubInterpolatedValues(problems, doc, referenced);
     throw new ConfigError(source, dedupe(problems).sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
   }
   return { config: parsed.data, warnings: plainTextSecretWarnings(parsed.data, referenced, at, source), source };
 }
 
 type Locate = (path: KeyPath, message: string, place?: 'key' | 'value') => ConfigProblem;
+
+/** 1-based line and column of an offset in text. */
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, Math.max(0, offset));
+  const lineStart = before.lastIndexOf('\n') + 1;
+  return { line: before.split('\n').length, column: before.length - lineStart + 1 };
+}
+
+/**
+ * A value that came from ${ENV} or ${file:} may be a secret put in the wrong key, and some
+ * messages quote the offending value ("…" is not a duration): those quotes are replaced.
+ */
+function scrubInterpolatedValues(problems: ConfigProblem[], doc: Document, referenced: Set<string>): void {
+  for (const problem of problems) {
+    if (!referenced.has(JSON.stringify(problem.path))) continue;
+    const value = doc.getIn(problem.path);
+    if (typeof value !== 'string' || value === '') continue;
+    problem.message = problem.message.replaceAll(`"${value}"`, 'the value of the ${…} reference');
+  }
+}
 
 function describeIssue(issue: z.core.$ZodIssue, at: Locate): ConfigProblem[] {
   const path = issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment));

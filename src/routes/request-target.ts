@@ -15,6 +15,9 @@ export function parseRequestTarget(rawUrl: string): RequestTarget {
   if (!rawUrl.startsWith('/') || rawUrl.startsWith('//')) {
     throw new ProxyError('BAD_REQUEST', 'Only origin-form request targets (/path?query) are accepted; this is not a forward proxy.');
   }
+  // A fragment is never sent in HTTP/1.1 (RFC 9112 §3.2); an upstream that parses one
+  // would read "/base/..#x" as "/base/..", so a target with "#" is refused outright.
+  if (rawUrl.includes('#')) throw new ProxyError('BAD_REQUEST', 'A request target cannot contain "#" (fragments are not sent to servers).');
   const queryStart = rawUrl.indexOf('?');
   const path = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
   const search = queryStart < 0 ? '' : rawUrl.slice(queryStart);
@@ -39,8 +42,9 @@ function escapesItsParent(segment: string): boolean {
     try {
       decoded = decodeURIComponent(current);
     } catch {
-      // Not valid UTF-8 once decoded: the bytes still reach the upstream as sent, so only dots matter.
-      decoded = current.replace(/%2e/gi, '.').replace(/%2f/gi, '/').replace(/%5c/gi, '\\').replace(/%25/g, '%');
+      // Not valid UTF-8 once decoded: decode byte by byte, as a server that does not care
+      // about UTF-8 would, so "%FF%252e%252e" still shows its ".." after two rounds.
+      decoded = current.replace(/%([0-9A-Fa-f]{2})/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
     }
     if (decoded === current) return false;
     current = decoded;
