@@ -42,6 +42,10 @@ export function reloadInto(proxy: ProxyServer, load: () => LoadedConfig, logger:
     logger.warn({ configured: config.listen, running }, 'listen.host/port changed: that takes a restart; still listening where it was');
   }
   config.listen = running;
+  if (JSON.stringify(config.admin) !== JSON.stringify(proxy.config.admin)) {
+    logger.warn({ configured: config.admin, running: proxy.config.admin }, 'admin listener changed: that takes a restart; keeping the running one');
+  }
+  config.admin = proxy.config.admin;
   const change = proxy.reload(config);
   proxy.metrics.configReloaded('ok');
   for (const warning of loaded.warnings) logger.warn(warning);

@@ -39,7 +39,7 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`cannot listen on ${config.listen.host}: no such address on this machine`, 1);
     throw error;
   }
-  logger.info({ url, config: source, routes: proxy.routes.prefixes }, `bearer-proxy listening on ${url}`);
+  logger.info({ url, ...(proxy.adminUrl ? { adminUrl: proxy.adminUrl } : {}), config: source, routes: proxy.routes.prefixes }, `bearer-proxy listening on ${url}`);
   void proxy.prefetch();
 
   const unwatch = watchConfigFile(source, () => reloadInto(proxy, load, logger, 'file changed'));

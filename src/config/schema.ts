@@ -211,6 +211,13 @@ export const configSchema = z.strictObject({
   inbound: inboundSchema.default({ anonymous: 'loopback', users: [], trustForwardedHeaders: false }),
   tokens: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'token source names use letters, digits, _ . -'), tokenSourceSchema),
   routes: z.record(z.string(), routeSchema).describe('Path prefix (/name) → upstream. Longest whole-segment prefix wins.'),
+  admin: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).describe('0 picks a free one.'),
+    })
+    .optional()
+    .describe('A second listener for /healthz, /readyz, /metrics and /_status only; /metrics and /_status then leave the main listener.'),
   statusPage: z
     .enum(['loopback', 'authenticated', 'off'])
     .default('loopback')

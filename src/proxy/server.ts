@@ -53,8 +53,10 @@ export interface ProxyServer {
   reload(config: Config): { keptSources: string[]; newSources: string[] };
   /** Fetches the tokens of sources marked prefetch; resolves with the names that failed. */
   prefetch(): Promise<string[]>;
-  /** Starts listening on the configured (or given) host and port; resolves with the base URL. */
+  /** Starts listening on the configured (or given) host and port, and on the admin address if configured; resolves with the base URL. */
   listen(port?: number, host?: string): Promise<string>;
+  /** The admin listener's base URL, once listening (only with `admin:` configured). */
+  readonly adminUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   let state = buildServingState(config, makeProvider, dispatcherFor).state;
   const metrics = createMetrics(() => state.tokenProviders, clock);
   let closing = false;
+  let adminUrl: string | undefined;
   const rewriteRules = new RewriteRulesCache();
   const recentErrors = new RecentErrors(clock);
   const startedAt = clock.now();
@@ -120,7 +123,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     };
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: AccessLog): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, log: AccessLog, role: ListenerRole): Promise<void> {
     // The state at arrival serves the whole request, even if a reload swaps it meanwhile.
     const current = state;
     const { routes, tokenProviders } = current;
@@ -135,6 +138,10 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       const missing = await tokensNotHeld(current);
       sendJson(res, missing.length === 0 ? 200 : 503, missing.length === 0 ? { status: 'ready' } : { status: 'waiting for tokens', tokenSources: missing }, { method: req.method, headers: NO_STORE });
       return;
+    }
+    if (role === 'admin' && !reserved) throw new ProxyError('NO_ROUTE', 'The admin listener serves only /healthz, /readyz, /metrics and /_status.');
+    if (role === 'main' && current.config.admin && (reserved === '/metrics' || reserved === '/_status')) {
+      throw new ProxyError('NO_ROUTE', `${reserved} is served on the admin listener.`);
     }
     log.user = (await current.authenticator.authenticate(req)).user;
     // Metrics ask for the same credentials as the routes: a scraper off the host sends Basic.
@@ -182,7 +189,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   }
 
   const tls = config.listen.tls;
-  const server: Server = (tls ? createHttpsServer.bind(null, { cert: tls.cert, key: tls.key }) : createServer)((req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (role: ListenerRole) => (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     const requestId = requestIdFor(req);
     const log: AccessLog = {};
@@ -191,7 +198,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     if (closing) res.shouldKeepAlive = false;
     res.once('close', () => {
       // A connection that just went idle would otherwise hold a draining server open until its keep-alive timeout.
-      if (closing) setImmediate(() => server.closeIdleConnections());
+      if (closing) setImmediate(() => (role === 'admin' ? adminServer : server)?.closeIdleConnections());
       const status = res.headersSent ? res.statusCode : 499;
       const seconds = (performance.now() - started) / 1000;
       metrics.requestFinished(log.route, status, seconds);
@@ -214,7 +221,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
         ...(log.error ? { error: log.error } : {}),
       }, 'request');
     });
-    handle(req, res, requestId, log).catch((error: unknown) => {
+    handle(req, res, requestId, log, role).catch((error: unknown) => {
       if (!isProxyError(error) && res.destroyed) return; // the client went away; nothing to answer
       const proxyError = isProxyError(error) ? error : new ProxyError('INTERNAL', undefined, { cause: error });
       log.error = { code: proxyError.code, message: proxyError.message, ...proxyError.logDetails, ...describeCause(proxyError.cause) };
@@ -227,7 +234,10 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       }
       sendError(res, proxyError, { requestId, accept: req.headers.accept, ...(log.route ? { route: log.route } : {}) });
     });
-  });
+  };
+  const server: Server = (tls ? createHttpsServer.bind(null, { cert: tls.cert, key: tls.key }) : createServer)(onRequest('main'));
+  // The admin listener serves only the reserved endpoints, on its own address (say, a port only the monitoring network reaches).
+  const adminServer: Server | undefined = config.admin ? createServer(onRequest('admin')) : undefined;
   // A forward proxy's CONNECT tunnel is never offered: answer and hang up without touching an upstream.
   server.on('connect', (_req: IncomingMessage, socket) => {
     socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -260,21 +270,33 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       }
       return failed;
     },
-    listen(port = config.listen.port, host = config.listen.host) {
-      return listenOn(server, port, host);
+    async listen(port = config.listen.port, host = config.listen.host) {
+      const url = await listenOn(server, port, host);
+      if (adminServer && config.admin) adminUrl = await listenOn(adminServer, config.admin.port, config.admin.host);
+      return url;
+    },
+    get adminUrl() {
+      return adminUrl;
     },
     async close() {
       closing = true;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await Promise.all(
+        [server, ...(adminServer?.listening ? [adminServer] : [])].map(
+          (listener) =>
+            new Promise<void>((resolve) => {
+              listener.close(() => resolve());
+              listener.closeIdleConnections();
+            }),
+        ),
+      );
       await pool.close();
     },
   };
 }
 
 const NO_STORE = { 'cache-control': 'no-store' };
+
+type ListenerRole = 'main' | 'admin';
 
 type ListenTls = Config['listen']['tls'];
 

@@ -112,7 +112,7 @@ t.test('unknown keys: a hint when one is close, the allowed keys otherwise', asy
   t.same(where(error), [
     ':10:5 routes["/sales"].taget: unknown key "taget" (did you mean "target"?)',
     ':11:5 routes["/sales"].zzzzz: unknown key "zzzzz" (allowed: target, token, timeout, headers, rewriteUrls, ca, clientCert, clientKey)',
-    ':12:1 logLevel: unknown key "logLevel" (allowed: listen, inbound, tokens, routes, statusPage, shutdownTimeout)',
+    ':12:1 logLevel: unknown key "logLevel" (allowed: listen, inbound, tokens, routes, admin, statusPage, shutdownTimeout)',
   ]);
   t.same(where(problemsOf(valid() + 'inbound:\n  users:\n    - name: u\n      pasword: x\n')), [
     ':12:7 inbound.users[0]: set exactly one of password or passwordHash',

@@ -227,7 +227,7 @@ t.test('the JSON Schema describes the file as written', async (t) => {
   t.equal(schema.title, 'bearer-proxy configuration (proxy.yaml)');
   t.equal(schema.type, 'object');
   t.equal(schema.additionalProperties, false, 'unknown top-level keys are errors in editors too');
-  t.same(Object.keys(schema.properties ?? {}).sort(), ['inbound', 'listen', 'routes', 'shutdownTimeout', 'statusPage', 'tokens']);
+  t.same(Object.keys(schema.properties ?? {}).sort(), ['admin', 'inbound', 'listen', 'routes', 'shutdownTimeout', 'statusPage', 'tokens']);
   t.same([...(schema.required ?? [])].sort(), ['routes', 'tokens'], 'defaults make the rest optional');
   const routeSchema = schema.properties?.routes?.additionalProperties as JsonSchema;
   t.equal(routeSchema.additionalProperties, false);

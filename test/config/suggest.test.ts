@@ -35,7 +35,7 @@ t.test('knownKeysAt on the real config schema', async (t) => {
     'authMethod', 'params', 'allowInsecure', 'ca', 'timeout', 'defaultExpiresIn', 'prefetch', 'refreshAhead', 'backoff',
   ];
   const cases: Array<[KeyPath, string[], string]> = [
-    [[], ['listen', 'inbound', 'tokens', 'routes', 'statusPage', 'shutdownTimeout'], 'the top level'],
+    [[], ['listen', 'inbound', 'tokens', 'routes', 'admin', 'statusPage', 'shutdownTimeout'], 'the top level'],
     [['listen'], ['host', 'port', 'tls'], 'through a default'],
     [['inbound'], ['anonymous', 'users', 'trustForwardedHeaders'], ''],
     [['inbound', 'users', 0], ['name', 'password', 'passwordHash'], 'through an array and a refinement'],

@@ -26,7 +26,7 @@ t.test('schema prints the JSON Schema', async (t) => {
   const result = await runCli(['schema']);
   t.equal(result.code, 0);
   const schema = JSON.parse(result.stdout) as { properties: Record<string, unknown>; additionalProperties: boolean };
-  t.same(Object.keys(schema.properties).sort(), ['inbound', 'listen', 'routes', 'shutdownTimeout', 'statusPage', 'tokens']);
+  t.same(Object.keys(schema.properties).sort(), ['admin', 'inbound', 'listen', 'routes', 'shutdownTimeout', 'statusPage', 'tokens']);
   t.equal(schema.additionalProperties, false);
 });
 

@@ -142,6 +142,23 @@ t.test('/metrics: Prometheus text counting requests, token fetches and rewriting
   t.notMatch(proxy.logText() + JSON.stringify(samples), 'scraper:p');
 });
 
+t.test('an admin listener serves only the reserved endpoints, and takes /metrics and /_status off the main one', async (t) => {
+  const { proxy } = await startStack(t, { config: { admin: { port: 0 } } });
+  const admin = proxy.proxy.adminUrl!;
+  t.match(admin, /^http:\/\/127\.0\.0\.1:\d+$/);
+  t.not(admin, proxy.url);
+  t.equal((await fetch(`${proxy.url}/api/x`)).status, 200, 'routes on the main listener');
+  for (const path of ['/healthz', '/readyz', '/metrics', '/_status']) t.equal((await fetch(`${admin}${path}`)).status, 200, `${path} on the admin listener`);
+  for (const path of ['/healthz', '/readyz']) t.equal((await fetch(`${proxy.url}${path}`)).status, 200, `${path} still on the main listener, for probes`);
+  const moved = await fetch(`${proxy.url}/metrics`);
+  t.equal(moved.status, 404);
+  t.match(await moved.json(), { error: { code: 'NO_ROUTE', message: '/metrics is served on the admin listener.' } });
+  t.equal((await fetch(`${proxy.url}/_status`)).status, 404);
+  const notARoute = await fetch(`${admin}/api/x`);
+  t.equal(notARoute.status, 404, 'the admin listener forwards nothing');
+  t.match(await notARoute.json(), { error: { code: 'NO_ROUTE' } });
+});
+
 t.test('errors use the documented codes and never crash the proxy', async (t) => {
   const { proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`,  inbound: { anonymous: 'loopback' } });
   const expectError = async (response: Response | { status: number; body: string; headers: Record<string, string> }, status: number, code: string) => {
