@@ -1,0 +1,40 @@
+import type { RouteTable } from '../routes/table.ts';
+import type { TokenProvider } from '../tokens/provider.ts';
+import type { RecentErrors } from './recent-errors.ts';
+import type { StatusModel } from './status-page.ts';
+
+export interface StatusSources {
+  version: string;
+  startedAt: number;
+  now: number;
+  routes: RouteTable;
+  tokenProviders: ReadonlyMap<string, TokenProvider>;
+  recentErrors: RecentErrors;
+}
+
+/**
+ * What /_status shows, read from the running proxy. Only names, targets (origin and path,
+ * never userinfo), states, times, counts and error codes and messages: nothing secret.
+ */
+export function buildStatusModel(sources: StatusSources): StatusModel {
+  return {
+    version: sources.version,
+    startedAt: sources.startedAt,
+    now: sources.now,
+    routes: sources.routes.routes.map((route) => ({ prefix: route.prefix, target: route.baseUrl, tokenSource: route.tokenSource, rewriteUrls: route.rewriteUrls })),
+    tokenSources: [...sources.tokenProviders.values()].map((provider) => {
+      const state = provider.state();
+      const failure = provider.lastFailure();
+      return {
+        name: provider.name,
+        state: state.status,
+        ...(state.status === 'empty' ? {} : { expiresAt: state.expiresAt }),
+        fetches: provider.stats.fetches,
+        fetchFailures: provider.stats.fetchFailures,
+        ...(failure ? { lastFailure: failure } : {}),
+      };
+    }),
+    errors: sources.recentErrors.summary(),
+    errorWindowMinutes: sources.recentErrors.windowMinutes,
+  };
+}
