@@ -181,6 +181,7 @@ function clientAuthIssues(source: {
 const routeSchema = z.strictObject({
   target: httpUrl
     .refine((url) => !/[?#]/.test(url), 'a target cannot carry a query or fragment: the request’s own query is appended as sent (put keys in headers:)')
+    .refine((url) => !/^[a-z]+:\/\/[^/]*@/i.test(url), 'a target cannot carry user:password@: it would be silently dropped (the upstream gets the bearer token; put other keys in headers:)')
     .describe('Upstream base URL; the rest of the request path and its query are appended.'),
   token: z.string().min(1).describe('Name of the token source under tokens:.'),
   timeout: duration(600_000).describe('Time to upstream response headers (default 600s, as OData.Feed).'),

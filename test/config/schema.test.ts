@@ -127,6 +127,11 @@ t.test('client authentication: secrets for the secret methods, a readable key fo
   t.match(issues({ ...token, privateKey: pem, keyId: 'k' }), ['tokens.lake.privateKey: privateKey is used only with authMethod: private_key_jwt', 'tokens.lake.keyId: keyId is used only']);
 });
 
+t.test('a route target with userinfo is refused rather than silently dropped', async (t) => {
+  t.match(issuesOf({ ...base, routes: { '/sales': { ...route, target: 'https://user:pw@api.example.com/odata' } } }), ['routes./sales.target: a target cannot carry user:password@']);
+  t.same(issuesOf({ ...base, routes: { '/sales': { ...route, target: 'https://api.example.com/odata/@me' } } }), [], 'an @ in the path is fine');
+});
+
 t.test('TLS material: readable, paired, and the certificate of its key', async (t) => {
   const { createTestCa, issueCertificate } = await import('../helpers/tls.ts');
   const ca = createTestCa();
