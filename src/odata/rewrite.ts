@@ -55,7 +55,7 @@ export function rewriteUrlValue(value: string, upstreamBase: string, proxyBase: 
  * Built once per route and proxy URL; the rewriters of all requests share it.
  */
 export class RewriteRules {
-  readonly #passes: ReadonlyArray<{ pattern: RegExp; replacement: string; growth: number }>;
+  readonly #passes: ReadonlyArray<{ from: string; pattern: RegExp; replacement: string; growth: number }>;
   /** All spellings at once, to find the URLs near a chunk's end. */
   readonly #any: RegExp;
   readonly #spellings: readonly string[];
@@ -68,6 +68,7 @@ export class RewriteRules {
     const sorted = [...pairs].sort(([a], [b]) => b.length - a.length);
     this.#spellings = sorted.map(([from]) => from);
     this.#passes = sorted.map(([from, to]) => ({
+      from,
       pattern: new RegExp(`${escapeRegExp(from)}(?!${SEGMENT_CONTINUES})`, 'g'),
       replacement: to.replaceAll('$', '$$$$'),
       growth: to.length - from.length,
@@ -96,7 +97,9 @@ export class RewriteRules {
     const head = cut ? text.slice(0, keepFrom) + (isSegmentChar(text.charCodeAt(keepFrom)) ? this.#continuing : '\0') : text;
     let output = head;
     let replacements = 0;
-    for (const { pattern, replacement, growth } of this.#passes) {
+    for (const { from, pattern, replacement, growth } of this.#passes) {
+      // Most bodies use one spelling; a plain substring search rules the others out cheaply.
+      if (!output.includes(from)) continue;
       const before = output;
       output = before.replace(pattern, replacement);
       if (output !== before) replacements += growth !== 0 ? (output.length - before.length) / growth : (before.match(pattern)?.length ?? 0);
