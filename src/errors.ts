@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { escapeMarkup } from './http/escape.ts';
+import { qualityList } from './http/quality.ts';
 
 /** Every error the proxy itself answers with: a stable code, its HTTP status, and a default message. */
 export const ERRORS = {
@@ -57,9 +59,9 @@ export function errorBodyXml(error: ProxyError, context: ErrorContext): string {
   return (
     '<?xml version="1.0" encoding="utf-8"?>' +
     '<error xmlns="http://docs.oasis-open.org/odata/ns/metadata">' +
-    `<code>${escapeXml(error.code)}</code><message>${escapeXml(error.message)}</message>` +
-    (context.route ? `<target>${escapeXml(context.route)}</target>` : '') +
-    `<innererror><requestId>${escapeXml(context.requestId)}</requestId></innererror>` +
+    `<code>${escapeMarkup(error.code)}</code><message>${escapeMarkup(error.message)}</message>` +
+    (context.route ? `<target>${escapeMarkup(context.route)}</target>` : '') +
+    `<innererror><requestId>${escapeMarkup(context.requestId)}</requestId></innererror>` +
     '</error>'
   );
 }
@@ -72,19 +74,13 @@ export function prefersXml(accept: string | undefined): boolean {
   if (!accept) return false;
   let json = 0;
   let xml = 0;
-  for (const range of accept.split(',')) {
-    const [type = '', ...parameters] = range.split(';').map((piece) => piece.trim().toLowerCase());
-    const q = parameters.find((parameter) => parameter.startsWith('q='));
-    const weight = q === undefined ? 1 : Number(q.slice(2)) || 0;
+  for (const { value: type, weight: raw } of qualityList(accept)) {
+    const weight = raw || 0;
     if (type === 'application/json' || type.endsWith('+json')) json = Math.max(json, weight);
     else if (type === 'application/xml' || type === 'text/xml' || type.endsWith('+xml')) xml = Math.max(xml, weight);
     else if (type === '*/*' || type === 'application/*') json = Math.max(json, weight);
   }
   return xml > json;
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
 /** The one place that writes a proxy error to a client. A response already under way is cut off instead. */

@@ -1,3 +1,5 @@
+import { escapeMarkup } from '../http/escape.ts';
+
 /** What the status page shows. Built from the running proxy; holds no secret and no token by construction. */
 export interface StatusModel {
   version: string;
@@ -41,15 +43,15 @@ export function renderStatusPage(model: StatusModel): string {
 </style>
 </head>
 <body>
-<h1>bearer-proxy <span class="muted">${escapeHtml(model.version)}</span></h1>
+<h1>bearer-proxy <span class="muted">${escapeMarkup(model.version)}</span></h1>
 <p id="summary" class="${healthy ? 'ok' : 'bad'}">${healthy ? 'All token sources are healthy.' : 'A token source has no valid token.'}
-<span class="muted">Up ${escapeHtml(formatDuration(model.now - model.startedAt))}.</span></p>
+<span class="muted">Up ${escapeMarkup(formatDuration(model.now - model.startedAt))}.</span></p>
 
 <h2>Routes</h2>
 <table id="routes">
 <thead><tr><th>Prefix</th><th>Target</th><th>Token source</th><th>URL rewriting</th></tr></thead>
 <tbody>
-${model.routes.map((route) => `<tr><td><code>${escapeHtml(route.prefix)}</code></td><td><code>${escapeHtml(route.target)}</code></td><td>${escapeHtml(route.tokenSource)}</td><td>${route.rewriteUrls ? 'on' : 'off'}</td></tr>`).join('\n')}
+${model.routes.map((route) => `<tr><td><code>${escapeMarkup(route.prefix)}</code></td><td><code>${escapeMarkup(route.target)}</code></td><td>${escapeMarkup(route.tokenSource)}</td><td>${route.rewriteUrls ? 'on' : 'off'}</td></tr>`).join('\n')}
 </tbody>
 </table>
 
@@ -68,7 +70,7 @@ ${
     : `<table id="errors">
 <thead><tr><th>Code</th><th>Last ${model.errorWindowMinutes} min</th><th>Since start</th></tr></thead>
 <tbody>
-${model.errors.map((error) => `<tr><td><code>${escapeHtml(error.code)}</code></td><td>${error.recent}</td><td>${error.total}</td></tr>`).join('\n')}
+${model.errors.map((error) => `<tr><td><code>${escapeMarkup(error.code)}</code></td><td>${error.recent}</td><td>${error.total}</td></tr>`).join('\n')}
 </tbody>
 </table>`
 }
@@ -80,11 +82,11 @@ ${model.errors.map((error) => `<tr><td><code>${escapeHtml(error.code)}</code></t
 function tokenRow(source: StatusModel['tokenSources'][number], now: number): string {
   const state =
     source.state === 'valid' ? '<span class="ok">valid</span>' : source.state === 'expired' ? '<span class="bad">expired</span>' : '<span class="muted">not fetched yet</span>';
-  const expires = source.expiresAt === undefined ? '' : `${escapeHtml(new Date(source.expiresAt).toISOString())} <span class="muted">(${escapeHtml(relative(source.expiresAt - now))})</span>`;
+  const expires = source.expiresAt === undefined ? '' : `${escapeMarkup(new Date(source.expiresAt).toISOString())} <span class="muted">(${escapeMarkup(relative(source.expiresAt - now))})</span>`;
   const failure = source.lastFailure
-    ? `<code>${escapeHtml(source.lastFailure.code)}</code> ${escapeHtml(relative(source.lastFailure.at - now))}: ${escapeHtml(source.lastFailure.message)}`
+    ? `<code>${escapeMarkup(source.lastFailure.code)}</code> ${escapeMarkup(relative(source.lastFailure.at - now))}: ${escapeMarkup(source.lastFailure.message)}`
     : '<span class="muted">none</span>';
-  return `<tr><td>${escapeHtml(source.name)}</td><td>${state}</td><td>${expires}</td><td>${source.fetches} (${source.fetchFailures})</td><td>${failure}</td></tr>`;
+  return `<tr><td>${escapeMarkup(source.name)}</td><td>${state}</td><td>${expires}</td><td>${source.fetches} (${source.fetchFailures})</td><td>${failure}</td></tr>`;
 }
 
 function relative(deltaMs: number): string {
@@ -99,8 +101,4 @@ export function formatDuration(ms: number): string {
   const hours = Math.floor(minutes / 60);
   if (hours < 48) return `${hours}h ${minutes % 60}m`;
   return `${Math.floor(hours / 24)}d ${hours % 24}h`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }

@@ -1,4 +1,5 @@
 import { constants, createBrotliCompress, createBrotliDecompress, createDeflate, createGunzip, createGzip, createInflate } from 'node:zlib';
+import { qualityList } from '../http/quality.ts';
 
 export type ContentCoding = 'gzip' | 'deflate' | 'br';
 type StreamFactory = () => NodeJS.ReadWriteStream;
@@ -42,11 +43,8 @@ export function encoderFor(coding: ContentCoding): NodeJS.ReadWriteStream {
 export function negotiateCoding(acceptEncoding: string | undefined, preferred: ContentCoding): ContentCoding | undefined {
   if (!acceptEncoding) return undefined;
   const weights = new Map<string, number>();
-  for (const part of acceptEncoding.split(',')) {
-    const [name = '', ...parameters] = part.split(';').map((piece) => piece.trim().toLowerCase());
+  for (const { value: name, weight } of qualityList(acceptEncoding)) {
     if (!name) continue;
-    const q = parameters.find((parameter) => parameter.startsWith('q='));
-    const weight = q === undefined ? 1 : Number(q.slice(2));
     weights.set(name === 'x-gzip' ? 'gzip' : name, Number.isFinite(weight) ? weight : 0);
   }
   const accepts = (coding: ContentCoding) => (weights.get(coding) ?? weights.get('*') ?? 0) > 0;

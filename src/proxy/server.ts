@@ -14,7 +14,7 @@ import type { Config, TokenSourceConfig } from '../config/schema.ts';
 import { DispatcherPool, outboundProxyFromEnv, type TlsSettings } from '../http/dispatchers.ts';
 import { isProxyError, ProxyError, sendError } from '../errors.ts';
 import { listenOn, type Server } from '../http/lifecycle.ts';
-import { sendJson } from '../http/respond.ts';
+import { sendJson, sendText } from '../http/respond.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseRequestTarget } from '../routes/request-target.ts';
 import type { RouteTable } from '../routes/table.ts';
@@ -124,9 +124,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     log.user = (await current.authenticator.authenticate(req)).user;
     // Metrics ask for the same credentials as the routes: a scraper off the host sends Basic.
     if (reserved === '/metrics') {
-      const text = await metrics.registry.metrics();
-      res.writeHead(200, { 'content-type': metrics.registry.contentType, ...NO_STORE, 'content-length': Buffer.byteLength(text) });
-      res.end(req.method === 'HEAD' ? undefined : text);
+      sendText(res, 200, metrics.registry.contentType, await metrics.registry.metrics(), { method: req.method, headers: NO_STORE });
       return;
     }
     if (reserved === '/_status') {
@@ -138,8 +136,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       const html = renderStatusPage(
         buildStatusModel({ version: deps.version ?? 'unknown', startedAt, now: clock.now(), routes: current.routes, tokenProviders: current.tokenProviders, recentErrors }),
       );
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...NO_STORE, 'content-length': Buffer.byteLength(html) });
-      res.end(req.method === 'HEAD' ? undefined : html);
+      sendText(res, 200, 'text/html; charset=utf-8', html, { method: req.method, headers: NO_STORE });
       return;
     }
     if (target.path === '/') {
