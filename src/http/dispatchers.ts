@@ -28,11 +28,6 @@ export function outboundProxyFromEnv(env: Record<string, string | undefined>): O
   return proxy.httpProxy || proxy.httpsProxy ? proxy : undefined;
 }
 
-/**
- * One keep-alive pool per distinct TLS setting (most routes share the default one), each
- * going through the outbound proxy when one is configured. Pools live as long as the
- * server: a reload that changes a CA gets a new pool, and the old one idles out.
- */
 export interface DispatcherPoolOptions {
   outboundProxy?: OutboundProxy | undefined;
   /** The NODE_EXTRA_CA_CERTS bundle: a configured `ca` replaces Node's trust store, so it is added back. */
@@ -41,6 +36,11 @@ export interface DispatcherPoolOptions {
   injectedDefault?: Dispatcher | undefined;
 }
 
+/**
+ * One keep-alive pool per distinct TLS setting (most routes share the default one), each
+ * going through the outbound proxy when one is configured. Pools live as long as the
+ * server: a reload that changes a CA gets a new pool, and the old one idles out.
+ */
 export class DispatcherPool {
   readonly #pools = new Map<string, Dispatcher>();
 
