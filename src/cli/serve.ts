@@ -17,19 +17,23 @@ export interface ServeOptions {
 export type SignalSubscriber = (handler: (signal: string) => void, signals: readonly NodeJS.Signals[]) => void;
 
 export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSubscriber): Promise<number> {
-  // Command-line overrides apply to every load, so a reload does not undo them.
+  const logger = createLogger({ level: options.logLevel ?? io.env.LOG_LEVEL ?? 'info', pretty: io.stdout.isTTY === true });
+  // Where the proxy really listens once started: a reload cannot move it.
+  let listening: Config['listen'] | undefined;
+  // Command-line overrides and the exposure check apply to every load, so a reload can
+  // neither undo --port nor open anonymous access beyond loopback that a start would refuse.
   const load = () => {
     const loaded = loadFromCli(io, options.config);
     if (options.host) loaded.config.listen.host = options.host;
     if (options.port !== undefined) loaded.config.listen.port = parsePort(options.port);
+    checkExposure({ ...loaded.config, listen: listening ?? loaded.config.listen }, options, logger);
     return loaded;
   };
   const { config, warnings, source } = load();
-  const logger = createLogger({ level: options.logLevel ?? io.env.LOG_LEVEL ?? 'info', pretty: io.stdout.isTTY === true });
   for (const warning of warnings) logger.warn(warning);
-  checkExposure(config, options, logger);
 
   const proxy = createProxyServer(config, { logger, version: packageVersion() });
+  listening = config.listen;
   let url: string;
   try {
     url = await proxy.listen();
@@ -59,14 +63,7 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
       }
       stopping = true;
       logger.info({ signal }, 'shutting down: no new connections, draining requests in flight');
-      const { shutdownTimeout } = proxy.config;
-      const forced = setTimeout(() => {
-        logger.warn({ shutdownTimeoutMs: shutdownTimeout }, 'shutdownTimeout passed: closing the connections still open');
-        proxy.server.closeAllConnections();
-      }, shutdownTimeout);
-      forced.unref();
-      void proxy.close().then(() => {
-        clearTimeout(forced);
+      void proxy.close(proxy.config.shutdownTimeout).then(() => {
         logger.info('stopped');
         logger.flush();
         resolve(0);

@@ -58,7 +58,11 @@ export interface ProxyServer {
   listen(port?: number, host?: string): Promise<string>;
   /** The admin listener's base URL, once listening (only with `admin:` configured). */
   readonly adminUrl: string | undefined;
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets requests in flight finish and closes keep-alive sockets as they
+   * go idle, on every listener. After drainTimeoutMs, what is still open is closed.
+   */
+  close(drainTimeoutMs?: number): Promise<void>;
 }
 
 export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyServer {
@@ -255,10 +259,18 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     get adminUrl() {
       return adminUrl;
     },
-    async close() {
+    async close(drainTimeoutMs) {
       closing = true;
+      const listeners = [server, ...(adminServer?.listening ? [adminServer] : [])];
+      const forced =
+        drainTimeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              logger.warn({ shutdownTimeoutMs: drainTimeoutMs }, 'shutdownTimeout passed: closing the connections still open');
+              for (const listener of listeners) listener.closeAllConnections();
+            }, drainTimeoutMs).unref();
       await Promise.all(
-        [server, ...(adminServer?.listening ? [adminServer] : [])].map(
+        listeners.map(
           (listener) =>
             new Promise<void>((resolve) => {
               listener.close(() => resolve());
@@ -266,6 +278,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
             }),
         ),
       );
+      clearTimeout(forced);
       await pool.close();
     },
   };

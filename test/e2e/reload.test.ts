@@ -71,3 +71,31 @@ t.test('hot reload: a valid change under load drops nothing; an invalid one keep
   child.kill('SIGTERM');
   t.equal((await exited).code, 0);
 });
+
+t.test('a reload cannot open anonymous access beyond loopback that a start would refuse', async (t) => {
+  const idp = await startIdp();
+  t.teardown(() => idp.close());
+  const upstream = await startUpstream({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience });
+  t.teardown(() => upstream.close());
+  const config = (anonymous: string) =>
+    [
+      'listen: { port: 0 }',
+      `inbound: { anonymous: ${anonymous}, users: [{ name: gateway, password: "\${PASSWORD}" }] }`,
+      'tokens:',
+      `  idp: { tokenUrl: "${idp.tokenUrl}", clientId: ${idp.clients.post.clientId}, clientSecret: "\${SECRET}", allowInsecure: true }`,
+      'routes:',
+      `  /a: { target: "${upstream.url}", token: idp }`,
+      '',
+    ].join('\n');
+  const dir = t.testdir({ 'proxy.yaml': config('loopback') });
+  const child = spawnCli(['serve', '-c', `${dir}/proxy.yaml`, '--host', '0.0.0.0'], { env: { SECRET: idp.clients.post.clientSecret, PASSWORD: 'pw-1234' } });
+  t.teardown(() => void child.kill('SIGKILL'));
+  const exited = collect(child);
+  await waitForLine(child, /listening on/);
+  writeFileSync(`${dir}/proxy.yaml`, config('any'));
+  child.kill('SIGHUP');
+  const failed = JSON.parse(await waitForLine(child, /config reload failed/)) as { problems: string[] };
+  t.match(failed.problems.join('\n'), /--allow-anonymous-remote/, 'refused, as a start with this file would be');
+  child.kill('SIGTERM');
+  t.equal((await exited).code, 0);
+});
