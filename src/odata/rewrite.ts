@@ -11,7 +11,11 @@ export function isRewritableContentType(contentType: string | undefined): boolea
  * JSON-escaped (`https:\/\/host\/path`).
  */
 export function rewritePairs(upstreamBase: string, proxyBase: string): Array<readonly [string, string]> {
-  return spellings(upstreamBase).flatMap((form) => [
+  return pairsFor(spellings(upstreamBase), proxyBase);
+}
+
+function pairsFor(bases: readonly string[], proxyBase: string): Array<readonly [string, string]> {
+  return bases.flatMap((form) => [
     [form, proxyBase] as const,
     [form.replaceAll('/', '\\/'), proxyBase.replaceAll('/', '\\/')] as const,
   ]);
@@ -23,11 +27,6 @@ export function rewritePairs(upstreamBase: string, proxyBase: string): Array<rea
  */
 const SEGMENT_CONTINUES = String.raw`[A-Za-z0-9\-._~%!$*+=:@(]`;
 
-/** Rewrites the URLs in a `Link` header value (`<url>; rel="next", <url>; …`). */
-export function rewriteLinkHeader(value: string, upstreamBase: string, proxyBase: string): string {
-  return value.replace(/<([^>]*)>/g, (_link, url: string) => `<${rewriteUrlValue(url, upstreamBase, proxyBase)}>`);
-}
-
 /** The base URL as configured, and with its default port written out when it has none. */
 function spellings(upstreamBase: string): string[] {
   const url = new URL(upstreamBase);
@@ -35,18 +34,8 @@ function spellings(upstreamBase: string): string[] {
   return [upstreamBase, `${url.protocol}//${url.host}:${url.protocol === 'https:' ? 443 : 80}${upstreamBase.slice(url.origin.length)}`];
 }
 
-/** Rewrites an absolute URL header value (Location, Content-Location) that points into the upstream base. */
-export function rewriteUrlValue(value: string, upstreamBase: string, proxyBase: string): string {
-  for (const base of spellings(upstreamBase)) {
-    if (value === base) return proxyBase;
-    const next = value.charAt(base.length);
-    if (value.startsWith(base) && (next === '/' || next === '?' || next === '#')) return proxyBase + value.slice(base.length);
-  }
-  return value;
-}
-
 /**
- * The compiled form of a route's rewrite pairs. Each spelling is replaced in its own pass
+ * The compiled rewriting of one route for one proxy URL: bodies and URL headers. Each spelling is replaced in its own pass
  * of V8's native String.replace with a constant replacement, which never calls back into
  * JavaScript: on a page with a URL every 85 bytes, a per-match callback was most of the
  * cost. The lookahead accepts a URL only where it ends (not inside a longer segment).
@@ -64,8 +53,14 @@ export class RewriteRules {
   /** The longest spelling minus one: the most a chunk can end with of a URL cut in two. */
   readonly holdBack: number;
 
-  constructor(pairs: ReadonlyArray<readonly [string, string]>) {
-    const sorted = [...pairs].sort(([a], [b]) => b.length - a.length);
+  /** The unescaped spellings, for header values. */
+  readonly #bases: readonly string[];
+  readonly #proxyBase: string;
+
+  constructor(upstreamBase: string, proxyBase: string) {
+    this.#bases = spellings(upstreamBase);
+    this.#proxyBase = proxyBase;
+    const sorted = pairsFor(this.#bases, proxyBase).sort(([a], [b]) => b.length - a.length);
     this.#spellings = sorted.map(([from]) => from);
     this.#passes = sorted.map(([from, to]) => ({
       from,
@@ -76,6 +71,21 @@ export class RewriteRules {
     this.#any = new RegExp(`(?:${this.#spellings.map(escapeRegExp).join('|')})(?!${SEGMENT_CONTINUES})`, 'g');
     this.#continuing = [...'~!*+=:@(_.-'].find((char) => this.#spellings.every((from) => !from.includes(char))) ?? '~';
     this.holdBack = Math.max(...this.#spellings.map((from) => from.length)) - 1;
+  }
+
+  /** An absolute URL header value (Location, Content-Location) that points into the upstream base. */
+  rewriteUrl(value: string): string {
+    for (const base of this.#bases) {
+      if (value === base) return this.#proxyBase;
+      const next = value.charAt(base.length);
+      if (value.startsWith(base) && (next === '/' || next === '?' || next === '#')) return this.#proxyBase + value.slice(base.length);
+    }
+    return value;
+  }
+
+  /** The URLs in a `Link` header value (`<url>; rel="next", <url>; …`). */
+  rewriteLinkHeader(value: string): string {
+    return value.replace(/<([^>]*)>/g, (_link, url: string) => `<${this.rewriteUrl(url)}>`);
   }
 
   /** A whole body at once (small bodies are rewritten this way, then sent with their new length). */
@@ -141,7 +151,7 @@ export class RewriteRulesCache {
     let rules = this.#entries.get(key);
     if (!rules) {
       if (this.#entries.size >= this.limit) this.#entries.clear();
-      rules = new RewriteRules(rewritePairs(upstreamBase, proxyBase));
+      rules = new RewriteRules(upstreamBase, proxyBase);
       this.#entries.set(key, rules);
     }
     return rules;
@@ -160,9 +170,9 @@ export class UrlRewriter extends Transform {
   #tail = '';
   replacements = 0;
 
-  constructor(rules: RewriteRules | ReadonlyArray<readonly [string, string]>) {
+  constructor(rules: RewriteRules) {
     super();
-    this.#rules = rules instanceof RewriteRules ? rules : new RewriteRules(rules);
+    this.#rules = rules;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

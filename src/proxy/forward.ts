@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici';
 import { ProxyError } from '../errors.ts';
 import { isLoopbackAddress } from '../inbound/loopback.ts';
 import { sendBody } from '../http/send-body.ts';
-import { isRewritableContentType, rewriteLinkHeader, rewriteUrlValue, UrlRewriter, type RewriteRulesCache } from '../odata/rewrite.ts';
+import { isRewritableContentType, UrlRewriter, type RewriteRules, type RewriteRulesCache } from '../odata/rewrite.ts';
 import type { RouteMatch } from '../routes/table.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
 import type { AccessToken } from '../tokens/token.ts';
@@ -126,33 +126,32 @@ async function relay(request: ForwardRequest, response: Dispatcher.ResponseData,
   const { req, res, match, proxyBase, record } = request;
   const { route } = match;
   const headers = clientResponseHeaders(response.headers);
-  const rewriting = route.rewriteUrls;
-  if (rewriting) rewriteHeaderUrls(headers, route.baseUrl, proxyBase);
+  const rules = route.rewriteUrls ? request.rewriteRules.get(route.baseUrl, proxyBase) : undefined;
+  if (rules) rewriteHeaderUrls(headers, rules);
   const upstreamCoding =
-    rewriting && hasBody(req.method, response.statusCode) && isRewritableContentType(firstValue(headers['content-type']))
+    rules && hasBody(req.method, response.statusCode) && isRewritableContentType(firstValue(headers['content-type']))
       ? contentCodingOf(firstValue(headers['content-encoding']))
       : undefined;
   // The body is rewritten only when its coding is one the proxy can read. HEAD, 204 and 304
   // answers keep the upstream's headers as they are: there is no body to decode.
-  const rewrite = upstreamCoding !== undefined;
+  const bodyRules = upstreamCoding !== undefined ? rules : undefined;
   // Re-compressed only what arrived compressed, and not for loopback clients, where it costs CPU for no gain.
   const clientCoding =
     upstreamCoding && upstreamCoding !== 'identity' && !isLoopbackAddress(req.socket.remoteAddress) ? negotiateCoding(firstValue(req.headers['accept-encoding']), upstreamCoding) : undefined;
-  record.rewritten = rewrite;
-  const rules = rewrite ? request.rewriteRules.get(route.baseUrl, proxyBase) : undefined;
+  record.rewritten = bodyRules !== undefined;
   try {
-    if (rules && upstreamCoding === 'identity' && isSmall(response.headers['content-length'])) {
+    if (bodyRules && upstreamCoding === 'identity' && isSmall(response.headers['content-length'])) {
       // A small body (most OData pages of a few rows, every error) is rewritten whole and
       // sent with its new length: no transform stream, no chunked framing.
       const body = Buffer.from(await response.body.arrayBuffer());
-      const rewritten = rules.rewriteAll(body).bytes;
+      const rewritten = bodyRules.rewriteAll(body).bytes;
       record.bytes = body.length;
       headers['content-length'] = String(rewritten.length);
       res.writeHead(response.statusCode, headers);
       res.end(rewritten);
       return;
     }
-    if (rewrite) {
+    if (bodyRules) {
       // The body changes length; chunked encoding carries it.
       delete headers['content-length'];
       delete headers['content-encoding'];
@@ -166,7 +165,7 @@ async function relay(request: ForwardRequest, response: Dispatcher.ResponseData,
     response.body.on('data', (chunk: Buffer) => {
       record.bytes! += chunk.length;
     });
-    if (rules) await pipeline([response.body, ...rewriteStages(upstreamCoding!, clientCoding, new UrlRewriter(rules)), res]);
+    if (bodyRules) await pipeline([response.body, ...rewriteStages(upstreamCoding!, clientCoding, new UrlRewriter(bodyRules)), res]);
     else await sendBody(response.body, res);
   } catch (error) {
     // The client leaving is not a failure of ours; anything else broke the upstream's body midway.
@@ -188,15 +187,13 @@ function rewriteStages(upstreamCoding: ContentCoding | 'identity', clientCoding:
   return [...(upstreamCoding === 'identity' ? [] : [decoderFor(upstreamCoding)]), rewriter, ...(clientCoding ? [encoderFor(clientCoding)] : [])];
 }
 
-function rewriteHeaderUrls(headers: Record<string, string | string[]>, upstreamBase: string, proxyBase: string): void {
+function rewriteHeaderUrls(headers: Record<string, string | string[]>, rules: RewriteRules): void {
   for (const name of ['location', 'content-location'] as const) {
     const value = headers[name];
-    if (typeof value === 'string') headers[name] = rewriteUrlValue(value, upstreamBase, proxyBase);
+    if (typeof value === 'string') headers[name] = rules.rewriteUrl(value);
   }
   const link = headers.link;
-  if (link !== undefined) {
-    headers.link = Array.isArray(link) ? link.map((value) => rewriteLinkHeader(value, upstreamBase, proxyBase)) : rewriteLinkHeader(link, upstreamBase, proxyBase);
-  }
+  if (link !== undefined) headers.link = Array.isArray(link) ? link.map((value) => rules.rewriteLinkHeader(value)) : rules.rewriteLinkHeader(link);
 }
 
 function hasBody(method: string | undefined, status: number): boolean {

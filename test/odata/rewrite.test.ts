@@ -2,14 +2,16 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import fc from 'fast-check';
 import t from 'tap';
-import { isRewritableContentType, rewriteLinkHeader, rewritePairs, rewriteUrlValue, UrlRewriter } from '../../src/odata/rewrite.ts';
+import { isRewritableContentType, rewritePairs, RewriteRules, UrlRewriter } from '../../src/odata/rewrite.ts';
 
 const upstream = 'https://api.example.com/odata/v4';
 const proxy = 'http://localhost:8080/sales';
 const escaped = (url: string) => url.replaceAll('/', '\\/');
 
-async function rewrite(chunks: Buffer[], pairs = rewritePairs(upstream, proxy)): Promise<{ output: string; bytes: Buffer; replacements: number }> {
-  const rewriter = new UrlRewriter(pairs);
+const rules = new RewriteRules(upstream, proxy);
+
+async function rewrite(chunks: Buffer[], withRules = rules): Promise<{ output: string; bytes: Buffer; replacements: number }> {
+  const rewriter = new UrlRewriter(withRules);
   const bytes = await buffer(Readable.from(chunks).pipe(rewriter));
   return { output: bytes.toString('utf8'), bytes, replacements: rewriter.replacements };
 }
@@ -99,7 +101,7 @@ t.test('flush emits the held-back tail', async (t) => {
 });
 
 t.test('the tail is held back only as long as needed', async (t) => {
-  const rewriter = new UrlRewriter(rewritePairs(upstream, proxy));
+  const rewriter = new UrlRewriter(rules);
   const emitted: string[] = [];
   rewriter.on('data', (chunk: Buffer) => emitted.push(chunk.toString('latin1')));
   const longest = escaped('https://api.example.com:443/odata/v4').length;
@@ -128,17 +130,17 @@ t.test('a URL that only starts like the base is another resource and is left alo
 
 t.test('a proxy URL with $ in it (a route prefix may have one) is written literally', async (t) => {
   const dollar = 'http://localhost:8080/a$&b$1';
-  const { output, replacements } = await rewrite([Buffer.from(`"${upstream}/x" "${upstream}"`)], rewritePairs(upstream, dollar));
+  const { output, replacements } = await rewrite([Buffer.from(`"${upstream}/x" "${upstream}"`)], new RewriteRules(upstream, dollar));
   t.equal(output, `"${dollar}/x" "${dollar}"`);
   t.equal(replacements, 2);
 });
 
 t.test('rewriteLinkHeader', async (t) => {
   t.equal(
-    rewriteLinkHeader(`<${upstream}/People?$skiptoken=2>; rel="next", <https://other.example/x>; rel="help", <${upstream}2/y>; rel="z"`, upstream, proxy),
+    rules.rewriteLinkHeader(`<${upstream}/People?$skiptoken=2>; rel="next", <https://other.example/x>; rel="help", <${upstream}2/y>; rel="z"`),
     `<${proxy}/People?$skiptoken=2>; rel="next", <https://other.example/x>; rel="help", <${upstream}2/y>; rel="z"`,
   );
-  t.equal(rewriteLinkHeader('no links here', upstream, proxy), 'no links here');
+  t.equal(rules.rewriteLinkHeader('no links here'), 'no links here');
 });
 
 t.test('rewritePairs', async (t) => {
@@ -152,7 +154,7 @@ t.test('rewritePairs', async (t) => {
   t.equal(rewritePairs('http://h/svc', proxy)[2]![0], 'http://h:80/svc');
 });
 
-t.test('rewriteUrlValue (Location, Content-Location)', async (t) => {
+t.test('rewriteUrl (Location, Content-Location)', async (t) => {
   const cases: Array<[string, string, string]> = [
     [`${upstream}/People(1)`, `${proxy}/People(1)`, 'a path below the base'],
     [upstream, proxy, 'the base itself'],
@@ -170,7 +172,7 @@ t.test('rewriteUrlValue (Location, Content-Location)', async (t) => {
     ['/relative', '/relative', 'relative'],
     ['', '', 'empty'],
   ];
-  for (const [value, expected, name] of cases) t.equal(rewriteUrlValue(value, upstream, proxy), expected, name);
+  for (const [value, expected, name] of cases) t.equal(rules.rewriteUrl(value), expected, name);
 });
 
 t.test('only JSON and XML bodies are rewritten', async (t) => {
@@ -210,8 +212,8 @@ t.test('property: the output is the same however the body is split into chunks (
     text.replace(new RegExp(`(?:${pairs.map(([from]) => from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?![A-Za-z0-9\\-._~%!$*+=:@(])`, 'g'), (found) => pairs.find(([from]) => from === found)![1]);
   await fc.assert(
     fc.asyncProperty(splitBody, async ({ bytes, chunks }) => {
-      const whole = await rewrite([bytes], pairs);
-      const split = await rewrite(chunks, pairs);
+      const whole = await rewrite([bytes]);
+      const split = await rewrite(chunks);
       return split.bytes.equals(whole.bytes) && whole.bytes.equals(Buffer.from(oracle(bytes.toString('latin1')), 'latin1'));
     }),
     { numRuns: 2000 },
