@@ -95,7 +95,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
   // reportInput: a value of the wrong type is not a missing key (issue.input tells them apart).
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) problems.push(...parsed.error.issues.flatMap((issue) => describeIssue(issue, at)));
-  problems.push(...crossReferenceIssues(raw).map((issue) => at(issue.path, issue.message, issue.at)));
+  problems.push(...crossReferenceIssues(raw, { clientAuth: !parsed.success }).map((issue) => at(issue.path, issue.message, issue.at)));
 
   if (problems.length > 0 || !parsed.success) {
     scrubInterpolatedValues(problems, doc, referenced);

@@ -237,8 +237,10 @@ export interface CrossReferenceIssue {
  * once any field has an issue, so these run on the raw input on their own: a bad
  * token reference or a missing clientSecret is reported in the same run as a typo
  * elsewhere. (The loader drops the duplicates when the schema's refinement also ran.)
+ * `clientAuth: false` skips the credential checks, for input the schema has accepted:
+ * its refinement made them already, and they parse private keys and certificates.
  */
-export function crossReferenceIssues(input: unknown): CrossReferenceIssue[] {
+export function crossReferenceIssues(input: unknown, { clientAuth = true }: { clientAuth?: boolean } = {}): CrossReferenceIssue[] {
   const issues: CrossReferenceIssue[] = [];
   const root = isRecord(input) ? input : {};
   const tokens = isRecord(root.tokens) ? root.tokens : {};
@@ -256,7 +258,7 @@ export function crossReferenceIssues(input: unknown): CrossReferenceIssue[] {
       });
     }
   }
-  for (const [name, source] of Object.entries(tokens)) {
+  for (const [name, source] of clientAuth ? Object.entries(tokens) : []) {
     if (!isRecord(source)) continue;
     const authMethod = source.authMethod ?? 'client_secret_post';
     if (!AUTH_METHODS.includes(authMethod as never)) continue; // the schema reports the bad value

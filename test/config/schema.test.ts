@@ -199,6 +199,9 @@ t.test('cross references', async (t) => {
   ], 'duplicate users, each repeat reported');
   t.same(crossReferenceIssues({ ...base, inbound: { users: [{ name: 'U' }, { name: 'u' }] } }), [], 'names are case-sensitive, as Basic compares them');
   t.same(crossReferenceIssues(base), [], 'a valid file has none');
+  const noSecret = { ...base, tokens: { lake: { ...token, clientSecret: undefined } } };
+  t.same(crossReferenceIssues(noSecret).map((issue) => issue.path), [['tokens', 'lake', 'clientSecret']], 'client credentials are checked');
+  t.same(crossReferenceIssues(noSecret, { clientAuth: false }), [], 'unless the schema has checked them already');
 });
 
 t.test('cross references run on raw input, even when other fields are wrong', async (t) => {
