@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { JWTPayload } from 'jose';
 import { closeNow, listenOn } from '../http/lifecycle.ts';
+import { sendText } from '../http/respond.ts';
 import { METADATA_XML, samplePeople, sampleProducts, type Row } from './sample-data.ts';
 
 export interface SampleODataOptions {
@@ -200,6 +201,5 @@ function decodePath(rawPath: string): string {
 }
 
 function send(req: IncomingMessage, res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'odata-version': '4.0', ...headers });
-  res.end(req.method === 'HEAD' ? undefined : body);
+  sendText(res, status, contentType, body, { method: req.method, headers: { 'odata-version': '4.0', ...headers } });
 }
