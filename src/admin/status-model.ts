@@ -27,7 +27,8 @@ export function buildStatusModel(sources: StatusSources): StatusModel {
       const failure = provider.lastFailure();
       return {
         name: provider.name,
-        state: state.status,
+        // No token and the last fetch failed: requests are being refused, unlike a source not used yet.
+        state: state.status === 'empty' && provider.isFailing() ? 'failing' : state.status,
         ...(state.status === 'empty' ? {} : { expiresAt: state.expiresAt }),
         fetches: provider.stats.fetches,
         fetchFailures: provider.stats.fetchFailures,

@@ -8,7 +8,8 @@ export interface StatusModel {
   routes: Array<{ prefix: string; target: string; tokenSource: string; rewriteUrls: boolean }>;
   tokenSources: Array<{
     name: string;
-    state: 'empty' | 'valid' | 'expired';
+    /** empty: not fetched yet; failing: no token, and the last fetch failed. */
+    state: 'empty' | 'failing' | 'valid' | 'expired';
     expiresAt?: number;
     fetches: number;
     fetchFailures: number;
@@ -23,6 +24,7 @@ export interface StatusModel {
  * no script, refreshed by the browser every 10 s. Every value is escaped.
  */
 export function renderStatusPage(model: StatusModel): string {
+  // A source not used yet counts as fine; a failing one (no token, last fetch failed) does not.
   const healthy = model.tokenSources.every((source) => source.state === 'valid' || source.state === 'empty');
   return `<!doctype html>
 <html lang="en">
@@ -80,8 +82,12 @@ ${model.errors.map((error) => `<tr><td><code>${escapeMarkup(error.code)}</code><
 }
 
 function tokenRow(source: StatusModel['tokenSources'][number], now: number): string {
-  const state =
-    source.state === 'valid' ? '<span class="ok">valid</span>' : source.state === 'expired' ? '<span class="bad">expired</span>' : '<span class="muted">not fetched yet</span>';
+  const state = {
+    valid: '<span class="ok">valid</span>',
+    expired: '<span class="bad">expired</span>',
+    failing: '<span class="bad">no token (fetch failed)</span>',
+    empty: '<span class="muted">not fetched yet</span>',
+  }[source.state];
   const expires = source.expiresAt === undefined ? '' : `${escapeMarkup(new Date(source.expiresAt).toISOString())} <span class="muted">(${escapeMarkup(relative(source.expiresAt - now))})</span>`;
   const failure = source.lastFailure
     ? `<code>${escapeMarkup(source.lastFailure.code)}</code> ${escapeMarkup(relative(source.lastFailure.at - now))}: ${escapeMarkup(source.lastFailure.message)}`

@@ -31,6 +31,21 @@ t.test('the page shows version, uptime, routes, token sources and errors, all es
   t.match(renderStatusPage({ ...model, tokenSources: [{ name: 'x', state: 'expired', expiresAt: 0, fetches: 1, fetchFailures: 0 }], errors: [] }), /A token source has no valid token[\s\S]*No error answers since start/);
 });
 
+t.test('a source that never got a token because its fetches fail is not healthy', async (t) => {
+  const failing: StatusModel['tokenSources'][number] = {
+    name: 'down',
+    state: 'failing',
+    fetches: 2,
+    fetchFailures: 2,
+    lastFailure: { code: 'TOKEN_UNAVAILABLE', message: 'the identity provider refused the connection', at: 3_700_000 },
+  };
+  const html = renderStatusPage({ ...model, tokenSources: [model.tokenSources[1]!, failing] });
+  t.match(html, '<p id="summary" class="bad">A token source has no valid token.');
+  t.notMatch(html, 'All token sources are healthy.');
+  t.match(html, '<td>down</td><td><span class="bad">no token (fetch failed)</span></td>');
+  t.match(html, '<td>idle</td><td><span class="muted">not fetched yet</span></td>', 'one not used yet stays neutral');
+});
+
 t.test('formatDuration', async (t) => {
   t.same([0, 59_999, 60_000, 3_599_000, 3_600_000, 172_800_000 + 3_600_000].map(formatDuration), ['0s', '59s', '1m 0s', '59m 59s', '1h 0m', '2d 1h']);
 });
