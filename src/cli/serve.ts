@@ -17,7 +17,7 @@ export interface ServeOptions {
 export type SignalSubscriber = (handler: (signal: string) => void, signals: readonly NodeJS.Signals[]) => void;
 
 export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSubscriber): Promise<number> {
-  const logger = createLogger({ level: options.logLevel ?? io.env.LOG_LEVEL ?? 'info', pretty: io.stdout.isTTY === true });
+  const logger = createLogger({ level: parseLogLevel(options.logLevel, io.env.LOG_LEVEL), pretty: io.stdout.isTTY === true });
   // Where the proxy really listens once started: a reload cannot move it.
   let listening: Config['listen'] | undefined;
   // Command-line overrides and the exposure check apply to every load, so a reload can
@@ -86,6 +86,16 @@ function checkExposure(config: Config, options: ServeOptions, logger: Logger): v
   } else if (config.inbound.users.length === 0) {
     logger.warn({ host: config.listen.host }, 'listening beyond loopback but inbound.users is empty: only loopback callers can use the proxy');
   }
+}
+
+/** pino's levels; pino itself throws a stack trace at an unknown one, so it is checked here first. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** --log-level, else LOG_LEVEL (an empty one counts as unset, as compose files often leave it), else info. */
+export function parseLogLevel(flag: string | undefined, env: string | undefined): string {
+  const [name, level] = flag !== undefined ? ['--log-level', flag] : env ? ['LOG_LEVEL', env] : [undefined, 'info'];
+  if (!LOG_LEVELS.includes(level)) throw new UsageError(`${name} must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
+  return level;
 }
 
 export function parsePort(text: string): number {

@@ -22,6 +22,16 @@ t.test('--version, --help and usage mistakes', async (t) => {
   t.notMatch(badFlag.stderr, /\n\s+at /, 'no stack trace for a user mistake');
 });
 
+t.test('an unknown log level is a command-line mistake, caught before the config is read', async (t) => {
+  // The config file does not exist: a check that ran after loading it would exit 1 instead.
+  const flag = await runCli(['serve', '-c', '/nonexistent/proxy.yaml', '--log-level', 'bogus']);
+  t.equal(flag.code, 2);
+  t.equal(flag.stderr.trim(), 'bearer-proxy: --log-level must be one of fatal, error, warn, info, debug, trace, silent, not "bogus"');
+  const env = await runCli(['serve', '-c', '/nonexistent/proxy.yaml'], { env: { LOG_LEVEL: 'verbose' } });
+  t.equal(env.code, 2);
+  t.match(env.stderr, /^bearer-proxy: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, not "verbose"\n$/);
+});
+
 t.test('schema prints the JSON Schema', async (t) => {
   const result = await runCli(['schema']);
   t.equal(result.code, 0);
