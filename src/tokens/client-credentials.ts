@@ -13,9 +13,6 @@ export interface ClientCredentialsDeps {
   fetch?: FetchFunction;
 }
 
-/** Seconds a client is told to wait before retrying while the IdP cannot be reached. */
-export const TOKEN_RETRY_AFTER_SECONDS = 5;
-
 /** The OAuth2 client_credentials grant through openid-client, by token URL or by OIDC discovery. */
 export function createClientCredentialsSource(name: string, config: TokenSourceConfig, deps: ClientCredentialsDeps): TokenSource {
   let configuration: Promise<oidc.Configuration> | undefined;
@@ -111,7 +108,8 @@ function grantParameters(config: TokenSourceConfig): Record<string, string> {
 /**
  * An IdP that answered with an OAuth error refused us (502 TOKEN_FETCH_FAILED: retrying
  * will not help until the config changes); anything else means it could not be reached
- * or did not answer sensibly (503 TOKEN_UNAVAILABLE: retrying may help).
+ * or did not answer sensibly (503 TOKEN_UNAVAILABLE: retrying may help). Retry-After is
+ * left to the TokenProvider, which knows when it will try again.
  */
 export function classifyTokenError(source: string, error: unknown): ProxyError {
   if (error instanceof ProxyError) return error;
@@ -126,24 +124,35 @@ export function classifyTokenError(source: string, error: unknown): ProxyError {
     return new ProxyError('TOKEN_FETCH_FAILED', `The identity provider refused the token request for "${source}" with ${code}${description}`, { cause: error });
   }
   const reason = describeFailure(error);
-  return new ProxyError('TOKEN_UNAVAILABLE', `No access token for "${source}": the identity provider ${reason}.`, {
-    cause: error,
-    headers: { 'retry-after': String(TOKEN_RETRY_AFTER_SECONDS) },
-  });
+  return new ProxyError('TOKEN_UNAVAILABLE', `No access token for "${source}": the identity provider ${reason}.`, { cause: error });
 }
 
 function describeFailure(error: unknown): string {
   if (error instanceof oidc.ResponseBodyError) return `failed with HTTP ${error.status} (${error.error})`;
-  const cause = (error as { cause?: { code?: unknown; name?: unknown } } | undefined)?.cause;
+  const chain = nestedErrors(error);
   // A timeout arrives as a DOMException (numeric code 23) on the error or on its cause, depending on where fetch was when it fired.
-  if ([error, cause].some((candidate) => ['TimeoutError', 'AbortError'].includes((candidate as { name?: unknown } | undefined)?.name as string))) {
-    return 'did not answer in time';
-  }
-  const code = [cause?.code, (error as { code?: unknown } | undefined)?.code].find((candidate): candidate is string => typeof candidate === 'string');
+  if (chain.some((candidate) => ['TimeoutError', 'AbortError'].includes(candidate.name as string))) return 'did not answer in time';
+  const code = chain.map((candidate) => candidate.code).find((candidate): candidate is string => typeof candidate === 'string');
   if (code === 'ECONNREFUSED') return 'refused the connection';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name could not be resolved';
   if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_INVALID_RESPONSE' || code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
     return 'sent a response that is not a valid token response';
   }
   return `could not be reached (${code ?? (error instanceof Error ? error.name : 'unknown error')})`;
+}
+
+/**
+ * The error, its causes and an AggregateError's errors, nearest first, a few levels deep:
+ * where the errno code sits differs between Node and undici versions (error.cause.code,
+ * error.cause.cause.code, or only on each of a failed Happy Eyeballs attempt's errors).
+ */
+function nestedErrors(error: unknown, depth = 4): Array<{ name?: unknown; code?: unknown }> {
+  const found: Array<{ name?: unknown; code?: unknown; cause?: unknown; errors?: unknown }> = [];
+  let level: unknown[] = [error];
+  for (let i = 0; i <= depth && level.length > 0; i++) {
+    const objects = level.filter((candidate): candidate is (typeof found)[number] => typeof candidate === 'object' && candidate !== null);
+    found.push(...objects);
+    level = objects.flatMap((candidate) => [candidate.cause, ...(Array.isArray(candidate.errors) ? candidate.errors : [])]);
+  }
+  return found;
 }

@@ -126,6 +126,11 @@ export class TokenProvider {
     return this.#lastFailure;
   }
 
+  /** True from a failed fetch until the next successful one (lastFailure outlives recovery). */
+  isFailing(): boolean {
+    return this.#lastError !== undefined;
+  }
+
   #isFresh(token: AccessToken, now: number): boolean {
     const skew = Math.min(this.#skewMs, (token.expiresAt - token.obtainedAt) / 10);
     return now < token.expiresAt - skew;
@@ -181,7 +186,8 @@ export class TokenProvider {
         },
         ahead ? 'token refresh failed; the cached token stays in use' : 'token fetch failed',
       );
-      throw error;
+      // The requests that waited on this fetch are told the same as those failed fast after it.
+      throw this.#failFast(this.#lastError, delayMs);
     }
   }
 

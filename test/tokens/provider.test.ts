@@ -108,6 +108,34 @@ t.test('a failed fetch reaches every waiter; the next attempt waits for the back
   t.equal(provider.stats.failedFast, 1);
 });
 
+t.test('the requests whose fetch failed get a Retry-After saying when the next attempt is due, as later ones do', async (t) => {
+  const cases = [
+    { error: new ProxyError('TOKEN_UNAVAILABLE', 'the identity provider refused the connection'), code: 'TOKEN_UNAVAILABLE', status: 503 },
+    { error: new ProxyError('TOKEN_FETCH_FAILED', 'refused with invalid_client'), code: 'TOKEN_FETCH_FAILED', status: 502 },
+    { error: new Error('not a ProxyError'), code: 'TOKEN_UNAVAILABLE', status: 503 },
+  ];
+  for (const { error, code, status } of cases) {
+    const clock = manualClock();
+    const idp = scriptedSource(clock);
+    // A step of 4 s with this jitter is a wait of 2.6 s: Retry-After rounds it up to 3.
+    const provider = new TokenProvider(idp.source, clock, { backoff: { initialMs: 4_000, maxMs: 60_000 }, random: () => 0.3 });
+    const waiting = [provider.getToken(), provider.getToken()];
+    idp.fail(error);
+    for (const result of await Promise.allSettled(waiting)) {
+      t.match((result as PromiseRejectedResult).reason, { code, status, headers: { 'retry-after': '3' } }, `${error.message}: each waiter`);
+    }
+    clock.advance(1_000);
+    await t.rejects(provider.getToken(), { code, status, headers: { 'retry-after': '2' } }, `${error.message}: failed fast 1 s later`);
+  }
+
+  const clock = manualClock();
+  const idp = scriptedSource(clock);
+  const provider = new TokenProvider(idp.source, clock, { backoff: { initialMs: 200, maxMs: 60_000 }, random: () => 0 });
+  const waiting = provider.getToken();
+  idp.fail(new ProxyError('TOKEN_UNAVAILABLE'));
+  await t.rejects(waiting, { code: 'TOKEN_UNAVAILABLE', headers: { 'retry-after': '1' } }, 'a wait under a second is still at least 1 s');
+});
+
 t.test('invalidate drops only the token it names', async (t) => {
   const clock = manualClock();
   const idp = scriptedSource(clock);
