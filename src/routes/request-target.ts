@@ -30,13 +30,14 @@ export function parseRequestTarget(rawUrl: string): RequestTarget {
 
 /**
  * A segment that some server along the way could read as "." or "..": after one, two or
- * three rounds of percent-decoding, and with backslashes taken as separators (IIS does).
+ * three rounds of percent-decoding, with backslashes taken as separators (IIS does), and
+ * without a ";…" path parameter (Tomcat, Jetty and Spring read "..;x" as "..").
  */
 function escapesItsParent(segment: string): boolean {
   let current = segment;
   for (let round = 0; round < 4; round++) {
     if (current.includes('\0')) return true;
-    if (current.split(/[\\/]/).some((part) => part === '.' || part === '..')) return true;
+    if (current.split(/[\\/]/).some((part) => isDotSegment(part.split(';', 1)[0]!))) return true;
     if (!current.includes('%')) return false;
     let decoded: string;
     try {
@@ -50,4 +51,8 @@ function escapesItsParent(segment: string): boolean {
     current = decoded;
   }
   return false;
+}
+
+function isDotSegment(name: string): boolean {
+  return name === '.' || name === '..';
 }

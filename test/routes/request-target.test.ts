@@ -25,6 +25,8 @@ t.test('accepted targets keep path and query byte for byte', async (t) => {
     ['/s/%C3%A9t%C3%A9', '/s/%C3%A9t%C3%A9', ''],
     ['/s/%FF', '/s/%FF', ''],
     ['/s//x', '/s//x', ''],
+    ['/s/People;v=1/x', '/s/People;v=1/x', ''],
+    ['/s/..x;a/y', '/s/..x;a/y', ''],
   ];
   for (const [raw, path, search] of cases) t.same(parseRequestTarget(raw), { path, search }, raw);
 });
@@ -68,6 +70,12 @@ t.test('refused targets', async (t) => {
     ['/s/%FF%2f%252%65%252%65', 'invalid UTF-8 before double-encoded dots does not hide them (found by fuzzing)'],
     ['/s/..#x', '"#": an upstream parsing a URL would read "/s/.." (found by fuzzing)'],
     ['/s/$metadata#People', '"#": fragments are never sent in a request target'],
+    ['/s/..;/admin', '"..;": Tomcat, Jetty and Spring drop the ";…" path parameter'],
+    ['/s/..;jsessionid=1/admin', '"..;jsessionid=1"'],
+    ['/s/.;x/admin', '".;x"'],
+    ['/s/%2e%2e;x/admin', 'encoded dots with a path parameter'],
+    ['/s/..%3bx/admin', 'an encoded ";"'],
+    ['/s/%252e%252e%253b/admin', 'double-encoded dots and ";"'],
     ['/s/%zz', 'bad percent-encoding %zz'],
     ['/s/%4', 'bad percent-encoding %4'],
     ['/s/%', 'a lone %'],
