@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { escapeMarkup } from './http/escape.ts';
 import { qualityList } from './http/quality.ts';
 
@@ -8,6 +8,11 @@ export const ERRORS = {
   AUTH_INVALID: { status: 401, message: 'The user name or password is wrong.' },
   NO_ROUTE: { status: 404, message: 'No route matches this path.' },
   BAD_REQUEST: { status: 400, message: 'The request cannot be forwarded.' },
+  HOST_NOT_ALLOWED: { status: 403, message: 'Requests without credentials must address the proxy as localhost, by IP address, or by a name in inbound.allowedHosts.' },
+  CROSS_SITE_REQUEST: { status: 403, message: 'A web page from another site cannot use the proxy without credentials.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'TRACE and TRACK are not forwarded: the upstream would echo the injected token.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   TOKEN_FETCH_FAILED: { status: 502, message: 'The identity provider refused the token request.' },
   TOKEN_UNAVAILABLE: { status: 503, message: 'No access token is available: the identity provider cannot be reached.' },
   UPSTREAM_REJECTED_TOKEN: { status: 502, message: 'The upstream service rejected a freshly fetched access token.' },
@@ -81,6 +86,20 @@ export function prefersXml(accept: string | undefined): boolean {
     else if (type === '*/*' || type === 'application/*') json = Math.max(json, weight);
   }
   return xml > json;
+}
+
+/**
+ * The bytes of a complete error response, for a socket Node's HTTP parser gave up on
+ * (there is no ServerResponse then): the same JSON body, and the connection closes.
+ */
+export function rawErrorResponse(error: ProxyError, requestId: string): string {
+  const body = errorBody(error, { requestId });
+  return (
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Cache-Control: no-store\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`
+  );
 }
 
 /** The one place that writes a proxy error to a client. A response already under way is cut off instead. */

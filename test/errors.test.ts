@@ -1,6 +1,6 @@
 import { createServer, type ServerResponse } from 'node:http';
 import t, { type Test } from 'tap';
-import { ERRORS, errorBody, errorBodyXml, isProxyError, prefersXml, ProxyError, sendError, type ErrorCode } from '../src/errors.ts';
+import { ERRORS, errorBody, errorBodyXml, isProxyError, prefersXml, ProxyError, rawErrorResponse, sendError, type ErrorCode } from '../src/errors.ts';
 import { closeServer, listen } from './helpers/listen.ts';
 
 t.test('every code has its status from the design', async (t) => {
@@ -9,6 +9,11 @@ t.test('every code has its status from the design', async (t) => {
     AUTH_INVALID: 401,
     NO_ROUTE: 404,
     BAD_REQUEST: 400,
+    HOST_NOT_ALLOWED: 403,
+    CROSS_SITE_REQUEST: 403,
+    METHOD_NOT_ALLOWED: 405,
+    REQUEST_TIMEOUT: 408,
+    HEADERS_TOO_LARGE: 431,
     TOKEN_FETCH_FAILED: 502,
     TOKEN_UNAVAILABLE: 503,
     UPSTREAM_REJECTED_TOKEN: 502,
@@ -24,6 +29,17 @@ t.test('every code has its status from the design', async (t) => {
     t.equal(error.status, status, `new ProxyError('${code}').status`);
     t.equal(error.message, ERRORS[code].message, `${code}: the default message`);
   }
+});
+
+t.test('rawErrorResponse: a whole HTTP/1.1 response with the JSON body, closing the connection', async (t) => {
+  const text = rawErrorResponse(new ProxyError('HEADERS_TOO_LARGE', 'Too big: ü'), 'req-1');
+  const [head, body] = text.split('\r\n\r\n') as [string, string];
+  const lines = head.split('\r\n');
+  t.equal(lines[0], 'HTTP/1.1 431 Request Header Fields Too Large');
+  t.ok(lines.includes(`Content-Length: ${Buffer.byteLength(body)}`), 'the length counts bytes, not characters');
+  t.ok(lines.includes('Connection: close'));
+  t.ok(lines.includes('X-Request-Id: req-1'));
+  t.same(JSON.parse(body), { error: { code: 'HEADERS_TOO_LARGE', message: 'Too big: ü', requestId: 'req-1' } });
 });
 
 t.test('ProxyError', async (t) => {

@@ -21,7 +21,9 @@ import type { RouteTable } from '../routes/table.ts';
 import { createClientCredentialsSource, type FetchFunction } from '../tokens/client-credentials.ts';
 import { TokenProvider } from '../tokens/provider.ts';
 import { RewriteRulesCache } from '../odata/rewrite.ts';
+import { answerClientError, refuseConnect } from './client-errors.ts';
 import { forward, type ForwardRecord } from './forward.ts';
+import { refuseEchoingMethods } from './methods.ts';
 import { buildServingState, type ProviderFactory, type ServingState } from './serving-state.ts';
 import { publicOrigin } from './public-origin.ts';
 import { requestIdFor } from './request-id.ts';
@@ -109,6 +111,12 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     // The state at arrival serves the whole request, even if a reload swaps it meanwhile.
     const current = state;
     const { routes, tokenProviders } = current;
+    refuseEchoingMethods(req);
+    if (req.url === '*' && req.method === 'OPTIONS') {
+      // Asks what the server supports, not any resource: answered here, for any caller.
+      sendText(res, 200, 'text/plain; charset=utf-8', '', { headers: { allow: 'GET, HEAD, POST, PUT, PATCH, MERGE, DELETE, OPTIONS' } });
+      return;
+    }
     const target = parseRequestTarget(req.url ?? '');
     const reserved = reservedPath(target.path);
     // Health endpoints answer without credentials: probes and load balancers carry none.
@@ -219,10 +227,15 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   const server: Server = (tls ? createHttpsServer.bind(null, { cert: tls.cert, key: tls.key }) : createServer)(onRequest('main'));
   // The admin listener serves only the reserved endpoints, on its own address (say, a port only the monitoring network reaches).
   const adminServer: Server | undefined = config.admin ? createServer(onRequest('admin')) : undefined;
-  // A forward proxy's CONNECT tunnel is never offered: answer and hang up without touching an upstream.
-  server.on('connect', (_req: IncomingMessage, socket) => {
-    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-  });
+  const refused = (refusal: ProxyError | undefined): void => {
+    if (!refusal) return;
+    recentErrors.record(refusal.code);
+    logger.info({ error: { code: refusal.code, message: refusal.message } }, 'request refused before it was parsed');
+  };
+  for (const listener of [server, adminServer]) {
+    listener?.on('clientError', (error: NodeJS.ErrnoException, socket) => refused(answerClientError(error, socket)));
+    listener?.on('connect', (_req: IncomingMessage, socket) => refused(refuseConnect(socket)));
+  }
 
   return {
     server,
