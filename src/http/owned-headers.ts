@@ -7,6 +7,27 @@ export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection
  */
 export const SET_BY_PROXY = new Set(['host', 'authorization', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
 
+/**
+ * What a client may claim about where the request came from or where it should go, in
+ * headers that upstreams and the servers in front of them trust: a forged client address
+ * (Forwarded, X-Real-IP) or another path (X-Original-URL, honoured by IIS URL Rewrite and
+ * Symfony). Dropped from the caller's request; a route's static `headers:` may still set them.
+ */
+export const CLIENT_CLAIMS = new Set([
+  'forwarded',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'x-forwarded-scheme',
+  'x-forwarded-ssl',
+]);
+
 /** Names a route's static `headers:` may not use: the proxy sets, strips or frames these itself. */
 export function isProxyOwnedHeader(name: string): boolean {
   const lower = name.toLowerCase();

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { HOP_BY_HOP, SET_BY_PROXY } from '../http/owned-headers.ts';
+import { CLIENT_CLAIMS, HOP_BY_HOP, SET_BY_PROXY } from '../http/owned-headers.ts';
 
 export interface UpstreamHeaderValues {
   host: string;
@@ -22,7 +22,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], values: Up
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || SET_BY_PROXY.has(lower) || dropped?.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || SET_BY_PROXY.has(lower) || CLIENT_CLAIMS.has(lower) || dropped?.has(lower)) continue;
     if (values.static.length > 0 && values.static.some(([staticName]) => staticName === lower)) continue;
     headers.push(name, rawHeaders[i + 1]!);
   }
