@@ -50,6 +50,8 @@ const REJECTION_BODY_LIMIT = 8 * 1024;
  */
 export const REPLAY_BODY_LIMIT = 1024 * 1024;
 
+const BODY_IDLE_LIMIT_MS = 600_000;
+
 type UpstreamBody = Buffer | IncomingMessage | null;
 
 /**
@@ -70,21 +72,26 @@ export async function forward(request: ForwardRequest): Promise<void> {
     const replayable = !(body instanceof Readable);
     let token = await tokens.getToken();
     let response = await send(request, token, abort.signal, body);
-    if (response.statusCode === 401 && replayable) {
-      response.body.resume();
-      tokens.invalidate(token);
-      token = await tokens.getToken();
-      response = await send(request, token, abort.signal, body);
-      record.retriedWithNewToken = true;
+    let renewed: boolean | undefined;
+    if (response.statusCode === 401) {
+      renewed = tokens.invalidate(token);
+      if (renewed && replayable) {
+        response.body.resume();
+        token = await tokens.getToken();
+        response = await send(request, token, abort.signal, body);
+        // A second refusal keeps this fresh token: another would fare no better.
+        record.retriedWithNewToken = true;
+      }
     }
     record.upstreamStatus = response.statusCode;
     if (response.statusCode === 401) {
-      tokens.invalidate(token);
       const reason = await rejectionReason(response);
-      throw new ProxyError(
-        'UPSTREAM_REJECTED_TOKEN',
-        `The upstream service rejected the access token from "${tokens.name}"${record.retriedWithNewToken ? ' twice, the second a freshly fetched one' : ''}${reason ? `: ${reason}` : '.'}`,
-      );
+      const which = record.retriedWithNewToken
+        ? ' twice, the second a freshly fetched one'
+        : renewed === false
+          ? ' (a new token was fetched after another 401 moments ago, so none is fetched now)'
+          : '';
+      throw new ProxyError('UPSTREAM_REJECTED_TOKEN', `The upstream service rejected the access token from "${tokens.name}"${which}${reason ? `: ${reason}` : '.'}`);
     }
     await relay(request, response, abort.signal);
   } finally {
@@ -99,7 +106,8 @@ async function send(request: ForwardRequest, token: AccessToken, signal: AbortSi
   try {
     const response = await request.dispatcher.request({
       origin: route.origin,
-      path: route.basePath + rest + search,
+      // A route to the upstream's root asked for at its bare prefix has no path of its own.
+      path: (route.basePath + rest || '/') + search,
       method: req.method as Dispatcher.HttpMethod,
       headers: upstreamRequestHeaders(req.rawHeaders, {
         host: route.target.host,
@@ -113,7 +121,9 @@ async function send(request: ForwardRequest, token: AccessToken, signal: AbortSi
       body,
       signal,
       headersTimeout: route.timeoutMs,
-      bodyTimeout: route.timeoutMs,
+      // The route timeout is the wait for response headers. A pause inside a body (an
+      // export the upstream writes as it reads) is cut only after OData.Feed's own 600 s.
+      bodyTimeout: Math.max(route.timeoutMs, BODY_IDLE_LIMIT_MS),
     });
     request.record.upstreamSeconds = (performance.now() - started) / 1000;
     return response;
@@ -126,6 +136,8 @@ async function relay(request: ForwardRequest, response: Dispatcher.ResponseData,
   const { req, res, match, proxyBase, record } = request;
   const { route } = match;
   const headers = clientResponseHeaders(response.headers);
+  // So a user can quote one id for the access line and the upstream's logs (it was sent up too).
+  headers['x-request-id'] ??= request.requestId;
   const rules = route.rewriteUrls ? request.rewriteRules.get(route.baseUrl, proxyBase) : undefined;
   if (rules) rewriteHeaderUrls(headers, rules);
   const upstreamCoding =

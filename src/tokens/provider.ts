@@ -21,6 +21,8 @@ export interface TokenProviderOptions {
   logger?: Logger;
   /** Told each fetch's result: 'ok' or the error code (for metrics). */
   onFetch?: (result: string) => void;
+  /** At most one token is dropped for an upstream's 401 in this long (see invalidate). */
+  rejectionRefetchIntervalMs?: number;
 }
 
 export interface TokenProviderStats {
@@ -72,6 +74,8 @@ export class TokenProvider {
   readonly #random: () => number;
   readonly #logger: Logger | undefined;
   readonly #onFetch: ((result: string) => void) | undefined;
+  readonly #rejectionRefetchIntervalMs: number;
+  #lastRejectionDropAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly source: TokenSource,
@@ -84,6 +88,7 @@ export class TokenProvider {
     this.#random = options.random ?? Math.random;
     this.#logger = options.logger;
     this.#onFetch = options.onFetch;
+    this.#rejectionRefetchIntervalMs = options.rejectionRefetchIntervalMs ?? 30_000;
   }
 
   get name(): string {
@@ -110,9 +115,20 @@ export class TokenProvider {
     return this.#fetchShared();
   }
 
-  /** Drops a token the upstream refused, unless a newer one has already replaced it. */
-  invalidate(token: AccessToken): void {
-    if (this.#current === token) this.#current = undefined;
+  /**
+   * Drops a token the upstream refused, so the next getToken fetches another; true when
+   * asking again is worth it. Any caller can make an upstream answer 401 (a wrong API key
+   * in a query, a resource outside the token's scope), so only one token is dropped per
+   * interval: otherwise each such request would cost an IdP fetch, the IdP would start
+   * throttling, and every route on this source would fail with it.
+   */
+  invalidate(token: AccessToken): boolean {
+    if (this.#current !== token) return true; // already replaced: the newer token may do
+    const now = this.clock.now();
+    if (now - this.#lastRejectionDropAt < this.#rejectionRefetchIntervalMs) return false;
+    this.#lastRejectionDropAt = now;
+    this.#current = undefined;
+    return true;
   }
 
   state(): TokenState {

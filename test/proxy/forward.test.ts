@@ -225,3 +225,54 @@ t.test('tokens, secrets and passwords never appear in logs', async (t) => {
     t.notOk(logs.includes(secret), `log free of ${secret.slice(0, 12)}…`);
   }
 });
+
+t.test('a route to the upstream’s root, asked for at its bare prefix, sends "/"', async (t) => {
+  const { upstream, proxy } = await startStack(t); // the target is the upstream's root
+  t.equal((await fetch(`${proxy.url}/api`)).status, 200);
+  t.equal((await fetch(`${proxy.url}/api?x=1`)).status, 200);
+  t.same(upstream.requests.map((request) => request.url), ['/', '/?x=1']);
+});
+
+t.test('every proxied response carries the request id the upstream was sent, unless it has its own', async (t) => {
+  const { upstream, proxy } = await startStack(t, {
+    upstream: {
+      handler: (req, res) => {
+        res.writeHead(200, req.url === '/own' ? { 'x-request-id': 'upstream-id' } : {});
+        res.end('ok');
+      },
+    },
+  });
+  const plain = await fetch(`${proxy.url}/api/x`);
+  t.equal(plain.headers.get('x-request-id'), upstream.requests[0]!.headers['x-request-id']);
+  t.match(plain.headers.get('x-request-id'), /^[0-9a-f-]{36}$/);
+  const own = await fetch(`${proxy.url}/api/own`);
+  t.equal(own.headers.get('x-request-id'), 'upstream-id', 'the upstream’s own is kept, one header only');
+});
+
+t.test('the route timeout bounds the wait for headers, not a pause inside the body', async (t) => {
+  const { proxy } = await startStack(t, {
+    route: { timeout: '300ms' },
+    upstream: {
+      handler: (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first part, ');
+        setTimeout(() => res.end('then the rest after a pause longer than the route timeout'), 700);
+      },
+    },
+  });
+  const response = await fetch(`${proxy.url}/api/export`);
+  t.equal(response.status, 200);
+  t.equal(await response.text(), 'first part, then the rest after a pause longer than the route timeout');
+});
+
+t.test('callers that keep getting 401s from the upstream cost one IdP fetch, not one each', async (t) => {
+  // A wrong API key in a query, or a resource outside the token's scope: the upstream
+  // answers 401 whatever the token, and any caller can make it do so.
+  const { idp, upstream, proxy } = await startStack(t, { upstream: { rejectTokens: () => true } });
+  const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${proxy.url}/api/fn?code=wrong`).then(async (response) => ({ status: response.status, error: await errorOf(response) }))));
+  t.same([...new Set(answers.map((answer) => `${answer.status} ${answer.error.code}`))], ['502 UPSTREAM_REJECTED_TOKEN']);
+  t.equal(idp.tokenRequests.length, 2, 'the first token, and one more after the first 401');
+  t.ok(upstream.requests.length <= 40, 'each sent at most twice (those that held the dropped token retry with the new one)');
+  const later = await errorOf(await fetch(`${proxy.url}/api/fn?code=wrong`));
+  t.match(later.message, /a new token was fetched after another 401 moments ago/, 'the message says why no new token was tried');
+});

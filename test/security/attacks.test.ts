@@ -39,6 +39,11 @@ t.test('request smuggling and routing escapes are refused before any upstream is
     ['encoded slash with dots', `GET /api/..%2f..%2fadmin HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
     ['backslash dot segments', `GET /api/..\\..\\admin HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
     ['encoded backslash dot segments', `GET /api/..%5c..%5cadmin HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
+    ['dot segments with a path parameter (Tomcat reads "..;" as "..")', `GET /api/..;/admin HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
+    ['encoded dots with a path parameter', `GET /api/%2e%2e;jsessionid=1/admin HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 400],
+    ['TRACE, which the upstream would answer with the injected token', `TRACE /api/x HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, 405],
+    ['TRACK (IIS; Node’s parser may refuse it first)', `TRACK /api/x HTTP/1.1\r\nHost: ${host}\r\nConnection: close`, /^40[05]$/],
+    ['TRACE through a method override header', `POST /api/x HTTP/1.1\r\nHost: ${host}\r\nX-HTTP-Method-Override: TRACE\r\nContent-Length: 4\r\nConnection: close`, 405],
     ['Content-Length with Transfer-Encoding', `POST /api/x HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close`, 400],
     ['two different Content-Lengths', `POST /api/x HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nContent-Length: 40\r\nConnection: close`, 400],
     ['Transfer-Encoding that is not chunked last', `POST /api/x HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked, identity\r\nConnection: close`, 400],
@@ -73,11 +78,25 @@ t.test('SSRF: the upstream is always the configured target; redirects are passed
       },
     },
   });
-  const forged = { host: evil.host, 'x-forwarded-host': evil.host, 'x-forwarded-proto': 'https', forwarded: `host=${evil.host}`, 'x-original-url': `${evil.url}/x`, 'x-rewrite-url': '/admin' };
+  const claims = {
+    forwarded: `for=6.6.6.6;host=${evil.host};proto=https`,
+    'x-real-ip': '6.6.6.6',
+    'x-original-url': '/admin/delete',
+    'x-rewrite-url': '/admin',
+    'x-forwarded-port': '443',
+    'x-forwarded-prefix': '/admin',
+  };
+  const forged = { 'x-forwarded-host': evil.host, 'x-forwarded-proto': 'https', ...claims };
   const viaHeaders = await fetch(`${proxy.url}/api/data?url=${encodeURIComponent(`${evil.url}/steal`)}&target=${evil.host}`, { headers: forged });
   t.equal(viaHeaders.status, 200);
   t.match(await viaHeaders.text(), `served /data?url=`, 'headers and query parameters are only data');
-  t.equal(upstream.requests.at(-1)!.headers.host, new URL(upstream.url).host, 'the upstream Host is the target’s, whatever the client sent');
+  const received = upstream.requests.at(-1)!.headers;
+  t.equal(received.host, new URL(upstream.url).host, 'the upstream Host is the target’s');
+  t.equal(received['x-forwarded-for'], '127.0.0.1', 'the client address is the socket’s');
+  t.equal(received['x-forwarded-host'], new URL(proxy.url).host, 'X-Forwarded-Host is the proxy’s');
+  for (const name of Object.keys(claims)) t.equal(received[name], undefined, `the client’s ${name} does not reach the upstream (an address or path it would trust)`);
+  const viaHost = await fetch(`${proxy.url}/api/data`, { headers: { host: evil.host } });
+  t.equal(viaHost.status, 403, 'a forged Host (as DNS rebinding sends) is refused before anything is forwarded');
 
   redirectTo = `${evil.url}/collect`;
   const offsite = await fetch(`${proxy.url}/api/redirect`, { redirect: 'manual' });

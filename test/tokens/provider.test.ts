@@ -155,6 +155,31 @@ t.test('invalidate drops only the token it names', async (t) => {
   t.equal(idp.pending, 0);
 });
 
+t.test('an upstream 401 drops the token at most once per interval, so callers cannot make the proxy hammer the IdP', async (t) => {
+  const clock = manualClock();
+  const idp = scriptedSource(clock, 3600_000);
+  const provider = new TokenProvider(idp.source, clock, { rejectionRefetchIntervalMs: 30_000 });
+  const first = provider.getToken();
+  idp.succeed();
+  const refused = await first;
+  t.equal(provider.invalidate(refused), true, 'the first refusal drops the token');
+  const second = provider.getToken();
+  t.equal(idp.pending, 1, 'and the next request fetches another');
+  idp.succeed();
+  const fresh = await second;
+
+  clock.advance(29_999);
+  t.equal(provider.invalidate(fresh), false, 'another refusal within 30 s keeps the token');
+  t.equal(await provider.getToken(), fresh, 'no fetch');
+  t.equal(idp.pending, 0);
+  clock.advance(1);
+  t.equal(provider.invalidate(fresh), true, 'after 30 s a refusal drops it again');
+  const third = provider.getToken();
+  idp.succeed();
+  t.equal((await third).value, 'token-3');
+  t.equal(provider.stats.fetches, 3);
+});
+
 /** A source that answers at once, succeeding or failing as the test sets it. */
 function switchableSource(clock: { now(): number }, lifetimeMs: number) {
   let up = true;
