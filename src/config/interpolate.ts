@@ -51,13 +51,12 @@ export function interpolateString(text: string, context: InterpolationContext): 
     references++;
     if (reference.startsWith('file:')) {
       const file = reference.slice('file:'.length);
-      try {
-        return context.readFile(file).replace(/\r?\n$/, '');
-      } catch (error) {
-        const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-        errors.push(`cannot read file "${file}" named by \${file:${file}} (${reason})`);
+      const read = readReferencedFile(context, file);
+      if ('reason' in read) {
+        errors.push(`cannot read file "${file}" named by \${file:${file}} (${read.reason})`);
         return '';
       }
+      return read.text;
     }
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(reference)) {
       errors.push(`"\${${reference}}" is not a valid reference: use \${ENV_NAME} or \${file:/path/to/secret}`);
@@ -71,4 +70,16 @@ export function interpolateString(text: string, context: InterpolationContext): 
     return found;
   });
   return { value, errors, references };
+}
+
+/**
+ * A file the config names, read as ${file:PATH} reads it: its text with one trailing
+ * newline dropped, or the OS reason (ENOENT, EACCES…) it cannot be read. Never cached.
+ */
+export function readReferencedFile(context: Pick<InterpolationContext, 'readFile'>, path: string): { text: string } | { reason: string } {
+  try {
+    return { text: context.readFile(path).replace(/\r?\n$/, '') };
+  } catch (error) {
+    return { reason: (error as NodeJS.ErrnoException).code ?? 'unreadable' };
+  }
 }

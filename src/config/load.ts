@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { interpolateDocument } from './interpolate.ts';
+import { readPemFiles } from './pem-files.ts';
 import { formatKeyPath, positionOf, type KeyPath } from './positions.ts';
 import { configSchema, crossReferenceIssues, type Config } from './schema.ts';
 import { knownKeysAt, suggestKey } from './suggest.ts';
@@ -42,7 +43,7 @@ export interface ParseOptions {
   /** Name used in messages, normally the file path. */
   source?: string;
   env?: Readonly<Record<string, string | undefined>>;
-  /** Directory that relative ${file:PATH} references resolve against. */
+  /** Directory that relative ${file:PATH} references and PEM file paths resolve against. */
   baseDir?: string;
   readFile?: (path: string) => string;
 }
@@ -79,11 +80,13 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
     ...positionOf(doc, lines, path, place),
   });
 
-  const { problems: referenceProblems, referenced } = interpolateDocument(doc, {
-    env: options.env ?? {},
-    readFile: (path) => readFile(resolve(baseDir, path)),
-  });
-  problems.push(...referenceProblems.map((problem) => at(problem.path, problem.message)));
+  // ${file:} and PEM file paths: read on every load, relative to the config file.
+  const readRelative = (path: string) => readFile(resolve(baseDir, path));
+  const { problems: referenceProblems, referenced } = interpolateDocument(doc, { env: options.env ?? {}, readFile: readRelative });
+  const unread = new Set(referenceProblems.map((problem) => JSON.stringify(problem.path)));
+  const pemFileProblems = readPemFiles(doc, { readFile: readRelative, baseDir, skip: unread }, referenced);
+  for (const problem of pemFileProblems) unread.add(JSON.stringify(problem.path));
+  problems.push(...[...referenceProblems, ...pemFileProblems].map((problem) => at(problem.path, problem.message)));
 
   let raw: unknown;
   try {
@@ -94,8 +97,10 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
   }
   // reportInput: a value of the wrong type is not a missing key (issue.input tells them apart).
   const parsed = configSchema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) problems.push(...parsed.error.issues.flatMap((issue) => describeIssue(issue, at)));
-  problems.push(...crossReferenceIssues(raw, { clientAuth: !parsed.success }).map((issue) => at(issue.path, issue.message, issue.at)));
+  // A value that could not be read is reported once, not again for what stood in its place.
+  const readable = (problem: ConfigProblem) => !unread.has(JSON.stringify(problem.path));
+  if (!parsed.success) problems.push(...parsed.error.issues.flatMap((issue) => describeIssue(issue, at)).filter(readable));
+  problems.push(...crossReferenceIssues(raw, { clientAuth: !parsed.success }).map((issue) => at(issue.path, issue.message, issue.at)).filter(readable));
 
   if (problems.length > 0 || !parsed.success) {
     scrubInterpolatedValues(problems, doc, referenced);

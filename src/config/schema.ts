@@ -4,6 +4,7 @@ import { parsePasswordHash } from '../inbound/password.ts';
 import { privateKeyProblem } from '../tokens/private-key.ts';
 import { belongsToOtherKey, caBundleProblem, certificateProblem, tlsKeyProblem } from './pem.ts';
 import { parseDuration } from './duration.ts';
+import type { KeyPath } from './positions.ts';
 
 /**
  * The one definition of proxy.yaml: TypeScript types, validation, defaults and the
@@ -11,6 +12,24 @@ import { parseDuration } from './duration.ts';
  */
 
 export const RESERVED_PATHS = ['/healthz', '/readyz', '/metrics', '/_status'] as const;
+
+/**
+ * The keys that hold PEM material (`*`: every token source or route). In the file each is
+ * PEM text or a path to a PEM file; the loader reads the files before this schema runs,
+ * so the schema, and everything after it, sees PEM text only.
+ */
+export const PEM_KEYS: readonly KeyPath[] = [
+  ['listen', 'tls', 'cert'],
+  ['listen', 'tls', 'key'],
+  ['tokens', '*', 'privateKey'],
+  ['tokens', '*', 'certificate'],
+  ['tokens', '*', 'ca'],
+  ['routes', '*', 'ca'],
+  ['routes', '*', 'clientCert'],
+  ['routes', '*', 'clientKey'],
+];
+
+const PEM_OR_PATH = 'PEM text or a path to a PEM file (relative to the config file)';
 
 const duration = (fallbackMs: number) =>
   z
@@ -42,8 +61,8 @@ const keyPem = z.string().min(1).superRefine(pemRefinement(tlsKeyProblem));
 
 const tlsListenSchema = z
   .strictObject({
-    cert: certificatePem.describe('PEM certificate (chain) to serve, normally ${file:PATH}.'),
-    key: keyPem.describe('PEM private key of the certificate, normally ${file:PATH}.'),
+    cert: certificatePem.describe(`Certificate (chain) to serve: ${PEM_OR_PATH}.`),
+    key: keyPem.describe(`Private key of the certificate: ${PEM_OR_PATH}.`),
   })
   .superRefine((tls, ctx) => {
     if (belongsToOtherKey(tls.cert, tls.key)) {
@@ -95,13 +114,13 @@ const tokenSourceSchema = z
     issuer: httpUrl.optional().describe('The IdP issuer; its token endpoint is found by OIDC discovery.'),
     clientId: z.string().min(1),
     clientSecret: z.string().min(1).optional().describe('For client_secret_post/basic. Normally ${ENV} or ${file:PATH}, never written in plain text.'),
-    privateKey: z.string().min(1).optional().describe('For private_key_jwt: PEM private key (RSA, EC or Ed25519), normally ${file:PATH}.'),
+    privateKey: z.string().min(1).optional().describe(`For private_key_jwt: private key (RSA, EC or Ed25519), ${PEM_OR_PATH}.`),
     keyId: z.string().min(1).optional().describe('For private_key_jwt: the kid the IdP knows the key by.'),
     certificate: z
       .string()
       .min(1)
       .optional()
-      .describe('For private_key_jwt: PEM certificate of the key; its thumbprint is sent as x5t/x5t#S256 (Entra ID).'),
+      .describe(`For private_key_jwt: certificate of the key, ${PEM_OR_PATH}; its thumbprint is sent as x5t/x5t#S256 (Entra ID).`),
     assertionAudience: z
       .string()
       .min(1)
@@ -113,7 +132,7 @@ const tokenSourceSchema = z
     authMethod: z.enum(AUTH_METHODS).default('client_secret_post'),
     params: z.record(z.string(), z.string()).default({}).describe('Extra form fields for the token request.'),
     allowInsecure: z.boolean().default(false).describe('Allow an http:// IdP (tests and demos only).'),
-    ca: caBundle.optional().describe('PEM CA certificate(s) to trust for the IdP, besides the system ones and NODE_EXTRA_CA_CERTS.'),
+    ca: caBundle.optional().describe(`CA certificate(s) to trust for the IdP, besides the system ones and NODE_EXTRA_CA_CERTS: ${PEM_OR_PATH}.`),
     timeout: duration(30_000).describe('How long one request to the IdP may take before it counts as failed.'),
     defaultExpiresIn: duration(3600_000).describe('Token lifetime to assume when the IdP sends no expires_in.'),
     prefetch: z.boolean().default(false).describe('Fetch the token at startup; /readyz answers 503 until this source holds one.'),
@@ -163,7 +182,7 @@ function clientAuthIssues(source: {
     return issues;
   }
   if (source.clientSecret !== undefined) issues.push({ path: ['clientSecret'], message: 'private_key_jwt signs with privateKey: remove clientSecret so it is not sent anywhere' });
-  if (source.privateKey === undefined) issues.push({ path: ['authMethod'], message: 'private_key_jwt needs privateKey (a PEM private key, normally ${file:PATH})' });
+  if (source.privateKey === undefined) issues.push({ path: ['authMethod'], message: 'private_key_jwt needs privateKey (a PEM private key: PEM text or a path to a PEM file)' });
   else {
     const problem = privateKeyProblem(source.privateKey);
     if (problem) issues.push({ path: ['privateKey'], message: problem });
@@ -196,9 +215,9 @@ const routeSchema = z.strictObject({
     .default({})
     .describe('Static headers added to every upstream request.'),
   rewriteUrls: z.boolean().default(true).describe('Rewrite upstream URLs in JSON/XML bodies to the proxy URL.'),
-  ca: caBundle.optional().describe('PEM CA certificate(s) to trust for this upstream, besides the system ones and NODE_EXTRA_CA_CERTS.'),
-  clientCert: certificatePem.optional().describe('PEM client certificate for upstream mutual TLS (with clientKey).'),
-  clientKey: keyPem.optional().describe('PEM private key of clientCert.'),
+  ca: caBundle.optional().describe(`CA certificate(s) to trust for this upstream, besides the system ones and NODE_EXTRA_CA_CERTS: ${PEM_OR_PATH}.`),
+  clientCert: certificatePem.optional().describe(`Client certificate for upstream mutual TLS (with clientKey): ${PEM_OR_PATH}.`),
+  clientKey: keyPem.optional().describe(`Private key of clientCert: ${PEM_OR_PATH}.`),
 }).superRefine((route, ctx) => {
   if ((route.clientCert === undefined) !== (route.clientKey === undefined)) {
     ctx.addIssue({ code: 'custom', path: [route.clientCert === undefined ? 'clientCert' : 'clientKey'], message: 'mutual TLS needs both clientCert and clientKey' });

@@ -1,7 +1,10 @@
-import { writeFileSync } from 'node:fs';
-import { relative } from 'node:path';
-import t from 'tap';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import t, { type Test } from 'tap';
 import { ConfigError, formatProblem, loadConfigFile, parseConfig } from '../../src/config/load.ts';
+import { generateTestKey, selfSignedCertificate } from '../helpers/keys.ts';
+import { createTestCa, issueCertificate } from '../helpers/tls.ts';
 
 const valid = (extra = '') => `tokens:
   lake:
@@ -226,4 +229,138 @@ t.test('formatProblem', async (t) => {
   t.equal(formatProblem('f.yaml', { path: ['routes', '/a', 'token'], line: 3, column: 7, message: 'm' }), 'f.yaml:3:7 routes["/a"].token: m');
   t.equal(formatProblem('f.yaml', { path: ['listen'], line: 3, message: 'm' }), 'f.yaml:3:1 listen: m', 'column 1 when unknown');
   t.equal(formatProblem('f.yaml', { path: [], message: 'm' }), 'f.yaml (top level): m', 'no position at all');
+});
+
+
+// --- PEM keys: PEM text or a path to a PEM file ---------------------------------------------
+
+const ca = createTestCa();
+const server = issueCertificate(ca, 'proxy');
+const client = issueCertificate(ca, 'client', 'client');
+const jwtKey = generateTestKey('ec');
+const jwtCertificate = selfSignedCertificate(jwtKey);
+
+const PEM_FILES: Record<string, string> = {
+  'tls/cert.pem': server.certPem,
+  'tls/key.pem': server.keyPem,
+  'ca.pem': ca.certPem,
+  'client.pem': client.certPem,
+  'client.key': client.keyPem,
+  'jwt.key': jwtKey.privateKeyPem,
+  'jwt.crt': jwtCertificate,
+};
+
+/** A temporary directory with conf/ holding the PEM files (and `changes`), removed after the test; returns conf/proxy.yaml. */
+function pemConfDir(t: Test, changes: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bearer-proxy-pem-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'conf', 'tls'), { recursive: true });
+  for (const [name, text] of Object.entries({ ...PEM_FILES, ...changes })) writeFileSync(join(dir, 'conf', name), text, { mode: 0o600 });
+  return join(dir, 'conf', 'proxy.yaml');
+}
+
+/** Every PEM key, each value made by `value(file name)`. */
+const everyPemKey = (value: (file: string) => string) => `listen:
+  tls:
+    cert: ${value('tls/cert.pem')}
+    key: ${value('tls/key.pem')}
+tokens:
+  lake:
+    tokenUrl: https://idp.example.com/token
+    clientId: app
+    authMethod: private_key_jwt
+    privateKey: ${value('jwt.key')}
+    certificate: ${value('jwt.crt')}
+    ca: ${value('ca.pem')}
+routes:
+  /sales:
+    target: https://api.example.com/odata/
+    token: lake
+    ca: ${value('ca.pem')}
+    clientCert: ${value('client.pem')}
+    clientKey: ${value('client.key')}
+`;
+
+const asReference = (file: string) => `\${file:${file}}`;
+const asPath = (file: string) => file;
+
+t.test('PEM keys take a path relative to the config file, read as ${file:} reads it', async (t) => {
+  const path = pemConfDir(t);
+  writeFileSync(path, everyPemKey(asReference));
+  const viaReference = loadConfigFile(path).config;
+  writeFileSync(path, everyPemKey((file) => (file.startsWith('tls/') ? `./${file}` : file)));
+  const { config, warnings } = loadConfigFile(path);
+  t.same(config, viaReference, 'the same Config as with ${file:}: PEM text in every key');
+  t.equal(config.listen.tls?.cert, server.certPem.trimEnd());
+  t.equal(config.routes['/sales']?.clientKey, client.keyPem.trimEnd());
+  t.same(warnings, [], 'a private key read from a file is no plain-text secret');
+  writeFileSync(path, everyPemKey(asPath).replace(/  tls:\n.*\n.*\n/, '  tls: { cert: ./tls/cert.pem, key: ./tls/key.pem }\n'));
+  t.same(loadConfigFile(path).config.listen.tls, config.listen.tls, 'DESIGN.md’s example as written');
+  writeFileSync(path, everyPemKey((file) => (file === 'tls/cert.pem' ? '${CERT_PATH}' : file)));
+  t.equal(loadConfigFile(path, { env: { CERT_PATH: 'tls/cert.pem' } }).config.listen.tls?.cert, server.certPem.trimEnd(), 'a path from ${ENV}');
+});
+
+t.test('PEM keys take an absolute path', async (t) => {
+  const conf = dirname(pemConfDir(t));
+  const { config } = parseConfig(everyPemKey((file) => join(conf, file)), { baseDir: '/nonexistent' });
+  t.equal(config.listen.tls?.key, server.keyPem.trimEnd());
+  t.equal(config.tokens.lake?.privateKey, jwtKey.privateKeyPem.trimEnd());
+  t.equal(config.tokens.lake?.certificate, jwtCertificate.trimEnd());
+  t.equal(config.tokens.lake?.ca, ca.certPem.trimEnd());
+});
+
+t.test('a PEM file that cannot be read is reported once, at its key, with the path and the reason', async (t) => {
+  const path = pemConfDir(t);
+  const missing: Record<string, string> = { 'tls/cert.pem': 'tls/missing.pem', 'ca.pem': '/nonexistent/ca.pem' };
+  writeFileSync(path, everyPemKey((file) => missing[file] ?? file));
+  const error = configErrorOf(() => loadConfigFile(path));
+  const tail = '; a value without -----BEGIN is read as a file path';
+  t.same(where(error), [
+    `:3:11 listen.tls.cert: cannot read PEM file "tls/missing.pem" relative to ${dirname(path)} (ENOENT)${tail}`,
+    `:12:9 tokens.lake.ca: cannot read PEM file "/nonexistent/ca.pem" (ENOENT)${tail}`,
+    `:17:9 routes["/sales"].ca: cannot read PEM file "/nonexistent/ca.pem" (ENOENT)${tail}`,
+  ], 'no second "not a readable PEM certificate" for the path');
+  t.ok(error.message.includes(`\n  ${path}:3:11 listen.tls.cert: cannot read PEM file`), 'file:line:col keypath: message');
+  writeFileSync(path, everyPemKey((file) => (file === 'tls/key.pem' ? 'tls' : file)));
+  t.match(where(configErrorOf(() => loadConfigFile(path))), [/^:4:\d+ listen\.tls\.key: cannot read PEM file "tls" relative to .* \(EISDIR\)/]);
+});
+
+t.test('a file that is not PEM gets the PEM error of its key, without its text; an empty one says so', async (t) => {
+  const path = pemConfDir(t, { 'tls/cert.pem': 'secret-looking-text\n', 'client.key': server.certPem, 'ca.pem': '\n' });
+  writeFileSync(path, everyPemKey(asPath));
+  const error = configErrorOf(() => loadConfigFile(path));
+  t.same(where(error), [
+    ':3:11 listen.tls.cert: not a readable PEM certificate (expected -----BEGIN CERTIFICATE-----)',
+    ':12:9 tokens.lake.ca: PEM file "ca.pem" is empty',
+    ':17:9 routes["/sales"].ca: PEM file "ca.pem" is empty',
+    ':19:16 routes["/sales"].clientKey: not a readable PEM private key (unencrypted PKCS#8, PKCS#1 or SEC1)',
+  ]);
+  t.notMatch(error.message, /secret-looking-text|BEGIN CERTIFICATE-----\n/, 'the file’s text is not repeated');
+});
+
+t.test('inline PEM text still works; key material without its BEGIN line is never echoed', async (t) => {
+  const block = (pem: string) => `|\n${pem.trimEnd().replace(/^/gm, '      ')}`;
+  const text = `${valid()}  /tls:\n    target: https://api.example.com/x\n    token: lake\n    clientCert: ${block(client.certPem)}\n    clientKey: ${block(client.keyPem)}\n`;
+  const { config } = parseConfig(text, { env: { LAKE_SECRET: 'x' }, baseDir: '/nonexistent' });
+  t.equal(config.routes['/tls']?.clientCert, client.certPem, 'a block scalar keeps its final newline');
+  t.equal(config.routes['/tls']?.clientKey, client.keyPem);
+  t.equal(parseConfig(everyPemKey((file) => JSON.stringify(PEM_FILES[file]))).config.tokens.lake?.privateKey, jwtKey.privateKeyPem, 'a quoted string');
+  const body = client.keyPem.split('\n').slice(1, -2).join('');
+  const oneLine = problemsOf(text.replace(block(client.keyPem), body));
+  t.same(oneLine.problems.map((problem) => problem.message), ['not PEM text (no -----BEGIN line) and not a readable file path either (ENOENT)']);
+  t.notMatch(oneLine.message, body.slice(0, 40), 'the key is not repeated');
+  const headless = problemsOf(text.replace(block(client.keyPem), block(client.keyPem.split('\n').slice(1).join('\n'))));
+  t.match(where(headless), [/routes\["\/tls"\]\.clientKey: not a readable PEM private key/], 'with a line break it is PEM text that lost its BEGIN line, no path');
+});
+
+t.test('${file:} still works for PEM keys, and every load reads the files again', async (t) => {
+  const path = pemConfDir(t);
+  writeFileSync(path, everyPemKey((file) => (file.startsWith('tls/') ? asReference(file) : file)));
+  t.equal(loadConfigFile(path).config.listen.tls?.cert, server.certPem.trimEnd(), '${file:}');
+  writeFileSync(path, everyPemKey(asPath));
+  t.equal(loadConfigFile(path).config.listen.tls?.cert, server.certPem.trimEnd(), 'a path');
+  const renewed = issueCertificate(ca, 'proxy');
+  writeFileSync(join(dirname(path), 'tls', 'cert.pem'), renewed.certPem);
+  writeFileSync(join(dirname(path), 'tls', 'key.pem'), renewed.keyPem);
+  t.same(loadConfigFile(path).config.listen.tls, { cert: renewed.certPem.trimEnd(), key: renewed.keyPem.trimEnd() }, 'the renewed certificate at the same path');
 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { configJsonSchema, configSchema, crossReferenceIssues, RESERVED_PATHS } from '../../src/config/schema.ts';
+import { configJsonSchema, configSchema, crossReferenceIssues, PEM_KEYS, RESERVED_PATHS } from '../../src/config/schema.ts';
 
 const token = { tokenUrl: 'https://idp.example.com/token', clientId: 'c', clientSecret: 's' };
 const route = { target: 'https://api.example.com/odata', token: 'lake' };
@@ -259,4 +259,19 @@ t.test('route targets and headers the proxy owns are refused', async (t) => {
   }
   t.notOk(route({ headers: { 'bad name': 'x' } }).success);
   t.ok(route({ headers: { 'Ocp-Apim-Subscription-Key': 'k', 'OData-MaxVersion': '4.0' } }).success);
+});
+
+t.test('PEM_KEYS lists exactly the keys described as PEM text or a path to a PEM file', async (t) => {
+  type Node = { description?: string; properties?: Record<string, Node>; additionalProperties?: Node | boolean; anyOf?: Node[] };
+  const described: string[] = [];
+  const walk = (node: Node | boolean | undefined, path: string[]): void => {
+    if (typeof node !== 'object') return;
+    if (node.description?.includes('PEM text or a path to a PEM file') && !node.properties) described.push(path.join('.'));
+    for (const [key, child] of Object.entries(node.properties ?? {})) walk(child, [...path, key]);
+    walk(node.additionalProperties, [...path, '*']);
+    for (const child of node.anyOf ?? []) walk(child, path);
+  };
+  walk(configJsonSchema() as Node, []);
+  t.same(described.sort(), PEM_KEYS.map((path) => path.join('.')).sort());
+  t.equal(PEM_KEYS.length, 8);
 });
