@@ -92,13 +92,13 @@ export function prefersXml(accept: string | undefined): boolean {
  * The bytes of a complete error response, for a socket Node's HTTP parser gave up on
  * (there is no ServerResponse then): the same JSON body, and the connection closes.
  */
-export function rawErrorResponse(error: ProxyError, requestId: string): string {
+export function rawErrorResponse(error: ProxyError, requestId: string, { headOnly = false } = {}): string {
   const body = errorBody(error, { requestId });
   return (
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\n` +
     'Content-Type: application/json; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-    `Cache-Control: no-store\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`
+    `Cache-Control: no-store\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${headOnly ? '' : body}`
   );
 }
 

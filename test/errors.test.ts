@@ -40,6 +40,9 @@ t.test('rawErrorResponse: a whole HTTP/1.1 response with the JSON body, closing 
   t.ok(lines.includes('Connection: close'));
   t.ok(lines.includes('X-Request-Id: req-1'));
   t.same(JSON.parse(body), { error: { code: 'HEADERS_TOO_LARGE', message: 'Too big: ü', requestId: 'req-1' } });
+  const headOnly = rawErrorResponse(new ProxyError('BAD_REQUEST'), 'req-2', { headOnly: true });
+  t.ok(headOnly.endsWith('Connection: close\r\n\r\n'), 'for HEAD: the same head, no body');
+  t.match(headOnly, /Content-Length: [1-9]/, 'with the length a GET would get');
 });
 
 t.test('ProxyError', async (t) => {

@@ -99,6 +99,15 @@ const inboundSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('Build links back to the proxy from X-Forwarded-Host/-Proto (only behind a reverse proxy that sets them).'),
+  allowedHosts: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'a host name without scheme, port or path, such as proxy.corp.example')
+        .transform((name) => name.toLowerCase()),
+    )
+    .default([])
+    .describe('Host names besides localhost and IP addresses by which callers without credentials may address the proxy (a guard against DNS rebinding).'),
 });
 
 export const AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'private_key_jwt'] as const;
@@ -228,7 +237,7 @@ const routeSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   listen: listenSchema.default({ host: '127.0.0.1', port: 8080 }),
-  inbound: inboundSchema.default({ anonymous: 'loopback', users: [], trustForwardedHeaders: false }),
+  inbound: inboundSchema.default({ anonymous: 'loopback', users: [], trustForwardedHeaders: false, allowedHosts: [] }),
   tokens: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'token source names use letters, digits, _ . -'), tokenSourceSchema),
   routes: z.record(z.string(), routeSchema).describe('Path prefix (/name) → upstream. Longest whole-segment prefix wins.'),
   admin: z

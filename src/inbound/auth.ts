@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { IncomingMessage } from 'node:http';
 import type { InboundConfig } from '../config/schema.ts';
 import { ProxyError } from '../errors.ts';
+import { refuseBrowserAttacks } from './browser-guard.ts';
 import { isLoopbackAddress } from './loopback.ts';
 import { verifyPasswordHash } from './password.ts';
 
@@ -27,7 +28,8 @@ interface Account {
  */
 const VERIFIED_CACHE_LIMIT = 1000;
 
-export function createAuthenticator(inbound: Pick<InboundConfig, 'anonymous' | 'users'>): Authenticator {
+export function createAuthenticator(inbound: Pick<InboundConfig, 'anonymous' | 'users'> & { allowedHosts?: readonly string[] }): Authenticator {
+  const allowedHosts = new Set(inbound.allowedHosts ?? []);
   const accounts = new Map<string, Account>(inbound.users.map((user) => [user.name, toAccount(user)]));
   const rejectUnknownUser = unknownUserCheck(inbound);
   const cacheKey = randomBytes(32);
@@ -42,7 +44,10 @@ export function createAuthenticator(inbound: Pick<InboundConfig, 'anonymous' | '
       const credentials = header === undefined ? undefined : parseBasic(header);
       // A caller allowed in anonymously may still send credentials (Power Query's Basic
       // mode does); they are checked only when accounts exist to check them against.
-      if (anonymousAllowed(req) && (credentials === undefined || accounts.size === 0)) return {};
+      if (anonymousAllowed(req) && (credentials === undefined || accounts.size === 0)) {
+        refuseBrowserAttacks(req, allowedHosts);
+        return {};
+      }
       if (header === undefined) throw new ProxyError('AUTH_REQUIRED', undefined, { headers: CHALLENGE_HEADERS });
       if (!credentials) throw new ProxyError('AUTH_INVALID', 'The Authorization header must use the Basic scheme.', { headers: CHALLENGE_HEADERS });
 

@@ -14,7 +14,7 @@ const PARSER_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
  * bare status line. Returns what was answered, for the log, or undefined when the socket
  * could take no answer.
  */
-export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null }): ProxyError | undefined {
+export function answerClientError(error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null }): ProxyError | undefined {
   // Gone, or in the middle of a response to an earlier request on this connection (whose
   // bytes an answer would corrupt): just close. The same test Node's own handler makes.
   if (error.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
@@ -25,7 +25,9 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex &
   const refusal = known
     ? new ProxyError(known.code, known.message)
     : new ProxyError('BAD_REQUEST', `The request is not valid HTTP/1.1 (${error.code ?? 'parse error'}).`);
-  socket.end(rawErrorResponse(refusal, randomUUID()));
+  // A HEAD request's answer has no body, even a refusal: the client would read it as the next response.
+  const headOnly = error.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+  socket.end(rawErrorResponse(refusal, randomUUID(), { headOnly }));
   return refusal;
 }
 

@@ -15,7 +15,7 @@ function issuesOf(input: unknown): string[] {
 t.test('defaults are filled in', async (t) => {
   const config = configSchema.parse(base);
   t.same(config.listen, { host: '127.0.0.1', port: 8080 });
-  t.same(config.inbound, { anonymous: 'loopback', users: [], trustForwardedHeaders: false });
+  t.same(config.inbound, { anonymous: 'loopback', users: [], trustForwardedHeaders: false, allowedHosts: [] });
   t.same(config.tokens.lake, {
     ...token,
     authMethod: 'client_secret_post',
@@ -32,7 +32,7 @@ t.test('defaults are filled in', async (t) => {
   t.equal(config.statusPage, 'loopback', '/_status for loopback callers only');
   const partial = configSchema.parse({ ...base, listen: { port: 9000 }, inbound: { anonymous: 'none' } });
   t.same(partial.listen, { host: '127.0.0.1', port: 9000 }, 'a partial section gets the rest of its defaults');
-  t.same(partial.inbound, { anonymous: 'none', users: [], trustForwardedHeaders: false });
+  t.same(partial.inbound, { anonymous: 'none', users: [], trustForwardedHeaders: false, allowedHosts: [] });
 });
 
 t.test('durations accept seconds or strings', async (t) => {
@@ -159,6 +159,14 @@ t.test('users need exactly one of password and passwordHash', async (t) => {
   t.notOk(parse({ password: '' }).success, 'an empty password');
   t.match(issuesOf({ ...base, inbound: { users: [{ name: 'a:b', password: 'p' }] } }), ['inbound.users.0.name: a Basic-auth user name cannot contain ":"']);
   t.notOk(configSchema.safeParse({ ...base, inbound: { anonymous: 'sometimes' } }).success, 'anonymous is loopback | any | none');
+});
+
+t.test('inbound.allowedHosts: bare host names, compared in lower case', async (t) => {
+  const parsed = configSchema.parse({ ...base, inbound: { allowedHosts: ['Proxy.Corp.Example', 'gateway-01', 'host.docker.internal'] } });
+  t.same(parsed.inbound.allowedHosts, ['proxy.corp.example', 'gateway-01', 'host.docker.internal']);
+  for (const bad of ['http://proxy.example', 'proxy.example:8080', 'proxy.example/x', '*.example', '', '-x.example', 'a..b']) {
+    t.match(issuesOf({ ...base, inbound: { allowedHosts: [bad] } }), [/^inbound\.allowedHosts\.0: a host name without scheme, port or path/], JSON.stringify(bad));
+  }
 });
 
 t.test('listen', async (t) => {

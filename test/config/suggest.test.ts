@@ -37,7 +37,7 @@ t.test('knownKeysAt on the real config schema', async (t) => {
   const cases: Array<[KeyPath, string[], string]> = [
     [[], ['listen', 'inbound', 'tokens', 'routes', 'admin', 'statusPage', 'shutdownTimeout'], 'the top level'],
     [['listen'], ['host', 'port', 'tls'], 'through a default'],
-    [['inbound'], ['anonymous', 'users', 'trustForwardedHeaders'], ''],
+    [['inbound'], ['anonymous', 'users', 'trustForwardedHeaders', 'allowedHosts'], ''],
     [['inbound', 'users', 0], ['name', 'password', 'passwordHash'], 'through an array and a refinement'],
     [['inbound', 'users', 5], ['name', 'password', 'passwordHash'], 'any index'],
     [['tokens', 'anyName'], tokenKeys, 'through a record and a superRefine'],

@@ -5,6 +5,7 @@ import { isProxyError } from '../../src/errors.ts';
 import { BASIC_CHALLENGE, createAuthenticator, parseBasic } from '../../src/inbound/auth.ts';
 import { hashPassword } from '../../src/inbound/password.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
+import { rawRequest } from '../helpers/raw-http.ts';
 
 interface Answer {
   status: number;
@@ -164,4 +165,23 @@ t.test('parseBasic', async (t) => {
     [`Basicx ${b64('u:p')}`, undefined, 'a longer scheme name'],
   ];
   for (const [header, expected, name] of cases) t.same(parseBasic(header), expected, `${name}: ${JSON.stringify(header)}`);
+});
+
+t.test('the browser guard applies to callers let in without credentials, not to those who sent valid ones', async (t) => {
+  const authenticator = createAuthenticator({ anonymous: 'loopback', users: [{ name: 'gw', password: 'pw' }], allowedHosts: [] });
+  const server = createServer((req, res) => {
+    authenticator.authenticate(req).then(
+      (result) => res.end(result.user ?? 'anonymous'),
+      (error: unknown) => res.writeHead(isProxyError(error) ? error.status : 500).end(isProxyError(error) ? error.code : String(error)),
+    );
+  });
+  const url = await listen(server);
+  t.teardown(() => closeServer(server));
+  const { port } = new URL(url);
+  const ask = async (headers: Record<string, string>) => (await rawRequest(url, `GET / HTTP/1.1\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}Connection: close\r\n\r\n`)).body;
+  // The body is chunked here; its one chunk is the answer.
+  t.match(await ask({ Host: `rebound.example:${port}` }), /\bHOST_NOT_ALLOWED\b/, 'anonymous, through a foreign name');
+  t.match(await ask({ Host: `localhost:${port}`, Origin: 'https://attacker.example' }), /\bCROSS_SITE_REQUEST\b/, 'anonymous, from another site');
+  t.match(await ask({ Host: `localhost:${port}` }), /\banonymous\b/, 'anonymous, as a local tool');
+  t.match(await ask({ Host: `rebound.example:${port}`, Authorization: basic('gw', 'pw') }), /\bgw\b/, 'valid credentials: the name they used is theirs to choose');
 });

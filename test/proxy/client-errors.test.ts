@@ -27,8 +27,11 @@ t.test('requests the HTTP parser refuses get a JSON error with a code, not a bar
     t.equal(body.error.requestId, response.headers['x-request-id'], `${name}: the request id in body and header`);
     t.notMatch(body.error.message, /aaaa|\u0000/, `${name}: the message does not echo the request`);
   }
+  const head = await rawRequest(proxy.url, `HEAD /api/x HTTP/1.1\u0000\r\nHost: ${host}\r\n\r\n`);
+  t.equal(head.status, 400, 'a malformed HEAD request');
+  t.equal(head.body, '', 'gets no body, which its client would take for another response');
   t.same(upstream.requests, [], 'the upstream saw none of them');
-  t.equal(proxy.logs.filter((line) => line.msg === 'request refused before it was parsed').length, cases.length, 'each is logged once');
+  t.equal(proxy.logs.filter((line) => line.msg === 'request refused before it was parsed').length, cases.length + 1, 'each is logged once');
   t.equal((await fetch(`${proxy.url}/api/x`)).status, 200, 'the proxy keeps serving');
 });
 

@@ -95,8 +95,9 @@ t.test('SSRF: the upstream is always the configured target; redirects are passed
   t.equal(received['x-forwarded-for'], '127.0.0.1', 'the client address is the socket’s');
   t.equal(received['x-forwarded-host'], new URL(proxy.url).host, 'X-Forwarded-Host is the proxy’s');
   for (const name of Object.keys(claims)) t.equal(received[name], undefined, `the client’s ${name} does not reach the upstream (an address or path it would trust)`);
-  const viaHost = await fetch(`${proxy.url}/api/data`, { headers: { host: evil.host } });
-  t.equal(viaHost.status, 403, 'a forged Host (as DNS rebinding sends) is refused before anything is forwarded');
+  const viaHost = await rawRequest(proxy.url, `GET /api/data HTTP/1.1\r\nHost: ${evil.host}\r\nConnection: close\r\n\r\n`);
+  t.equal(viaHost.status, 200, 'a Host naming another server by address');
+  t.equal(upstream.requests.at(-1)!.headers.host, new URL(upstream.url).host, 'still reaches only the target, with the target’s Host');
 
   redirectTo = `${evil.url}/collect`;
   const offsite = await fetch(`${proxy.url}/api/redirect`, { redirect: 'manual' });
@@ -106,6 +107,36 @@ t.test('SSRF: the upstream is always the configured target; redirects are passed
   const onsite = await fetch(`${proxy.url}/api/redirect`, { redirect: 'manual' });
   t.equal(onsite.headers.get('location'), `${proxy.url}/api/elsewhere?x=1`, 'a redirect within the upstream is rewritten to the proxy');
   t.same(evil.hits, [], 'the proxy never followed a redirect or a forged header, so no token went elsewhere');
+});
+
+t.test('browsers: a web page cannot use anonymous access by DNS rebinding or from another site', async (t) => {
+  const { upstream, proxy } = await startStack(t, { config: { inbound: { allowedHosts: ['powerbi-proxy.corp.example'] }, statusPage: 'loopback' } });
+  const { port } = new URL(proxy.url);
+  const send = (lines: string[], body = '') => rawRequest(proxy.url, `${lines.join('\r\n')}\r\nConnection: close\r\n\r\n${body}`);
+  const codeOf = (response: { body: string }) => (JSON.parse(response.body) as { error: { code: string } }).error.code;
+  // A page on attacker.example, whose name now resolves to 127.0.0.1, reads what the proxy returns.
+  for (const path of ['/api/People', '/_status', '/metrics', '/']) {
+    const rebound = await send([`GET ${path} HTTP/1.1`, `Host: attacker.example:${port}`]);
+    t.equal(rebound.status, 403, `DNS rebinding, ${path}: 403`);
+    t.equal(codeOf(rebound), 'HOST_NOT_ALLOWED');
+  }
+  // A page elsewhere sends requests with the token attached (it cannot read them, but they act).
+  const csrf = await send([`POST /api/People HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Origin: https://attacker.example', 'Content-Type: text/plain', 'Content-Length: 2'], '{}');
+  t.equal(csrf.status, 403, 'a cross-site POST (Origin of another site)');
+  t.equal(codeOf(csrf), 'CROSS_SITE_REQUEST');
+  const fetched = await send([`GET /api/People HTTP/1.1`, `Host: localhost:${port}`, 'Sec-Fetch-Site: cross-site', 'Sec-Fetch-Mode: no-cors']);
+  t.equal(fetched.status, 403, 'a cross-site fetch (Sec-Fetch-Site)');
+  t.same(upstream.requests, [], 'the upstream saw none of them');
+
+  // What local tools send still works: Power Query, curl, a URL typed into the browser, a listed name.
+  const allowed: Array<[string, string[]]> = [
+    ['Power Query (Host localhost)', [`Host: localhost:${port}`, 'User-Agent: Microsoft.Data.Mashup', 'OData-MaxVersion: 4.0']],
+    ['curl (Host 127.0.0.1)', [`Host: 127.0.0.1:${port}`, 'User-Agent: curl/8.5.0']],
+    ['a URL typed into the browser', [`Host: localhost:${port}`, 'Sec-Fetch-Site: none', 'Sec-Fetch-Mode: navigate']],
+    ['a name in inbound.allowedHosts', [`Host: POWERBI-PROXY.corp.example:${port}`]],
+  ];
+  for (const [name, headers] of allowed) t.equal((await send([`GET /api/People HTTP/1.1`, ...headers])).status, 200, name);
+  t.equal(upstream.requests.length, allowed.length);
 });
 
 t.test('inbound: remote callers need credentials, X-Forwarded-For changes nothing, failures are logged and counted', async (t) => {
