@@ -30,8 +30,9 @@ const VERIFIED_CACHE_LIMIT = 1000;
 
 export function createAuthenticator(inbound: Pick<InboundConfig, 'anonymous' | 'users'> & { allowedHosts?: readonly string[] }): Authenticator {
   const allowedHosts = new Set(inbound.allowedHosts ?? []);
-  const accounts = new Map<string, Account>(inbound.users.map((user) => [user.name, toAccount(user)]));
-  const rejectUnknownUser = unknownUserCheck(inbound);
+  const hashChecks = new HashCheckQueue();
+  const accounts = new Map<string, Account>(inbound.users.map((user) => [user.name, toAccount(user, hashChecks)]));
+  const rejectUnknownUser = unknownUserCheck(inbound, hashChecks);
   const cacheKey = randomBytes(32);
   const verified = new Set<string>();
 
@@ -64,10 +65,10 @@ export function createAuthenticator(inbound: Pick<InboundConfig, 'anonymous' | '
   };
 }
 
-function toAccount(user: InboundConfig['users'][number]): Account {
+function toAccount(user: InboundConfig['users'][number], hashChecks: HashCheckQueue): Account {
   if (user.passwordHash !== undefined) {
     const hash = user.passwordHash;
-    return { name: user.name, check: (password) => verifyPasswordHash(password, hash) };
+    return { name: user.name, check: (password) => hashChecks.run(() => verifyPasswordHash(password, hash)) };
   }
   const expected = sha256(user.password ?? '');
   return { name: user.name, check: async (password) => timingSafeEqual(sha256(password), expected) };
@@ -78,13 +79,43 @@ function toAccount(user: InboundConfig['users'][number]): Account {
  * names exist: with hashed passwords configured, that is a full scrypt run against a
  * hash of the same cost.
  */
-function unknownUserCheck(inbound: Pick<InboundConfig, 'users'>): (password: string) => Promise<false> {
+function unknownUserCheck(inbound: Pick<InboundConfig, 'users'>, hashChecks: HashCheckQueue): (password: string) => Promise<false> {
   const decoy = inbound.users.find((user) => user.passwordHash !== undefined)?.passwordHash;
   return async (password) => {
-    if (decoy) await verifyPasswordHash(password, decoy);
+    if (decoy) await hashChecks.run(() => verifyPasswordHash(password, decoy));
     else timingSafeEqual(sha256(password), sha256(''));
     return false;
   };
+}
+
+/** scrypt checks run at once; two of libuv's four threads stay free for DNS lookups and zlib. */
+export const HASH_CHECKS_AT_ONCE = 2;
+/** Checks that may wait for a turn; a login beyond them is refused at once. */
+export const HASH_CHECKS_WAITING = 32;
+
+/**
+ * scrypt is slow on purpose and runs on libuv's thread pool, which DNS lookups and zlib
+ * share. Unbounded, a burst of wrong passwords (no cache can answer those) would hold every
+ * thread and stall the proxy for everyone, logged-in callers included. So few run at once,
+ * some wait, and the rest get 503 AUTH_BUSY with Retry-After.
+ */
+class HashCheckQueue {
+  #running = 0;
+  readonly #waiting: Array<() => void> = [];
+
+  async run<T>(check: () => Promise<T>): Promise<T> {
+    if (this.#running < HASH_CHECKS_AT_ONCE) this.#running++;
+    else if (this.#waiting.length < HASH_CHECKS_WAITING) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else throw new ProxyError('AUTH_BUSY', undefined, { headers: { 'retry-after': '1' } });
+    try {
+      return await check();
+    } finally {
+      // The slot passes straight to the next waiter, or is given back.
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#running--;
+    }
+  }
 }
 
 function sha256(text: string): Buffer {

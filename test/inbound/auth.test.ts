@@ -1,8 +1,8 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import t, { type Test } from 'tap';
 import type { InboundConfig } from '../../src/config/schema.ts';
 import { isProxyError } from '../../src/errors.ts';
-import { BASIC_CHALLENGE, createAuthenticator, parseBasic } from '../../src/inbound/auth.ts';
+import { BASIC_CHALLENGE, createAuthenticator, HASH_CHECKS_AT_ONCE, HASH_CHECKS_WAITING, parseBasic } from '../../src/inbound/auth.ts';
 import { hashPassword } from '../../src/inbound/password.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
@@ -184,4 +184,19 @@ t.test('the browser guard applies to callers let in without credentials, not to 
   t.match(await ask({ Host: `localhost:${port}`, Origin: 'https://attacker.example' }), /\bCROSS_SITE_REQUEST\b/, 'anonymous, from another site');
   t.match(await ask({ Host: `localhost:${port}` }), /\banonymous\b/, 'anonymous, as a local tool');
   t.match(await ask({ Host: `rebound.example:${port}`, Authorization: basic('gw', 'pw') }), /\bgw\b/, 'valid credentials: the name they used is theirs to choose');
+});
+
+t.test('a burst of password checks: two run, 32 wait, the rest are refused at once with 503 AUTH_BUSY', async (t) => {
+  const passwordHash = await hashPassword('right', FAST);
+  const authenticator = createAuthenticator({ anonymous: 'none', users: [{ name: 'gw', passwordHash }] });
+  const request = (authorization: string) => ({ headers: { authorization }, socket: { remoteAddress: '10.0.0.9' } }) as unknown as IncomingMessage;
+  // All in one tick, as a flood arrives: the queue decides before any check finishes.
+  const burst = Array.from({ length: 100 }, (_, i) => authenticator.authenticate(request(basic(i % 2 ? 'gw' : 'nobody', `wrong-${i}`))));
+  const outcomes = await Promise.allSettled(burst);
+  const codes = outcomes.map((outcome) => (outcome.status === 'rejected' && isProxyError(outcome.reason) ? outcome.reason.code : 'admitted'));
+  t.equal(codes.filter((code) => code === 'AUTH_INVALID').length, HASH_CHECKS_AT_ONCE + HASH_CHECKS_WAITING, 'the checks that ran or waited said wrong');
+  t.equal(codes.filter((code) => code === 'AUTH_BUSY').length, 100 - HASH_CHECKS_AT_ONCE - HASH_CHECKS_WAITING, 'the others were refused without running scrypt');
+  const busy = outcomes.find((outcome) => outcome.status === 'rejected' && isProxyError(outcome.reason) && outcome.reason.code === 'AUTH_BUSY') as PromiseRejectedResult;
+  t.match(busy.reason, { status: 503, headers: { 'retry-after': '1' } });
+  t.same(await authenticator.authenticate(request(basic('gw', 'right'))), { user: 'gw' }, 'once the burst is over, the right password works');
 });
