@@ -9,6 +9,7 @@ import { isRewritableContentType, UrlRewriter, type RewriteRules, type RewriteRu
 import type { RouteMatch } from '../routes/table.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
 import type { AccessToken } from '../tokens/token.ts';
+import { scopeSetCookie } from './cookies.ts';
 import { contentCodingOf, decoderFor, encoderFor, negotiateCoding, type ContentCoding } from './compression.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 
@@ -138,6 +139,8 @@ async function relay(request: ForwardRequest, response: Dispatcher.ResponseData,
   const headers = clientResponseHeaders(response.headers);
   // So a user can quote one id for the access line and the upstream's logs (it was sent up too).
   headers['x-request-id'] ??= request.requestId;
+  const cookies = headers['set-cookie'];
+  if (cookies !== undefined) headers['set-cookie'] = (Array.isArray(cookies) ? cookies : [cookies]).map((cookie) => scopeSetCookie(cookie, route.prefix, route.basePath));
   const rules = route.rewriteUrls ? request.rewriteRules.get(route.baseUrl, proxyBase) : undefined;
   if (rules) rewriteHeaderUrls(headers, rules);
   const upstreamCoding =

@@ -276,3 +276,17 @@ t.test('callers that keep getting 401s from the upstream cost one IdP fetch, not
   const later = await errorOf(await fetch(`${proxy.url}/api/fn?code=wrong`));
   t.match(later.message, /a new token was fetched after another 401 moments ago/, 'the message says why no new token was tried');
 });
+
+t.test('cookies set by one route’s upstream are scoped to that route', async (t) => {
+  const { proxy } = await startStack(t, {
+    target: (url) => `${url}/odata/v4`,
+    upstream: {
+      handler: (_req, res) => {
+        res.writeHead(200, [['set-cookie', 'SESSION=a1; Path=/; HttpOnly'], ['set-cookie', 'pref=x; Domain=upstream.example; Path=/odata/v4/People']]);
+        res.end('ok');
+      },
+    },
+  });
+  const response = await fetch(`${proxy.url}/api/People`);
+  t.same(response.headers.getSetCookie(), ['SESSION=a1; Path=/api; HttpOnly', 'pref=x; Path=/api/People'], 'two headers still, each under /api');
+});
