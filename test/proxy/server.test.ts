@@ -69,7 +69,7 @@ t.test('request bodies stream upstream and status, headers and body come back', 
   t.equal(response.status, 201);
   t.same(await response.json(), { received: 300_000 });
   t.equal(response.headers.get('odata-version'), '4.0', 'exactly one OData-Version');
-  t.same(response.headers.getSetCookie(), ['a=1', 'b=2'], 'repeated headers stay separate');
+  t.same(response.headers.getSetCookie(), ['a=1; Path=/api', 'b=2; Path=/api'], 'repeated headers stay separate (each scoped to the route)');
   t.equal(upstream.requests[0]!.body.length, 300_000);
 });
 
