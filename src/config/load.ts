@@ -93,6 +93,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
     raw = doc.toJS() ?? {};
   } catch (error) {
     // Aliases are resolved only here: an undefined anchor or an alias bomb throws a plain error.
+    scrubInterpolatedValues(problems, doc, referenced);
     throw new ConfigError(source, [...problems, { path: [], message: `YAML aliases: ${(error as Error).message}` }]);
   }
   // reportInput: a value of the wrong type is not a missing key (issue.input tells them apart).

@@ -364,3 +364,25 @@ t.test('${file:} still works for PEM keys, and every load reads the files again'
   writeFileSync(join(dirname(path), 'tls', 'key.pem'), renewed.keyPem);
   t.same(loadConfigFile(path).config.listen.tls, { cert: renewed.certPem.trimEnd(), key: renewed.keyPem.trimEnd() }, 'the renewed certificate at the same path');
 });
+
+t.test('a secret put in a PEM key stays out of messages, also when a YAML alias error ends the load early (found by fuzzing)', async (t) => {
+  const secret = 'SeCrEt-AAAAAAAA-9q';
+  const text = `tokens:
+  lake:
+    tokenUrl: https://idp.example.com/token
+    clientId: app
+    privateKey: \${LAKE_SECRET}
+    authMethod: private_key_jwt
+inbound:
+  users:
+    - name: *!
+routes:
+  /sales:
+    target: https://api.example.com/odata/
+    token: lake
+`;
+  const error = configErrorOf(() => parseConfig(text, { env: { LAKE_SECRET: secret }, baseDir: tmpdir() }));
+  t.match(error.message, /YAML aliases/, 'the alias error ended the load');
+  t.match(error.message, /tokens\.lake\.privateKey: cannot read PEM file the value of the \$\{…\} reference/, 'the unreadable path is reported without its value');
+  t.notMatch(error.message, secret);
+});
