@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { ProxyError } from '../errors.ts';
 
-/** What the proxy forwards; the 405 answer names them as RFC 9110 asks. */
-const ALLOW = 'GET, HEAD, POST, PUT, PATCH, MERGE, DELETE, OPTIONS';
+/** What the proxy forwards; the 405 answer and `OPTIONS *` name them, as RFC 9110 asks. */
+export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, MERGE, DELETE, OPTIONS';
 
 /** Headers with which OData v2 clients tunnel a method through POST (MERGE, PATCH, DELETE). */
 const METHOD_OVERRIDES = ['x-http-method', 'x-http-method-override', 'x-method-override'] as const;
@@ -15,6 +15,6 @@ const METHOD_OVERRIDES = ['x-http-method', 'x-http-method-override', 'x-method-o
 export function refuseEchoingMethods(req: IncomingMessage): void {
   const asked = [req.method, ...METHOD_OVERRIDES.map((name) => req.headers[name])];
   if (asked.some((method) => typeof method === 'string' && /^\s*(TRACE|TRACK)\s*$/i.test(method))) {
-    throw new ProxyError('METHOD_NOT_ALLOWED', undefined, { headers: { allow: ALLOW } });
+    throw new ProxyError('METHOD_NOT_ALLOWED', undefined, { headers: { allow: ALLOWED_METHODS } });
   }
 }

@@ -23,7 +23,7 @@ import { TokenProvider } from '../tokens/provider.ts';
 import { RewriteRulesCache } from '../odata/rewrite.ts';
 import { answerClientError, refuseConnect } from './client-errors.ts';
 import { forward, type ForwardRecord } from './forward.ts';
-import { refuseEchoingMethods } from './methods.ts';
+import { ALLOWED_METHODS, refuseEchoingMethods } from './methods.ts';
 import { buildServingState, type ProviderFactory, type ServingState } from './serving-state.ts';
 import { publicOrigin } from './public-origin.ts';
 import { requestIdFor } from './request-id.ts';
@@ -114,7 +114,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     refuseEchoingMethods(req);
     if (req.url === '*' && req.method === 'OPTIONS') {
       // Asks what the server supports, not any resource: answered here, for any caller.
-      sendText(res, 200, 'text/plain; charset=utf-8', '', { headers: { allow: 'GET, HEAD, POST, PUT, PATCH, MERGE, DELETE, OPTIONS' } });
+      sendText(res, 200, 'text/plain; charset=utf-8', '', { headers: { allow: ALLOWED_METHODS } });
       return;
     }
     const target = parseRequestTarget(req.url ?? '');

@@ -249,3 +249,13 @@ t.test('prefetch: an IdP that cannot be reached keeps /readyz at 503, naming the
   t.ok(proxy.logs.some((line) => line.level === 40 && line.tokenSource === 'lake'), 'the failure is logged as a warning');
   t.notMatch(proxy.logText(), 'prefetch-secret-31');
 });
+
+t.test('OPTIONS * is answered by the proxy with what it forwards, without an upstream', async (t) => {
+  const { upstream, proxy } = await startStack(t);
+  const response = await rawRequest(proxy.url, `OPTIONS * HTTP/1.1\r\nHost: ${new URL(proxy.url).host}\r\nConnection: close\r\n\r\n`);
+  t.equal(response.status, 200);
+  t.equal(response.headers.allow, 'GET, HEAD, POST, PUT, PATCH, MERGE, DELETE, OPTIONS');
+  t.same(upstream.requests, []);
+  t.equal((await fetch(`${proxy.url}/api/x`, { method: 'OPTIONS' })).status, 200, 'OPTIONS on a route still passes through');
+  t.equal(upstream.requests[0]?.method, 'OPTIONS');
+});
