@@ -14,7 +14,7 @@ export async function check(io: CliIo, options: { config?: string; fetchTokens?:
   print(out, `listen   ${config.listen.host}:${config.listen.port}   anonymous: ${config.inbound.anonymous}   users: ${config.inbound.users.map((user) => user.name).join(', ') || '(none)'}`);
   print(out);
   print(out, 'routes (longest prefix first)');
-  const routes = new RouteTable(config.routes).routes;
+  const routes = RouteTable.fromConfig(config.routes).routes;
   const width = Math.max(...routes.map((route) => route.prefix.length));
   for (const route of routes) {
     print(out, `  ${route.prefix.padEnd(width)}  →  ${route.baseUrl}   token: ${route.tokenSource}, timeout ${route.timeoutMs / 1000}s${route.rewriteUrls ? '' : ', no URL rewriting'}`);

@@ -36,17 +36,11 @@ export function reloadInto(proxy: ProxyServer, load: () => LoadedConfig, logger:
     logger.error({ reason, problems }, `config reload failed (${problems.length} problem${problems.length === 1 ? '' : 's'}); the previous config keeps serving`);
     return false;
   }
-  const { config } = loaded;
-  const running = proxy.config.listen;
-  if (config.listen.host !== running.host || config.listen.port !== running.port) {
-    logger.warn({ configured: config.listen, running }, 'listen.host/port changed: that takes a restart; still listening where it was');
+  const change = proxy.reload(loaded.config);
+  for (const { key, configured, running } of change.needsRestart) {
+    const what = key === 'listen' ? 'listen.host/port changed: that takes a restart; still listening where it was' : 'admin listener changed: that takes a restart; keeping the running one';
+    logger.warn({ configured, running }, what);
   }
-  config.listen = running;
-  if (JSON.stringify(config.admin) !== JSON.stringify(proxy.config.admin)) {
-    logger.warn({ configured: config.admin, running: proxy.config.admin }, 'admin listener changed: that takes a restart; keeping the running one');
-  }
-  config.admin = proxy.config.admin;
-  const change = proxy.reload(config);
   proxy.metrics.configReloaded('ok');
   for (const warning of loaded.warnings) logger.warn(warning);
   logger.info({ reason, routes: proxy.routes.prefixes, keptTokenSources: change.keptSources, newTokenSources: change.newSources }, 'config reloaded');

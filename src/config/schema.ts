@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RESERVED_PATHS } from '../admin/reserved-paths.ts';
 import { isProxyOwnedHeader } from '../http/owned-headers.ts';
 import { parsePasswordHash } from '../inbound/password.ts';
 import { privateKeyProblem } from '../tokens/private-key.ts';
@@ -10,8 +11,6 @@ import type { KeyPath } from './positions.ts';
  * The one definition of proxy.yaml: TypeScript types, validation, defaults and the
  * JSON Schema printed by `bearer-proxy schema` all come from here.
  */
-
-export const RESERVED_PATHS = ['/healthz', '/readyz', '/metrics', '/_status'] as const;
 
 /**
  * The keys that hold PEM material (`*`: every token source or route). In the file each is

@@ -12,8 +12,11 @@ const CHALLENGE_HEADERS = { 'www-authenticate': BASIC_CHALLENGE };
 export type AuthResult = { user?: string };
 
 export interface Authenticator {
-  /** Resolves with the caller's identity, or rejects with AUTH_REQUIRED / AUTH_INVALID. */
-  authenticate(req: IncomingMessage): Promise<AuthResult>;
+  /**
+   * Resolves with the caller's identity, or rejects with AUTH_REQUIRED / AUTH_INVALID.
+   * `loopback` is the request's own decision about its socket, made once by the caller.
+   */
+  authenticate(req: IncomingMessage, loopback?: boolean): Promise<AuthResult>;
 }
 
 interface Account {
@@ -36,16 +39,15 @@ export function createAuthenticator(inbound: Pick<InboundConfig, 'anonymous' | '
   const cacheKey = randomBytes(32);
   const verified = new Set<string>();
 
-  const anonymousAllowed = (req: IncomingMessage): boolean =>
-    inbound.anonymous === 'any' || (inbound.anonymous === 'loopback' && isLoopbackAddress(req.socket.remoteAddress));
+  const anonymousAllowed = (loopback: boolean): boolean => inbound.anonymous === 'any' || (inbound.anonymous === 'loopback' && loopback);
 
   return {
-    async authenticate(req) {
+    async authenticate(req, loopback = isLoopbackAddress(req.socket.remoteAddress)) {
       const header = req.headers.authorization;
       const credentials = header === undefined ? undefined : parseBasic(header);
       // A caller allowed in anonymously may still send credentials (Power Query's Basic
       // mode does); they are checked only when accounts exist to check them against.
-      if (anonymousAllowed(req) && (credentials === undefined || accounts.size === 0)) {
+      if (anonymousAllowed(loopback) && (credentials === undefined || accounts.size === 0)) {
         refuseBrowserAttacks(req, allowedHosts);
         return {};
       }

@@ -137,28 +137,6 @@ function isSegmentChar(code: number): boolean {
 }
 
 /**
- * Compiled rules per (upstream base, proxy base). The proxy base comes from the request's
- * Host header, which any caller chooses, so the cache is bounded and simply starts over
- * when full.
- */
-export class RewriteRulesCache {
-  readonly #entries = new Map<string, RewriteRules>();
-
-  constructor(private readonly limit = 64) {}
-
-  get(upstreamBase: string, proxyBase: string): RewriteRules {
-    const key = `${upstreamBase} ${proxyBase}`;
-    let rules = this.#entries.get(key);
-    if (!rules) {
-      if (this.#entries.size >= this.limit) this.#entries.clear();
-      rules = new RewriteRules(upstreamBase, proxyBase);
-      this.#entries.set(key, rules);
-    }
-    return rules;
-  }
-}
-
-/**
  * A streaming find-and-replace that never buffers a whole body: it holds back only the
  * last (longest pattern − 1) bytes of each chunk, so a URL split across two chunks is
  * still found, and a match at the very end of a chunk waits for the next byte to show

@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Server } from '../http/lifecycle.ts';
-import type { AddressInfo } from 'node:net';
+import { isIPv6 } from 'node:net';
 
 export interface PublicOrigin {
   proto: 'http' | 'https';
@@ -16,25 +15,25 @@ const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
  * and X-Forwarded-Proto count only when the operator said a reverse proxy sets them:
  * otherwise any caller could make the proxy advertise URLs on a host of its choosing.
  */
-export function publicOrigin(req: IncomingMessage, server: Server, trustForwardedHeaders: boolean): PublicOrigin {
+export function publicOrigin(req: IncomingMessage, trustForwardedHeaders: boolean): PublicOrigin {
   const ownProto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   if (trustForwardedHeaders) {
     const proto = firstListed(req.headers['x-forwarded-proto'])?.toLowerCase();
     const host = firstListed(req.headers['x-forwarded-host']);
     return {
       proto: proto === 'https' || proto === 'http' ? proto : ownProto,
-      host: host && HOST.test(host) ? host : hostOf(req, server),
+      host: host && HOST.test(host) ? host : hostOf(req),
     };
   }
-  return { proto: ownProto, host: hostOf(req, server) };
+  return { proto: ownProto, host: hostOf(req) };
 }
 
-/** The Host header when it is a plain host[:port], or the proxy's own address. */
-function hostOf(req: IncomingMessage, server: Server): string {
+/** The Host header when it is a plain host[:port], or the address the request came in on. */
+function hostOf(req: IncomingMessage): string {
   const host = req.headers.host;
   if (host && HOST.test(host)) return host;
-  const address = server.address() as AddressInfo;
-  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+  const { localAddress = '', localPort } = req.socket;
+  return isIPv6(localAddress) ? `[${localAddress}]:${localPort}` : `${localAddress}:${localPort}`;
 }
 
 /** The first entry of a header that proxies append to (`a, b`), as set by the outermost proxy. */

@@ -2,8 +2,9 @@ import type { Dispatcher } from 'undici';
 import type { Config, TokenSourceConfig } from '../config/schema.ts';
 import type { TlsSettings } from '../http/dispatchers.ts';
 import { createAuthenticator, type Authenticator } from '../inbound/auth.ts';
-import { RouteTable } from '../routes/table.ts';
+import { RouteTable, routesFromConfig } from '../routes/table.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
+import { createUpstream, type Upstream } from './upstream.ts';
 
 /**
  * Everything a request needs that comes from the config, built once per config. A reload
@@ -11,14 +12,13 @@ import type { TokenProvider } from '../tokens/provider.ts';
  */
 export interface ServingState {
   readonly config: Config;
-  readonly routes: RouteTable;
+  /** Each route as an upstream: its token provider, connection pool and rewriting resolved here, not per request. */
+  readonly routes: RouteTable<Upstream>;
   readonly authenticator: Authenticator;
   readonly tokenProviders: ReadonlyMap<string, TokenProvider>;
   /** Sources marked prefetch: /readyz waits for them. */
   readonly prefetched: readonly TokenProvider[];
   readonly routeList: { routes: string[] };
-  /** The connection pool of each route, by prefix: resolved once here, not per request. */
-  readonly dispatchers: ReadonlyMap<string, Dispatcher>;
 }
 
 export interface StateChange {
@@ -45,7 +45,9 @@ export function buildServingState(config: Config, makeProvider: ProviderFactory,
     (reusable ? keptSources : newSources).push(name);
     tokenProviders.set(name, reusable ?? makeProvider(name, source));
   }
-  const routes = new RouteTable(config.routes);
+  // The schema's cross-reference check guarantees every route names a defined source.
+  const upstreams = routesFromConfig(config.routes).map((route) => createUpstream(route, tokenProviders.get(route.tokenSource)!, dispatcherFor(route.tls)));
+  const routes = new RouteTable(upstreams);
   return {
     state: {
       config,
@@ -54,7 +56,6 @@ export function buildServingState(config: Config, makeProvider: ProviderFactory,
       tokenProviders,
       prefetched: [...tokenProviders.values()].filter((provider) => config.tokens[provider.name]!.prefetch),
       routeList: { routes: routes.prefixes },
-      dispatchers: new Map(routes.routes.map((route) => [route.prefix, dispatcherFor(route.tls)])),
     },
     keptSources,
     newSources,
@@ -64,4 +65,14 @@ export function buildServingState(config: Config, makeProvider: ProviderFactory,
 /** Both come from the same schema, so their keys are in the same order and JSON compares them exactly. */
 function sameSettings(a: TokenSourceConfig, b: TokenSourceConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The prefetch sources that hold no token, after asking each for one: a cached token
+ * answers at once, an expired one is fetched (within the provider's backoff), so
+ * readiness probes also keep idle tokens warm.
+ */
+export async function sourcesWithoutToken({ prefetched }: ServingState): Promise<string[]> {
+  const results = await Promise.allSettled(prefetched.map((provider) => provider.getToken()));
+  return prefetched.filter((_, index) => results[index]!.status === 'rejected').map((provider) => provider.name);
 }

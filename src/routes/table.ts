@@ -19,23 +19,29 @@ export interface Route {
   tls: TlsSettings;
 }
 
-export interface RouteMatch {
-  route: Route;
+export interface RouteMatch<R extends Route = Route> {
+  route: R;
   /** What follows the prefix in the request path: "" or starting with "/". */
   rest: string;
 }
 
-/** Routes sorted once, longest prefix first, so the first whole-segment match is the best one. */
-export class RouteTable {
-  readonly routes: readonly Route[];
+/**
+ * Routes sorted once, longest prefix first, so the first whole-segment match is the best
+ * one. The proxy keeps its per-route upstream objects here (R), so one lookup finds all
+ * a request needs.
+ */
+export class RouteTable<R extends Route = Route> {
+  readonly routes: readonly R[];
 
-  constructor(routes: Config['routes']) {
-    this.routes = Object.entries(routes)
-      .map(([prefix, config]) => toRoute(prefix, config))
-      .sort((a, b) => b.prefix.length - a.prefix.length);
+  constructor(routes: Iterable<R>) {
+    this.routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
   }
 
-  match(path: string): RouteMatch | undefined {
+  static fromConfig(routes: Config['routes']): RouteTable {
+    return new RouteTable(routesFromConfig(routes));
+  }
+
+  match(path: string): RouteMatch<R> | undefined {
     for (const route of this.routes) {
       if (!path.startsWith(route.prefix)) continue;
       const next = path.charCodeAt(route.prefix.length);
@@ -48,6 +54,10 @@ export class RouteTable {
   get prefixes(): string[] {
     return this.routes.map((route) => route.prefix).sort();
   }
+}
+
+export function routesFromConfig(routes: Config['routes']): Route[] {
+  return Object.entries(routes).map(([prefix, config]) => toRoute(prefix, config));
 }
 
 function toRoute(prefix: string, config: RouteConfig): Route {

@@ -1,11 +1,11 @@
 import * as oidc from 'openid-client';
 import type { Clock } from '../clock.ts';
+import type { FetchFunction } from '../http/transport.ts';
 import type { TokenSourceConfig } from '../config/schema.ts';
 import { ProxyError } from '../errors.ts';
 import { loadSigningKey } from './private-key.ts';
 import type { AccessToken, TokenSource } from './token.ts';
 
-export type FetchFunction = typeof globalThis.fetch;
 
 export interface ClientCredentialsDeps {
   clock: Clock;

@@ -18,26 +18,26 @@ export interface TokenProviderOptions {
   /** Source of jitter in [0, 1); injected so tests are repeatable. */
   random?: () => number;
   /** Each fetch's outcome is logged here: failures at most once per backoff step, never per request. */
-  logger?: Logger;
-  /** Told each fetch's result: 'ok' or the error code (for metrics). */
-  onFetch?: (result: string) => void;
+  logger?: Logger | undefined;
+  /** Told each fetch's result: 'ok' or the error code (for metrics), as stats counts it. */
+  onFetch?: ((result: string) => void) | undefined;
+  /** Told how each getToken was answered; a seam for tests, so the hot path keeps no counters of its own. */
+  onDemand?: ((outcome: TokenDemand) => void) | undefined;
   /** At most one token is dropped for an upstream's 401 in this long (see invalidate). */
   rejectionRefetchIntervalMs?: number;
 }
 
 export interface TokenProviderStats {
-  /** Fetches started at the IdP. */
+  /** Fetches the IdP answered or failed (one in flight is not counted yet). */
   fetches: number;
   fetchFailures: number;
-  /** getToken calls that had to wait for a fetch (no valid token was cached). */
-  waited: number;
-  /** getToken calls answered from the cache. */
-  cached: number;
-  /** Background refreshes started while the current token was still valid. */
-  refreshedAhead: number;
-  /** getToken calls refused at once because the IdP failed and the backoff step has not passed. */
-  failedFast: number;
 }
+
+/**
+ * How one getToken was answered: from the cache, from the cache while a background
+ * refresh starts, by waiting for a fetch, or refused at once inside a backoff step.
+ */
+export type TokenDemand = 'cached' | 'refreshedAhead' | 'waited' | 'failedFast';
 
 /** The most recent failed fetch, kept after recovery so an operator can see what happened. */
 export interface TokenFailure {
@@ -61,7 +61,7 @@ const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1_000, maxMs: 60_000 };
  * from the injected clock and nothing runs on a timer: requests drive every step.
  */
 export class TokenProvider {
-  readonly stats: TokenProviderStats = { fetches: 0, fetchFailures: 0, waited: 0, cached: 0, refreshedAhead: 0, failedFast: 0 };
+  readonly stats: TokenProviderStats = { fetches: 0, fetchFailures: 0 };
   #current: AccessToken | undefined;
   #inFlight: Promise<AccessToken> | undefined;
   #consecutiveFailures = 0;
@@ -74,6 +74,7 @@ export class TokenProvider {
   readonly #random: () => number;
   readonly #logger: Logger | undefined;
   readonly #onFetch: ((result: string) => void) | undefined;
+  readonly #onDemand: ((outcome: TokenDemand) => void) | undefined;
   readonly #rejectionRefetchIntervalMs: number;
   #lastRejectionDropAt = Number.NEGATIVE_INFINITY;
 
@@ -88,6 +89,7 @@ export class TokenProvider {
     this.#random = options.random ?? Math.random;
     this.#logger = options.logger;
     this.#onFetch = options.onFetch;
+    this.#onDemand = options.onDemand;
     this.#rejectionRefetchIntervalMs = options.rejectionRefetchIntervalMs ?? 30_000;
   }
 
@@ -100,18 +102,17 @@ export class TokenProvider {
     const current = this.#current;
     if (current && this.#isFresh(current, now)) {
       if (!this.#inFlight && now >= this.#retryAt && this.#isDueForRefresh(current, now)) {
-        this.stats.refreshedAhead++;
+        this.#onDemand?.('refreshedAhead');
         // Failures are recorded by #fetch and the current token stays in use meanwhile.
         this.#fetchShared().catch(() => undefined);
-      }
-      this.stats.cached++;
+      } else this.#onDemand?.('cached');
       return Promise.resolve(current);
     }
     if (!this.#inFlight && this.#lastError && now < this.#retryAt) {
-      this.stats.failedFast++;
+      this.#onDemand?.('failedFast');
       return Promise.reject(this.#failFast(this.#lastError, this.#retryAt - now));
     }
-    this.stats.waited++;
+    this.#onDemand?.('waited');
     return this.#fetchShared();
   }
 
@@ -163,8 +164,14 @@ export class TokenProvider {
     return this.#inFlight;
   }
 
-  async #fetch(): Promise<AccessToken> {
+  /** One event per finished fetch feeds both the provider's counts and the metrics listener. */
+  #fetched(result: string): void {
     this.stats.fetches++;
+    if (result !== 'ok') this.stats.fetchFailures++;
+    this.#onFetch?.(result);
+  }
+
+  async #fetch(): Promise<AccessToken> {
     const startedAt = this.clock.now();
     const ahead = this.#current !== undefined && this.#isFresh(this.#current, startedAt);
     try {
@@ -173,20 +180,19 @@ export class TokenProvider {
       this.#consecutiveFailures = 0;
       this.#retryAt = 0;
       this.#lastError = undefined;
-      this.#onFetch?.('ok');
+      this.#fetched('ok');
       this.#logger?.info(
         { tokenSource: this.name, result: 'ok', ahead, durationMs: this.clock.now() - startedAt, expiresInS: Math.round((token.expiresAt - token.obtainedAt) / 1000) },
         'token fetched',
       );
       return token;
     } catch (error) {
-      this.stats.fetchFailures++;
       this.#consecutiveFailures++;
       const delayMs = this.#backoffDelay(this.#consecutiveFailures);
       this.#retryAt = this.clock.now() + delayMs;
       this.#lastError = error instanceof ProxyError ? error : new ProxyError('TOKEN_UNAVAILABLE', undefined, { cause: error });
       this.#lastFailure = { code: this.#lastError.code, message: this.#lastError.message, at: this.clock.now() };
-      this.#onFetch?.(this.#lastError.code);
+      this.#fetched(this.#lastError.code);
       // The message is built from the IdP's error code and description; the cause may hold the
       // request, so it is not logged.
       this.#logger?.warn(

@@ -21,7 +21,7 @@ t.test('the model holds names, targets, token states and errors, and no secret',
   recentErrors.record('TOKEN_UNAVAILABLE');
   now += 5_000;
 
-  const model = buildStatusModel({ version: '1.0.0', startedAt: 0, now, routes: new RouteTable(config.routes), tokenProviders: new Map([['lake', good], ['down', failing]]), recentErrors });
+  const model = buildStatusModel({ version: '1.0.0', startedAt: 0, now, routes: RouteTable.fromConfig(config.routes), tokenProviders: new Map([['lake', good], ['down', failing]]), recentErrors });
   t.same(model.routes, [{ prefix: '/sales', target: 'https://lake.example/odata', tokenSource: 'lake', rewriteUrls: false }], 'the target as upstream links spell it');
   t.same(model.tokenSources[0], { name: 'lake', state: 'valid', expiresAt: 1_060_000, fetches: 1, fetchFailures: 0 });
   t.same(model.tokenSources[1], { name: 'down', state: 'failing', fetches: 1, fetchFailures: 1, lastFailure: { code: 'TOKEN_UNAVAILABLE', message: 'the IdP refused the connection', at: 1_000_000 } });
@@ -48,7 +48,7 @@ t.test('a source without a token is failing only while its last fetch failed', a
     clock,
     { backoff: { initialMs: 1_000, maxMs: 1_000 }, random: () => 1 },
   );
-  const state = () => buildStatusModel({ version: '1', startedAt: 0, now, routes: new RouteTable(config.routes), tokenProviders: new Map([['lake', provider]]), recentErrors: new RecentErrors(clock) }).tokenSources[0]!.state;
+  const state = () => buildStatusModel({ version: '1', startedAt: 0, now, routes: RouteTable.fromConfig(config.routes), tokenProviders: new Map([['lake', provider]]), recentErrors: new RecentErrors(clock) }).tokenSources[0]!.state;
 
   t.equal(state(), 'empty', 'not used yet');
   await provider.getToken().catch(() => undefined);

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { configJsonSchema, configSchema, crossReferenceIssues, PEM_KEYS, RESERVED_PATHS } from '../../src/config/schema.ts';
+import { RESERVED_PATHS } from '../../src/admin/reserved-paths.ts';
+import { configJsonSchema, configSchema, crossReferenceIssues, PEM_KEYS } from '../../src/config/schema.ts';
 
 const token = { tokenUrl: 'https://idp.example.com/token', clientId: 'c', clientSecret: 's' };
 const route = { target: 'https://api.example.com/odata', token: 'lake' };

@@ -17,7 +17,7 @@ function tableOf(prefixes: readonly string[]): RouteTable {
   // "Valid per the schema": the schema itself and the cross-reference checks that vet prefixes.
   const issues = crossReferenceIssues(input);
   if (issues.length > 0) throw new Error(`generated an invalid config: ${JSON.stringify(issues)}`);
-  return new RouteTable(configSchema.parse(input).routes);
+  return RouteTable.fromConfig(configSchema.parse(input).routes);
 }
 
 /** A few short segments so that generated prefixes share and nest into each other often. */

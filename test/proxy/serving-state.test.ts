@@ -39,6 +39,8 @@ t.test('a rebuilt state keeps the providers of unchanged token sources only', as
   t.same([...second.state.routes.prefixes].sort(), ['/x', '/y/z'], 'the new routes');
   t.same(made, ['a', 'b', 'b', 'c'], 'providers made only for new or changed sources');
   t.equal(first.state.routes.prefixes.length, 1, 'the old state is untouched for requests still using it');
-  t.equal(second.state.dispatchers.get('/x'), second.state.dispatchers.get('/y/z'), 'routes without TLS settings share one pool');
+  const upstream = (prefix: string) => second.state.routes.routes.find((route) => route.prefix === prefix)!;
+  t.equal(upstream('/x').dispatcher, upstream('/y/z').dispatcher, 'routes without TLS settings share one pool');
+  t.equal(upstream('/y/z').tokens, second.state.tokenProviders.get('c'), 'each upstream holds its own source’s provider');
   t.teardown(() => Promise.all([...pools.values()].map((pool) => pool.close())));
 });

@@ -3,7 +3,7 @@ import { configSchema, type ConfigInput } from '../../src/config/schema.ts';
 import { RouteTable } from '../../src/routes/table.ts';
 
 function tableOf(routes: ConfigInput['routes']): RouteTable {
-  return new RouteTable(configSchema.parse({ tokens: { a: { tokenUrl: 'https://idp/t', clientId: 'c', clientSecret: 's' } }, routes }).routes);
+  return RouteTable.fromConfig(configSchema.parse({ tokens: { a: { tokenUrl: 'https://idp/t', clientId: 'c', clientSecret: 's' } }, routes }).routes);
 }
 
 const table = tableOf({
@@ -99,7 +99,7 @@ t.test('target URLs are normalised the way upstream links spell them', async (t)
 });
 
 t.test('an empty table matches nothing', async (t) => {
-  const empty = new RouteTable({});
+  const empty = RouteTable.fromConfig({});
   t.equal(empty.match('/sales'), undefined);
   t.same(empty.prefixes, []);
 });
