@@ -1,7 +1,8 @@
-import { isProxyError } from '../errors.ts';
-import { createClientCredentialsSource } from '../tokens/client-credentials.ts';
 import { systemClock } from '../clock.ts';
+import { isProxyError } from '../errors.ts';
+import { createTransport } from '../http/transport.ts';
 import { RouteTable } from '../routes/table.ts';
+import { createTokenProvider } from '../tokens/factory.ts';
 import { loadFromCli } from './config-file.ts';
 import { print, type CliIo } from './io.ts';
 
@@ -39,9 +40,11 @@ export async function check(io: CliIo, options: { config?: string; fetchTokens?:
   print(out);
   print(out, 'fetching tokens');
   let failures = 0;
+  // The transport serve would use: each source's CA, the outbound proxy, NODE_EXTRA_CA_CERTS.
+  const transport = createTransport({ env: io.env });
   for (const [name, token] of Object.entries(config.tokens)) {
     try {
-      const fetched = await createClientCredentialsSource(name, token, { clock: systemClock }).fetchToken();
+      const fetched = await createTokenProvider(name, token, { transport, clock: systemClock }).getToken();
       const seconds = Math.round((fetched.expiresAt - fetched.obtainedAt) / 1000);
       print(out, `  ✓ ${name}: ${fetched.tokenType} token, expires in ${seconds}s${fetched.scope ? `, scope ${fetched.scope}` : ''}`);
     } catch (error) {
@@ -50,5 +53,6 @@ export async function check(io: CliIo, options: { config?: string; fetchTokens?:
       print(out, `  ✗ ${name}: ${message}`);
     }
   }
+  await transport.close();
   return failures === 0 ? 0 : 1;
 }

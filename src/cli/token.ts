@@ -1,6 +1,7 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { systemClock } from '../clock.ts';
-import { createClientCredentialsSource } from '../tokens/client-credentials.ts';
+import { createTransport } from '../http/transport.ts';
+import { createTokenProvider } from '../tokens/factory.ts';
 import { loadFromCli } from './config-file.ts';
 import { print, UsageError, type CliIo } from './io.ts';
 
@@ -14,7 +15,11 @@ export async function token(io: CliIo, options: { config?: string; source?: stri
   const sourceConfig = config.tokens[options.source];
   if (!sourceConfig) throw new UsageError(`no token source named "${options.source}" (defined: ${names.join(', ')})`);
 
-  const fetched = await createClientCredentialsSource(options.source, sourceConfig, { clock: systemClock }).fetchToken();
+  // The transport serve would use: the source's CA, the outbound proxy, NODE_EXTRA_CA_CERTS.
+  const transport = createTransport({ env: io.env });
+  const fetched = await createTokenProvider(options.source, sourceConfig, { transport, clock: systemClock })
+    .getToken()
+    .finally(() => transport.close());
   if (options.raw) {
     print(io.stdout, fetched.value);
     return 0;
