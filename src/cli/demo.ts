@@ -27,7 +27,7 @@ export async function demo(io: CliIo, options: DemoOptions, onSignal: SignalSubs
   const issuer = await startDemoIssuer({ clientId: DEMO_CLIENT_ID, clientSecret, audience: DEMO_AUDIENCE });
   const service = await startSampleODataService({ verifyAccessToken: (token) => issuer.verifyAccessToken(token) });
   const config = configSchema.parse({
-    listen: { host: '127.0.0.1', port: PREFERRED_PORT },
+    listen: { host: 'localhost', port: PREFERRED_PORT },
     tokens: { demo: { tokenUrl: issuer.tokenUrl, clientId: DEMO_CLIENT_ID, clientSecret, allowInsecure: true } },
     routes: { '/demo': { target: service.url, token: 'demo' } },
   });
@@ -41,24 +41,23 @@ export async function demo(io: CliIo, options: DemoOptions, onSignal: SignalSubs
 
   try {
     const url = await listenPreferring(proxy, options.port === undefined ? PREFERRED_PORT : parsePort(options.port), options.port === undefined, io);
-    const friendlyBase = url.replace('127.0.0.1', 'localhost');
     const out = io.stdout;
     print(out, 'bearer-proxy demo: everything runs on this machine; nothing leaves it.');
     print(out);
     print(out, `  token issuer   ${issuer.tokenUrl}  (client_credentials, client "${DEMO_CLIENT_ID}")`);
     print(out, `  OData service  ${service.url}  (answers 401 without a token from that issuer)`);
-    print(out, `  proxy          ${friendlyBase}/demo  →  the OData service, token injected`);
+    print(out, `  proxy          ${url}/demo  →  the OData service, token injected`);
     print(out);
     print(out, 'Self-check through the proxy:');
-    const passed = await selfCheck(io, friendlyBase, service.url, () => issuer.tokensIssued);
+    const passed = await selfCheck(io, url, service.url, () => issuer.tokensIssued);
     if (!passed) return 1;
     if (options.once) return 0;
 
     print(out);
     print(out, 'Try it:');
-    print(out, `  curl '${friendlyBase}/demo/People?$top=3'`);
-    print(out, `  Power BI Desktop: Get Data → OData feed → ${friendlyBase}/demo/   (credentials: Anonymous)`);
-    print(out, `  Power Query M:    = OData.Feed("${friendlyBase}/demo/")`);
+    print(out, `  curl '${url}/demo/People?$top=3'`);
+    print(out, `  Power BI Desktop: Get Data → OData feed → ${url}/demo/   (credentials: Anonymous)`);
+    print(out, `  Power Query M:    = OData.Feed("${url}/demo/")`);
     print(out);
     print(out, 'Requests are logged below. Press Ctrl+C to stop.');
     logger.level = 'info';
@@ -71,12 +70,12 @@ export async function demo(io: CliIo, options: DemoOptions, onSignal: SignalSubs
 
 async function listenPreferring(proxy: ProxyServer, port: number, fallBack: boolean, io: CliIo): Promise<string> {
   try {
-    return await proxy.listen(port, '127.0.0.1');
+    return await proxy.listen(port, 'localhost');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
     if (!fallBack) throw new UsageError(`port ${port} is already in use: pass another with --port`, 1);
     print(io.stderr, `port ${port} is in use; the demo takes a free port instead`);
-    return proxy.listen(0, '127.0.0.1');
+    return proxy.listen(0, 'localhost');
   }
 }
 

@@ -70,7 +70,11 @@ const tlsListenSchema = z
   });
 
 const listenSchema = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1').describe('Address to listen on; 0.0.0.0 in a container.'),
+  host: z
+    .string()
+    .min(1)
+    .default('localhost')
+    .describe('Address to listen on. localhost (the default) listens on both 127.0.0.1 and ::1, as Windows tries ::1 first; 0.0.0.0 in a container.'),
   port: z.number().int().min(0).max(65535).default(8080).describe('TCP port; 0 picks a free one.'),
   tls: tlsListenSchema.optional().describe('Serve HTTPS with this certificate and key (re-read on reload).'),
 });
@@ -235,7 +239,7 @@ const routeSchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  listen: listenSchema.default({ host: '127.0.0.1', port: 8080 }),
+  listen: listenSchema.default({ host: 'localhost', port: 8080 }),
   inbound: inboundSchema.default({ anonymous: 'loopback', users: [], trustForwardedHeaders: false, allowedHosts: [] }),
   tokens: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'token source names use letters, digits, _ . -'), tokenSourceSchema),
   routes: z.record(z.string(), routeSchema).describe('Path prefix (/name) → upstream. Longest whole-segment prefix wins.'),

@@ -36,7 +36,7 @@ t.test('a valid file gets its defaults and interpolated secrets', async (t) => {
   const { config, warnings, source } = parseConfig(valid(), { env: { LAKE_SECRET: 's3' } });
   t.equal(source, 'proxy.yaml', 'the default source name');
   t.equal(config.tokens.lake?.clientSecret, 's3');
-  t.same(config.listen, { host: '127.0.0.1', port: 8080 });
+  t.same(config.listen, { host: 'localhost', port: 8080 });
   t.equal(config.inbound.anonymous, 'loopback');
   t.equal(config.routes['/sales']?.timeout, 600_000, 'OData.Feed’s own 600 s');
   t.equal(config.routes['/sales']?.rewriteUrls, true);

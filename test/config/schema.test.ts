@@ -15,7 +15,7 @@ function issuesOf(input: unknown): string[] {
 
 t.test('defaults are filled in', async (t) => {
   const config = configSchema.parse(base);
-  t.same(config.listen, { host: '127.0.0.1', port: 8080 });
+  t.same(config.listen, { host: 'localhost', port: 8080 });
   t.same(config.inbound, { anonymous: 'loopback', users: [], trustForwardedHeaders: false, allowedHosts: [] });
   t.same(config.tokens.lake, {
     ...token,
@@ -32,7 +32,7 @@ t.test('defaults are filled in', async (t) => {
   t.equal(config.shutdownTimeout, 10_000, 'shutdownTimeout 10 s');
   t.equal(config.statusPage, 'loopback', '/_status for loopback callers only');
   const partial = configSchema.parse({ ...base, listen: { port: 9000 }, inbound: { anonymous: 'none' } });
-  t.same(partial.listen, { host: '127.0.0.1', port: 9000 }, 'a partial section gets the rest of its defaults');
+  t.same(partial.listen, { host: 'localhost', port: 9000 }, 'a partial section gets the rest of its defaults');
   t.same(partial.inbound, { anonymous: 'none', users: [], trustForwardedHeaders: false, allowedHosts: [] });
 });
 
