@@ -17,7 +17,8 @@ export async function rejectionReason(response: Dispatcher.ResponseData): Promis
   }
   let fromBody: string | undefined;
   try {
-    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; error_description?: unknown; message?: unknown };
+    // A body past the limit is cut there (a chunk can be larger than the limit): it then reads as no JSON at all.
+    const parsed = JSON.parse(text.slice(0, REJECTION_BODY_LIMIT)) as { error?: { message?: unknown } | string; error_description?: unknown; message?: unknown };
     const candidate = typeof parsed.error === 'object' ? parsed.error?.message : (parsed.error_description ?? parsed.message ?? parsed.error);
     if (typeof candidate === 'string') fromBody = candidate;
   } catch {

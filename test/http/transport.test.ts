@@ -1,0 +1,44 @@
+import t from 'tap';
+import { Agent } from 'undici';
+import { createLogger } from '../../src/log/logger.ts';
+import { createTransport } from '../../src/http/transport.ts';
+import { Writable } from 'node:stream';
+
+t.test('IdP requests use the runtime’s fetch unless a CA or an outbound proxy needs undici’s', async (t) => {
+  const plain = createTransport({ env: {} });
+  t.teardown(() => plain.close());
+  t.equal(plain.idpFetch(undefined), undefined, 'no CA, no proxy: the runtime’s own fetch');
+  t.type(plain.idpFetch('-----BEGIN CERTIFICATE-----'), 'function', 'a CA needs a dispatcher of its own');
+
+  const proxied = createTransport({ env: { https_proxy: 'http://proxy.corp:3128' } });
+  t.teardown(() => proxied.close());
+  t.type(proxied.idpFetch(undefined), 'function', 'an outbound proxy carries IdP requests too');
+
+  const injected: typeof fetch = async () => new Response('{}');
+  const testing = createTransport({ env: { HTTPS_PROXY: 'http://proxy.corp:3128' }, fetch: injected });
+  t.teardown(() => testing.close());
+  t.equal(testing.idpFetch('ca'), injected, 'an injected fetch serves every source');
+});
+
+t.test('upstream pools: one per distinct TLS setting; an injected dispatcher serves routes without TLS settings', async (t) => {
+  const transport = createTransport({ env: {} });
+  t.teardown(() => transport.close());
+  t.equal(transport.dispatcherFor({}), transport.dispatcherFor({}), 'routes without TLS settings share one pool');
+  t.not(transport.dispatcherFor({ ca: 'a' }), transport.dispatcherFor({}));
+  t.equal(transport.dispatcherFor({ ca: 'a' }), transport.dispatcherFor({ ca: 'a' }));
+
+  const agent = new Agent();
+  t.teardown(() => agent.close());
+  const injected = createTransport({ env: {}, dispatcher: agent });
+  t.teardown(() => injected.close());
+  t.equal(injected.dispatcherFor({}), agent);
+  t.not(injected.dispatcherFor({ ca: 'a' }), agent, 'a route with its own CA still gets its own pool');
+});
+
+t.test('an unreadable NODE_EXTRA_CA_CERTS is a warning naming the path, not a failure', async (t) => {
+  const lines: string[] = [];
+  const logger = createLogger({ destination: new Writable({ write: (chunk: Buffer, _encoding, done) => done(void lines.push(chunk.toString())) }) });
+  const transport = createTransport({ env: { NODE_EXTRA_CA_CERTS: '/nonexistent/extra.pem' }, logger });
+  t.teardown(() => transport.close());
+  t.match(JSON.parse(lines[0]!), { level: 40, path: '/nonexistent/extra.pem', code: 'ENOENT' });
+});
