@@ -5,12 +5,10 @@ import type { AccessToken } from '../tokens/token.ts';
 /** One request sent upstream, as far as the token policy cares. */
 export interface Attempt {
   readonly statusCode: number;
-  /** Lets go of a response that will not be relayed (its body is drained, the connection reused). */
-  discard(): void;
 }
 
 export interface AuthorizedResult<A extends Attempt> {
-  /** The last attempt: relay it, unless it is a 401 (see rejectedToken). */
+  /** The last attempt; a 401 was not relayed (see rejectedToken). */
   attempt: A;
   /** The first token was refused and the request was sent again with a fresh one. */
   retried: boolean;
@@ -22,7 +20,8 @@ export interface AuthorizedResult<A extends Attempt> {
  * The bearer-token policy of one request: get the source's token, send, and when the
  * upstream answers 401, drop that token and, if the request can be sent again (no body,
  * or one held in memory), send it once more with a fresh token. A second refusal keeps
- * the fresh token: another would fare no better.
+ * the fresh token: another would fare no better. `send` consumes the answer (relays it,
+ * or takes in a 401) before it resolves.
  */
 export async function authorizedSend<A extends Attempt>(tokens: TokenProvider, replayable: boolean, send: (token: AccessToken) => Promise<A>): Promise<AuthorizedResult<A>> {
   const token = await tokens.getToken();
@@ -30,7 +29,6 @@ export async function authorizedSend<A extends Attempt>(tokens: TokenProvider, r
   if (attempt.statusCode !== 401) return { attempt, retried: false, renewed: undefined };
   const renewed = tokens.invalidate(token);
   if (!renewed || !replayable) return { attempt, retried: false, renewed };
-  attempt.discard();
   return { attempt: await send(await tokens.getToken()), retried: true, renewed };
 }
 

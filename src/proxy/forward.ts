@@ -3,11 +3,12 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../errors.ts';
 import type { AccessToken } from '../tokens/token.ts';
-import { authorizedSend, rejectedToken, type Attempt } from './authorized-send.ts';
+import { authorizedSend, rejectedToken } from './authorized-send.ts';
+import { exchange, type Exchanged, type UpstreamExchange } from './exchange.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import type { PublicOrigin } from './public-origin.ts';
-import { rejectionReason } from './rejection.ts';
-import { relay } from './relay.ts';
+import { RejectionSink } from './rejection.ts';
+import { openRelay, type RelayRequest, type RelaySink } from './relay.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface ForwardRequest {
@@ -46,29 +47,38 @@ export const REPLAY_BODY_LIMIT = 1024 * 1024;
 const BODY_IDLE_LIMIT_MS = 600_000;
 
 type UpstreamBody = Buffer | IncomingMessage | null;
+type Sink = RelaySink | RejectionSink;
 
-interface UpstreamAttempt extends Attempt {
-  response: Dispatcher.ResponseData;
-  seconds: number;
+/** Why an upstream request was stopped when its client went away. */
+class ClientGone extends Error {
+  override readonly name = 'ClientGone';
 }
 
 /** Sends one request upstream with the route's bearer token and streams the answer back. */
 export async function forward(request: ForwardRequest): Promise<ForwardResult> {
   const { req, res, upstream } = request;
-  const abort = new AbortController();
+  let current: UpstreamExchange<Sink> | undefined;
+  let gone: ClientGone | undefined;
   const onClose = (): void => {
-    if (!res.writableFinished) abort.abort();
+    if (res.writableFinished) return;
+    gone = new ClientGone('the client closed the connection');
+    current?.abort(gone);
   };
   res.once('close', onClose);
   try {
     const body = await upstreamBody(req);
-    const sent = await authorizedSend(upstream.tokens, !(body instanceof Readable), (token) => send(request, token, abort.signal, body));
-    const { response, seconds } = sent.attempt;
-    const exchange: ForwardResult = { upstreamStatus: response.statusCode, upstreamSeconds: seconds, ...(sent.retried ? { retriedWithNewToken: true } : {}) };
-    if (response.statusCode === 401) return { ...exchange, error: rejectedToken(upstream.tokens.name, sent, await rejectionReason(response)) };
-    const proxyBase = `${request.origin.proto}://${request.origin.host}${upstream.prefix}`;
-    const relayed = await relay({ req, res, upstream, requestId: request.requestId, proxyBase, loopback: request.loopback }, response, abort.signal);
-    return { ...exchange, ...relayed };
+    const relay: RelayRequest = { req, res, upstream, requestId: request.requestId, proxyBase: `${request.origin.proto}://${request.origin.host}${upstream.prefix}`, loopback: request.loopback };
+    const sent = await authorizedSend(upstream.tokens, !(body instanceof Readable), (token) => {
+      if (gone) throw gone;
+      current = exchange<Sink>(upstream.dispatcher, dispatchOptions(request, token, body), (statusCode, rawHeaders, control) =>
+        statusCode === 401 ? new RejectionSink(rawHeaders, control) : openRelay(relay, statusCode, rawHeaders, control),
+      );
+      return current.done.catch((error: unknown) => Promise.reject(upstreamError(error, upstream.timeoutMs)));
+    });
+    const { attempt } = sent;
+    const exchanged: ForwardResult = { upstreamStatus: attempt.statusCode, upstreamSeconds: attempt.headersSeconds, ...(sent.retried ? { retriedWithNewToken: true } : {}) };
+    if (attempt.sink instanceof RejectionSink) return { ...exchanged, error: rejectedToken(upstream.tokens.name, sent, attempt.sink.reason()) };
+    return { ...exchanged, ...(await relayOutcome(attempt as Exchanged<RelaySink>, () => gone)) };
   } catch (error) {
     return { error };
   } finally {
@@ -76,35 +86,38 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
   }
 }
 
-async function send(request: ForwardRequest, token: AccessToken, signal: AbortSignal, body: UpstreamBody): Promise<UpstreamAttempt> {
+async function relayOutcome({ sink, bodyError }: Exchanged<RelaySink>, clientGone: () => ClientGone | undefined): Promise<ForwardResult> {
+  const broken = bodyError ?? (await sink.settled());
+  const outcome = { bytes: sink.bytes, rewritten: sink.rewritten };
+  if (!broken) return outcome;
+  // The client leaving is not a failure of ours; anything else broke the upstream's body midway.
+  const gone = clientGone();
+  if (gone) return { ...outcome, error: gone };
+  return { ...outcome, error: new ProxyError('UPSTREAM_UNREACHABLE', `The upstream response broke off (${(broken as { code?: string }).code ?? broken.name}).`, { cause: broken }) };
+}
+
+function dispatchOptions(request: ForwardRequest, token: AccessToken, body: UpstreamBody): Dispatcher.DispatchOptions {
   const { req, upstream } = request;
-  const started = performance.now();
-  try {
-    const response = await upstream.dispatcher.request({
-      origin: upstream.origin,
-      // A route to the upstream's root asked for at its bare prefix has no path of its own.
-      path: (upstream.basePath + request.rest || '/') + request.search,
-      method: req.method as Dispatcher.HttpMethod,
-      headers: upstreamRequestHeaders(req.rawHeaders, {
-        host: upstream.target.host,
-        authorization: `Bearer ${token.value}`,
-        forwardedFor: req.socket.remoteAddress ?? '',
-        forwardedProto: request.origin.proto,
-        forwardedHost: request.origin.host,
-        requestId: request.requestId,
-        static: upstream.headers,
-      }),
-      body,
-      signal,
-      headersTimeout: upstream.timeoutMs,
-      // The route timeout is the wait for response headers. A pause inside a body (an
-      // export the upstream writes as it reads) is cut only after OData.Feed's own 600 s.
-      bodyTimeout: Math.max(upstream.timeoutMs, BODY_IDLE_LIMIT_MS),
-    });
-    return { response, seconds: (performance.now() - started) / 1000, statusCode: response.statusCode, discard: () => response.body.resume() };
-  } catch (error) {
-    throw upstreamError(error, upstream.timeoutMs);
-  }
+  return {
+    origin: upstream.origin,
+    // A route to the upstream's root asked for at its bare prefix has no path of its own.
+    path: (upstream.basePath + request.rest || '/') + request.search,
+    method: req.method as Dispatcher.HttpMethod,
+    headers: upstreamRequestHeaders(req.rawHeaders, {
+      host: upstream.target.host,
+      authorization: `Bearer ${token.value}`,
+      forwardedFor: req.socket.remoteAddress ?? '',
+      forwardedProto: request.origin.proto,
+      forwardedHost: request.origin.host,
+      requestId: request.requestId,
+      static: upstream.headers,
+    }),
+    body,
+    headersTimeout: upstream.timeoutMs,
+    // The route timeout is the wait for response headers. A pause inside a body (an
+    // export the upstream writes as it reads) is cut only after OData.Feed's own 600 s.
+    bodyTimeout: Math.max(upstream.timeoutMs, BODY_IDLE_LIMIT_MS),
+  };
 }
 
 /** null for no body, a Buffer for a small body of known length (replayable), else the request stream itself. */
@@ -123,6 +136,6 @@ function upstreamError(error: unknown, timeoutMs: number): ProxyError | Error {
   if (code === 'UND_ERR_HEADERS_TIMEOUT') {
     return new ProxyError('UPSTREAM_TIMEOUT', `The upstream service sent no response headers within ${timeoutMs / 1000}s (the route timeout).`, { cause: error });
   }
-  if ((error as Error).name === 'AbortError' || code === 'UND_ERR_ABORTED') return error as Error;
+  if (error instanceof ClientGone || (error as Error).name === 'AbortError' || code === 'UND_ERR_ABORTED') return error as Error;
   return new ProxyError('UPSTREAM_UNREACHABLE', `The upstream service cannot be reached (${code ?? (error as Error).name}).`, { cause: error });
 }

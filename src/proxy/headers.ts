@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { CLIENT_CLAIMS, HOP_BY_HOP, SET_BY_PROXY } from '../http/owned-headers.ts';
 
 export interface UpstreamHeaderValues {
@@ -30,19 +29,6 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], values: Up
   headers.push('host', values.host, 'x-forwarded-for', values.forwardedFor, 'x-forwarded-proto', values.forwardedProto);
   if (values.forwardedHost) headers.push('x-forwarded-host', values.forwardedHost);
   headers.push('x-request-id', values.requestId, 'authorization', values.authorization);
-  return headers;
-}
-
-/** The upstream's response headers minus hop-by-hop ones, one to one otherwise. */
-export function clientResponseHeaders(upstream: IncomingHttpHeaders): Record<string, string | string[]> {
-  const connection = upstream.connection;
-  const dropped = connection ? tokenSet(Array.isArray(connection) ? connection.join(',') : connection) : undefined;
-  const headers: Record<string, string | string[]> = {};
-  for (const name in upstream) {
-    const value = upstream[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || dropped?.has(name)) continue;
-    headers[name] = value;
-  }
   return headers;
 }
 

@@ -1,12 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
-import type { Dispatcher } from 'undici';
-import { ProxyError } from '../errors.ts';
-import { sendBody } from '../http/send-body.ts';
+import { pipeline, type Writable } from 'node:stream';
 import { isRewritableContentType, UrlRewriter, type RewriteRules } from '../odata/rewrite.ts';
 import { scopeSetCookie } from './cookies.ts';
 import { contentCodingOf, decoderFor, encoderFor, negotiateCoding, type ContentCoding } from './compression.ts';
-import { clientResponseHeaders } from './headers.ts';
+import type { BodySink, ExchangeControl } from './exchange.ts';
+import { readResponseHead, valueAt, withoutHeaders, type ResponseHead } from './response-head.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface RelayRequest {
@@ -19,103 +17,189 @@ export interface RelayRequest {
   loopback: boolean;
 }
 
-export interface RelayResult {
+/** An upstream body on its way to the client, and what became of it. */
+export interface RelaySink extends BodySink {
   /** Upstream body bytes passed on (before rewriting), as far as they got. */
-  bytes: number;
-  /** The body went through URL rewriting. */
-  rewritten: boolean;
-  /** The body broke off midway, or the client left: nothing more can be sent. */
-  error?: unknown;
+  readonly bytes: number;
+  /** The body goes through URL rewriting. */
+  readonly rewritten: boolean;
+  /** Resolves when the response is written out, with the error that cut it short, if any. */
+  settled(): Promise<Error | undefined>;
 }
 
 /** Bodies up to this size are rewritten in one piece. */
 const WHOLE_BODY_LIMIT = 64 * 1024;
 
 /**
- * Streams the upstream's answer to the client: headers cleaned, cookies scoped to the
- * route, and, for JSON/XML bodies of a rewriting route, upstream links pointed back at the proxy.
+ * Starts the client's response for an upstream response head: headers cleaned, cookies
+ * scoped to the route, URL headers rewritten, and the sink its body goes to — straight to
+ * the client, or, for JSON/XML bodies of a rewriting route, through the link rewriter.
  */
-export async function relay(request: RelayRequest, response: Dispatcher.ResponseData, clientGone: AbortSignal): Promise<RelayResult> {
+export function openRelay(request: RelayRequest, statusCode: number, rawHeaders: Buffer[], control: ExchangeControl): RelaySink {
   const { req, res, upstream } = request;
-  const headers = clientResponseHeaders(response.headers);
+  const head = readResponseHead(statusCode, rawHeaders);
+  const { list } = head;
   // So a user can quote one id for the access line and the upstream's logs (it was sent up too).
-  headers['x-request-id'] ??= request.requestId;
-  const cookies = headers['set-cookie'];
-  if (cookies !== undefined) headers['set-cookie'] = (Array.isArray(cookies) ? cookies : [cookies]).map((cookie) => scopeSetCookie(cookie, upstream.prefix, upstream.basePath));
+  if (head.requestId < 0) list.push('x-request-id', request.requestId);
+  for (const at of head.cookies ?? []) list[at] = scopeSetCookie(list[at]!, upstream.prefix, upstream.basePath);
   const rules = upstream.rewriteRulesFor(request.proxyBase);
-  if (rules) rewriteHeaderUrls(headers, rules);
+  if (rules) rewriteHeaderUrls(head, rules);
   const upstreamCoding =
-    rules && hasBody(req.method, response.statusCode) && isRewritableContentType(firstValue(headers['content-type']))
-      ? contentCodingOf(firstValue(headers['content-encoding']))
-      : undefined;
+    rules && hasBody(req.method, statusCode) && isRewritableContentType(valueAt(head, head.contentType)) ? contentCodingOf(valueAt(head, head.contentEncoding)) : undefined;
   // The body is rewritten only when its coding is one the proxy can read. HEAD, 204 and 304
   // answers keep the upstream's headers as they are: there is no body to decode.
-  const bodyRules = upstreamCoding !== undefined ? rules : undefined;
+  if (!rules || upstreamCoding === undefined) return new DirectSink(res, head, control);
+  // A small body (most OData pages of a few rows, every error) is rewritten whole and
+  // sent with its new length: no transform stream, no chunked framing.
+  if (upstreamCoding === 'identity' && isSmall(valueAt(head, head.contentLength))) return new WholeBodySink(res, head, rules);
   // Re-compressed only what arrived compressed, and not for loopback clients, where it costs CPU for no gain.
-  const clientCoding = upstreamCoding && upstreamCoding !== 'identity' && !request.loopback ? negotiateCoding(firstValue(req.headers['accept-encoding']), upstreamCoding) : undefined;
-  const result: RelayResult = { bytes: 0, rewritten: bodyRules !== undefined };
-  try {
-    if (bodyRules && upstreamCoding === 'identity' && isSmall(response.headers['content-length'])) {
-      // A small body (most OData pages of a few rows, every error) is rewritten whole and
-      // sent with its new length: no transform stream, no chunked framing.
-      const body = Buffer.from(await response.body.arrayBuffer());
-      const rewritten = bodyRules.rewriteAll(body).bytes;
-      result.bytes = body.length;
-      headers['content-length'] = String(rewritten.length);
-      res.writeHead(response.statusCode, headers);
-      res.end(rewritten);
-      return result;
-    }
-    if (bodyRules) {
-      // The body changes length; chunked encoding carries it.
-      delete headers['content-length'];
-      delete headers['content-encoding'];
-      if (clientCoding) {
-        headers['content-encoding'] = clientCoding;
-        headers.vary = appendVary(headers.vary, 'Accept-Encoding');
-      }
-    }
-    res.writeHead(response.statusCode, headers);
-    response.body.on('data', (chunk: Buffer) => {
-      result.bytes += chunk.length;
-    });
-    if (bodyRules) await pipeline([response.body, ...rewriteStages(upstreamCoding!, clientCoding, new UrlRewriter(bodyRules)), res]);
-    else await sendBody(response.body, res);
-    return result;
-  } catch (error) {
-    // The client leaving is not a failure of ours; anything else broke the upstream's body midway.
-    result.error = clientGone.aborted ? error : new ProxyError('UPSTREAM_UNREACHABLE', `The upstream response broke off (${(error as { code?: string }).code ?? (error as Error).name}).`, { cause: error });
-    return result;
+  const clientCoding = upstreamCoding !== 'identity' && !request.loopback ? negotiateCoding(firstValue(req.headers['accept-encoding']), upstreamCoding) : undefined;
+  return new StreamingRewriteSink(res, head, control, rewriteStages(upstreamCoding, clientCoding, new UrlRewriter(rules)), clientCoding);
+}
+
+/** The body as the upstream sent it, with the upstream's backpressure passed through. */
+class DirectSink implements RelaySink {
+  bytes = 0;
+  readonly rewritten = false;
+  readonly #res: ServerResponse;
+  readonly #resume: () => void;
+  #error: Error | undefined;
+
+  constructor(res: ServerResponse, head: ResponseHead, control: ExchangeControl) {
+    this.#res = res;
+    this.#resume = () => control.resume();
+    res.writeHead(head.statusCode, head.list);
+  }
+
+  write(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    if (this.#res.write(chunk)) return true;
+    this.#res.once('drain', this.#resume);
+    return false;
+  }
+
+  end(): void {
+    this.#res.end();
+  }
+
+  fail(error: Error): void {
+    this.#error = error;
+    // The client sees the body cut off, not a clean end.
+    this.#res.destroy();
+  }
+
+  settled(): Promise<Error | undefined> {
+    return Promise.resolve(this.#error);
   }
 }
 
-function isSmall(contentLength: string | string[] | undefined): boolean {
-  const length = Number(firstValue(contentLength));
+/** A small rewritable body, held until its end, then rewritten and sent with its new length. */
+class WholeBodySink implements RelaySink {
+  bytes = 0;
+  readonly rewritten = true;
+  readonly #chunks: Buffer[] = [];
+  #error: Error | undefined;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly head: ResponseHead,
+    private readonly rules: RewriteRules,
+  ) {}
+
+  write(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    this.#chunks.push(chunk);
+    return true;
+  }
+
+  end(): void {
+    const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.bytes);
+    const rewritten = this.rules.rewriteAll(body).bytes;
+    const { list } = this.head;
+    list[this.head.contentLength] = String(rewritten.length);
+    this.res.writeHead(this.head.statusCode, list);
+    this.res.end(rewritten);
+  }
+
+  /** Nothing was sent yet: the client still gets a proper error answer. */
+  fail(error: Error): void {
+    this.#error = error;
+  }
+
+  settled(): Promise<Error | undefined> {
+    return Promise.resolve(this.#error);
+  }
+}
+
+/** Decode (when compressed), rewrite, encode (when the client gets a compressed body), streaming with bounded memory. */
+class StreamingRewriteSink implements RelaySink {
+  bytes = 0;
+  readonly rewritten = true;
+  readonly #first: Writable;
+  readonly #resume: () => void;
+  readonly #settled: Promise<Error | undefined>;
+
+  constructor(res: ServerResponse, head: ResponseHead, control: ExchangeControl, stages: NodeJS.ReadWriteStream[], clientCoding: ContentCoding | undefined) {
+    // The body changes length and maybe coding; chunked encoding carries it.
+    if (clientCoding) addVaryAcceptEncoding(head);
+    const list = withoutHeaders(head.list, [head.contentLength, head.contentEncoding]);
+    if (clientCoding) list.push('content-encoding', clientCoding);
+    res.writeHead(head.statusCode, list);
+    this.#first = stages[0] as unknown as Writable;
+    this.#resume = () => control.resume();
+    this.#settled = new Promise((resolve) => {
+      pipeline([...stages, res] as unknown as [NodeJS.ReadWriteStream, Writable], (error) => {
+        // A client that leaves, or a body that cannot be decoded, stops the upstream too.
+        if (error) control.abort(error);
+        resolve(error ?? undefined);
+      });
+    });
+  }
+
+  write(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    if (this.#first.write(chunk)) return true;
+    this.#first.once('drain', this.#resume);
+    return false;
+  }
+
+  end(): void {
+    this.#first.end();
+  }
+
+  fail(error: Error): void {
+    this.#first.destroy(error);
+  }
+
+  settled(): Promise<Error | undefined> {
+    return this.#settled;
+  }
+}
+
+function isSmall(contentLength: string | undefined): boolean {
+  const length = Number(contentLength);
   return contentLength !== undefined && Number.isInteger(length) && length <= WHOLE_BODY_LIMIT;
 }
 
-/** Decode (when compressed), rewrite, encode (when the client gets a compressed body). */
 function rewriteStages(upstreamCoding: ContentCoding | 'identity', clientCoding: ContentCoding | undefined, rewriter: UrlRewriter): NodeJS.ReadWriteStream[] {
   return [...(upstreamCoding === 'identity' ? [] : [decoderFor(upstreamCoding)]), rewriter, ...(clientCoding ? [encoderFor(clientCoding)] : [])];
 }
 
-function rewriteHeaderUrls(headers: Record<string, string | string[]>, rules: RewriteRules): void {
-  for (const name of ['location', 'content-location'] as const) {
-    const value = headers[name];
-    if (typeof value === 'string') headers[name] = rules.rewriteUrl(value);
-  }
-  const link = headers.link;
-  if (link !== undefined) headers.link = Array.isArray(link) ? link.map((value) => rules.rewriteLinkHeader(value)) : rules.rewriteLinkHeader(link);
+function rewriteHeaderUrls(head: ResponseHead, rules: RewriteRules): void {
+  const { list } = head;
+  for (const at of head.locations ?? []) list[at] = rules.rewriteUrl(list[at]!);
+  for (const at of head.links ?? []) list[at] = rules.rewriteLinkHeader(list[at]!);
 }
 
 function hasBody(method: string | undefined, status: number): boolean {
   return method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200;
 }
 
-function appendVary(vary: string | string[] | undefined, name: string): string {
-  const existing = Array.isArray(vary) ? vary.join(', ') : (vary ?? '');
-  if (existing.split(',').some((entry) => ['*', name.toLowerCase()].includes(entry.trim().toLowerCase()))) return existing;
-  return existing ? `${existing}, ${name}` : name;
+/** Vary gains Accept-Encoding (the body now depends on it), unless it already names it or `*`. */
+function addVaryAcceptEncoding(head: ResponseHead): void {
+  const existing = valueAt(head, head.vary);
+  if (existing === undefined) head.list.push('vary', 'Accept-Encoding');
+  else if (!existing.split(',').some((entry) => ['*', 'accept-encoding'].includes(entry.trim().toLowerCase()))) head.list[head.vary] = `${existing}, Accept-Encoding`;
 }
 
 function firstValue(value: string | string[] | undefined): string | undefined {

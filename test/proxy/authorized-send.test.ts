@@ -78,12 +78,11 @@ function policyRig(statuses: number[]) {
   let now = 1_000_000;
   const provider = new TokenProvider({ name: 'lake', fetchToken: async () => ({ value: `t${++issued}`, tokenType: 'bearer', obtainedAt: now, expiresAt: now + 600_000 }) }, { now: () => now });
   const sentWith: string[] = [];
-  let discarded = 0;
   const send = async (token: AccessToken) => {
     sentWith.push(token.value);
-    return { statusCode: statuses.shift() ?? 200, discard: () => void discarded++ };
+    return { statusCode: statuses.shift() ?? 200 };
   };
-  return { provider, send, sentWith, discarded: () => discarded, issued: () => issued, advance: (ms: number) => void (now += ms) };
+  return { provider, send, sentWith, issued: () => issued };
 }
 
 t.test('authorizedSend: a 200 is sent once with the cached token', async (t) => {
@@ -98,7 +97,6 @@ t.test('authorizedSend: a 401 drops the token and a replayable request goes agai
   const result = await authorizedSend(rig.provider, true, rig.send);
   t.same([result.attempt.statusCode, result.retried], [200, true]);
   t.same(rig.sentWith, ['t1', 't2'], 'the second attempt carries the new token');
-  t.equal(rig.discarded(), 1, 'the refused answer is drained, not relayed');
 });
 
 t.test('authorizedSend: a request with a streamed body is not replayed, but its token is still dropped', async (t) => {

@@ -1,15 +1,18 @@
 import { createServer } from 'node:http';
 import t, { type Test } from 'tap';
-import { request } from 'undici';
-import { rejectionReason } from '../../src/proxy/rejection.ts';
+import { Agent } from 'undici';
+import { exchange } from '../../src/proxy/exchange.ts';
+import { RejectionSink } from '../../src/proxy/rejection.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 
-/** A real 401 as an upstream sends it, read through undici as the proxy reads it. */
+/** A real 401 as an upstream sends it, taken in as the proxy takes it in. */
 async function refusal(t: Test, headers: Record<string, string>, body: string) {
   const server = createServer((_req, res) => res.writeHead(401, headers).end(body));
-  const url = await listen(server);
-  t.teardown(() => closeServer(server));
-  return rejectionReason(await request(url));
+  const url = new URL(await listen(server));
+  const agent = new Agent();
+  t.teardown(() => Promise.all([agent.close(), closeServer(server)]));
+  const done = await exchange(agent, { origin: url.origin, path: '/', method: 'GET' }, (_status, rawHeaders, control) => new RejectionSink(rawHeaders, control)).done;
+  return done.sink.reason();
 }
 
 t.test('the upstream’s own words for a 401', async (t) => {
