@@ -108,9 +108,10 @@ export function createRequestHandler(ctx: RequestHandlerContext): (role: Listene
     const seconds = (performance.now() - started) / 1000;
     const route = outcome.upstream?.prefix;
     const forwarded = outcome.forwarded ?? {};
-    metrics.requestFinished(route, status, seconds);
-    if (route && forwarded.upstreamSeconds !== undefined) metrics.upstreamResponded(route, forwarded.upstreamSeconds);
-    if (route && forwarded.rewritten && forwarded.bytes) metrics.rewritten(route, forwarded.bytes);
+    const series = outcome.upstream?.metrics ?? metrics.unrouted;
+    series.requestFinished(status, seconds);
+    if (forwarded.upstreamSeconds !== undefined) series.upstreamResponded(forwarded.upstreamSeconds);
+    if (forwarded.rewritten && forwarded.bytes) series.rewritten(forwarded.bytes);
     const error = outcome.error;
     accessLog.info(
       {
@@ -138,8 +139,18 @@ export function createRequestHandler(ctx: RequestHandlerContext): (role: Listene
     metrics.requestStarted();
     // While draining, a keep-alive client is told to reconnect elsewhere rather than reuse this socket.
     if (ctx.draining()) res.shouldKeepAlive = false;
-    const closed = new Promise<void>((resolve) => res.once('close', () => resolve(ctx.responseClosed(role))));
-    void Promise.all([serve(req, res, role, requestId), closed]).then(([outcome]) => finish(req, res, requestId, started, outcome));
+    // Logged once both are done: the response can close before serve() returns, and the reverse.
+    let outcome: Outcome | undefined;
+    let closed = false;
+    res.once('close', () => {
+      closed = true;
+      ctx.responseClosed(role);
+      if (outcome) finish(req, res, requestId, started, outcome);
+    });
+    void serve(req, res, role, requestId).then((served) => {
+      outcome = served;
+      if (closed) finish(req, res, requestId, started, served);
+    });
   };
 }
 

@@ -14,7 +14,7 @@ import { createTokenProvider, type TokenProviderDeps } from '../tokens/factory.t
 import type { TokenProvider } from '../tokens/provider.ts';
 import { createRequestHandler } from './handler.ts';
 import { createListeners } from './listeners.ts';
-import { buildServingState, sourcesWithoutToken, type ServingState } from './serving-state.ts';
+import { buildServingState, sourcesWithoutToken, type ServingState, type StateParts } from './serving-state.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface ProxyServerDeps {
@@ -79,7 +79,8 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   const metrics = createMetrics(() => state.tokenProviders, clock);
   const transport = createTransport({ env: deps.env ?? process.env, logger, fetch: deps.fetch, dispatcher: deps.dispatcher });
   const providerDeps: TokenProviderDeps = { transport, clock, logger, onFetch: metrics.tokenFetched, onDemand: deps.onTokenDemand };
-  const build = (next: Config, previous?: ServingState) => buildServingState(next, (name, source) => createTokenProvider(name, source, providerDeps), transport.dispatcherFor, previous);
+  const parts: StateParts = { makeProvider: (name, source) => createTokenProvider(name, source, providerDeps), dispatcherFor: transport.dispatcherFor, metricsFor: metrics.forRoute };
+  const build = (next: Config, previous?: ServingState) => buildServingState(next, parts, previous);
   state = build(config).state;
   const admin: AdminServices = {
     metrics,

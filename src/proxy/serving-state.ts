@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { RouteMetrics } from '../admin/metrics.ts';
 import type { Config, TokenSourceConfig } from '../config/schema.ts';
 import type { TlsSettings } from '../http/dispatchers.ts';
 import { createAuthenticator, type Authenticator } from '../inbound/auth.ts';
@@ -31,11 +32,18 @@ export interface StateChange {
 
 export type ProviderFactory = (name: string, source: TokenSourceConfig) => TokenProvider;
 
+/** What the state is built from besides the config: how providers, pools and metric series are made. */
+export interface StateParts {
+  makeProvider: ProviderFactory;
+  dispatcherFor(tls: TlsSettings): Dispatcher;
+  metricsFor(prefix: string): RouteMetrics;
+}
+
 /**
  * Builds the state for a config. With the previous state, a token source whose settings
  * are identical keeps its provider, so a reload never costs a token fetch for it.
  */
-export function buildServingState(config: Config, makeProvider: ProviderFactory, dispatcherFor: (tls: TlsSettings) => Dispatcher, previous?: ServingState): StateChange {
+export function buildServingState(config: Config, parts: StateParts, previous?: ServingState): StateChange {
   const keptSources: string[] = [];
   const newSources: string[] = [];
   const tokenProviders = new Map<string, TokenProvider>();
@@ -43,10 +51,12 @@ export function buildServingState(config: Config, makeProvider: ProviderFactory,
     const before = previous?.config.tokens[name];
     const reusable = before !== undefined && sameSettings(before, source) ? previous!.tokenProviders.get(name) : undefined;
     (reusable ? keptSources : newSources).push(name);
-    tokenProviders.set(name, reusable ?? makeProvider(name, source));
+    tokenProviders.set(name, reusable ?? parts.makeProvider(name, source));
   }
   // The schema's cross-reference check guarantees every route names a defined source.
-  const upstreams = routesFromConfig(config.routes).map((route) => createUpstream(route, tokenProviders.get(route.tokenSource)!, dispatcherFor(route.tls)));
+  const upstreams = routesFromConfig(config.routes).map((route) =>
+    createUpstream(route, tokenProviders.get(route.tokenSource)!, parts.dispatcherFor(route.tls), parts.metricsFor(route.prefix)),
+  );
   const routes = new RouteTable(upstreams);
   return {
     state: {

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { RouteMetrics } from '../admin/metrics.ts';
 import { RewriteRules } from '../odata/rewrite.ts';
 import type { Route } from '../routes/table.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
@@ -11,6 +12,8 @@ import type { TokenProvider } from '../tokens/provider.ts';
 export interface Upstream extends Route {
   readonly tokens: TokenProvider;
   readonly dispatcher: Dispatcher;
+  /** Its metric series, bound once. */
+  readonly metrics: RouteMetrics;
   /** The link rewriting towards this proxy URL for the route; undefined when the route does not rewrite. */
   rewriteRulesFor(proxyBase: string): RewriteRules | undefined;
 }
@@ -22,7 +25,7 @@ export interface Upstream extends Route {
  */
 const RULES_PER_ROUTE = 16;
 
-export function createUpstream(route: Route, tokens: TokenProvider, dispatcher: Dispatcher): Upstream {
+export function createUpstream(route: Route, tokens: TokenProvider, dispatcher: Dispatcher, metrics: RouteMetrics): Upstream {
   const compiled = new Map<string, RewriteRules>();
   let last: { proxyBase: string; rules: RewriteRules } | undefined;
   const rulesFor = (proxyBase: string): RewriteRules => {
@@ -36,5 +39,5 @@ export function createUpstream(route: Route, tokens: TokenProvider, dispatcher: 
     last = { proxyBase, rules };
     return rules;
   };
-  return { ...route, tokens, dispatcher, rewriteRulesFor: route.rewriteUrls ? rulesFor : () => undefined };
+  return { ...route, tokens, dispatcher, metrics, rewriteRulesFor: route.rewriteUrls ? rulesFor : () => undefined };
 }

@@ -22,11 +22,16 @@ export function parseRequestTarget(rawUrl: string): RequestTarget {
   const path = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
   const search = queryStart < 0 ? '' : rawUrl.slice(queryStart);
   if (/%(?![0-9A-Fa-f]{2})/.test(rawUrl)) throw new ProxyError('BAD_REQUEST', 'The request URL has a malformed percent-encoding.');
+  // Most paths hold no character any reading could turn into a dot segment: no "." or "%",
+  // no backslash, nothing outside printable ASCII. Only the others are taken apart.
+  if (PLAIN_PATH.test(path)) return { path, search };
   for (const segment of path.split('/')) {
     if (escapesItsParent(segment)) throw new ProxyError('BAD_REQUEST', 'Dot segments (".", "..") are not allowed in the request path, encoded or not.');
   }
   return { path, search };
 }
+
+const PLAIN_PATH = /^[^.%\\\x00-\x20\x7f-\uffff]*$/;
 
 /**
  * A segment that some server along the way could read as "." or "..": after one, two or

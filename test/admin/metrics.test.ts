@@ -14,12 +14,13 @@ t.test('counts, histograms and token expiry in valid exposition text', async (t)
   const metrics = createMetrics(() => new Map([['lake', provider], ['idle', new TokenProvider({ name: 'idle', fetchToken: async () => { throw new Error('unused'); } }, clock)]]), clock);
   metrics.requestStarted();
   metrics.requestStarted();
-  metrics.requestFinished('/sales', 200, 0.02);
-  metrics.requestFinished(undefined, 404, 0.001);
-  metrics.upstreamResponded('/sales', 0.015);
+  const sales = metrics.forRoute('/sales');
+  sales.requestFinished(200, 0.02);
+  metrics.unrouted.requestFinished(404, 0.001);
+  sales.upstreamResponded(0.015);
   metrics.tokenFetched('lake', 'ok');
   metrics.tokenFetched('lake', 'TOKEN_UNAVAILABLE');
-  metrics.rewritten('/sales', 2048);
+  sales.rewritten(2048);
 
   const samples = parsePrometheusText(await metrics.registry.metrics());
   t.equal(sampleValue(samples, 'bearer_proxy_requests_total', { route: '/sales', status: '200' }), 1);
@@ -36,11 +37,27 @@ t.test('counts, histograms and token expiry in valid exposition text', async (t)
   t.ok((sampleValue(samples, 'bearer_proxy_process_resident_memory_bytes') ?? 0) > 0, 'process metrics are included');
 });
 
+t.test('a route’s bound series count per status code', async (t) => {
+  const metrics = createMetrics(() => new Map(), clockAt(0));
+  const api = metrics.forRoute('/api');
+  for (const status of [200, 200, 404, 200, 502]) {
+    metrics.requestStarted();
+    api.requestFinished(status, 0.001);
+  }
+  const samples = parsePrometheusText(await metrics.registry.metrics());
+  t.same(
+    ['200', '404', '502'].map((status) => sampleValue(samples, 'bearer_proxy_requests_total', { route: '/api', status })),
+    [3, 1, 1],
+  );
+  t.equal(sampleValue(samples, 'bearer_proxy_request_duration_seconds_count', { route: '/api' }), 5);
+  t.equal(sampleValue(samples, 'bearer_proxy_rewritten_bytes_total', { route: '/api' }), undefined, 'binding a series shows nothing until it counts');
+});
+
 t.test('two instances never share counters', async (t) => {
   const clock = clockAt(0);
   const first = createMetrics(() => new Map(), clock);
   const second = createMetrics(() => new Map(), clock);
-  first.requestFinished('/a', 200, 0.1);
+  first.forRoute('/a').requestFinished(200, 0.1);
   t.equal(sampleValue(parsePrometheusText(await second.registry.metrics()), 'bearer_proxy_requests_total', { route: '/a' }), undefined);
 });
 

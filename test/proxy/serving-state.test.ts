@@ -2,6 +2,7 @@ import t from 'tap';
 import { configSchema, type ConfigInput } from '../../src/config/schema.ts';
 import { Agent } from 'undici';
 import type { TlsSettings } from '../../src/http/dispatchers.ts';
+import { createMetrics } from '../../src/admin/metrics.ts';
 import { buildServingState } from '../../src/proxy/serving-state.ts';
 import { TokenProvider } from '../../src/tokens/provider.ts';
 
@@ -21,15 +22,17 @@ const factory = (name: string) => {
   return new TokenProvider({ name, fetchToken: async () => ({ value: name, tokenType: 'bearer', obtainedAt: 0, expiresAt: 1 }) }, clock);
 };
 
+const metrics = createMetrics(() => new Map(), clock);
+const parts = { makeProvider: factory, dispatcherFor, metricsFor: metrics.forRoute };
+
 t.test('a rebuilt state keeps the providers of unchanged token sources only', async (t) => {
-  const first = buildServingState(parse({ tokens: { a: source('a'), b: source('b') }, routes: { '/x': { target: 'https://up.example', token: 'a' } } }), factory, dispatcherFor);
+  const first = buildServingState(parse({ tokens: { a: source('a'), b: source('b') }, routes: { '/x': { target: 'https://up.example', token: 'a' } } }), parts);
   t.same([first.keptSources, first.newSources], [[], ['a', 'b']]);
   t.same(first.state.routeList, { routes: ['/x'] });
 
   const second = buildServingState(
     parse({ tokens: { a: source('a'), b: { ...source('b'), scope: 'changed' }, c: { ...source('c'), prefetch: true } }, routes: { '/x': { target: 'https://up.example', token: 'a' }, '/y/z': { target: 'https://up.example/z', token: 'c' } } }),
-    factory,
-    dispatcherFor,
+    parts,
     first.state,
   );
   t.same([second.keptSources, second.newSources], [['a'], ['b', 'c']], 'b changed, c is new');
