@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadConfigFile, type LoadedConfig } from '../config/load.ts';
-import type { CliIo } from './io.ts';
+import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.ts';
+import { IDPS } from './flags.ts';
+import { shellWord, type CliIo } from './io.ts';
 
 /** -c/--config, else BEARER_PROXY_CONFIG, else ./proxy.yaml. */
 export function configPath(io: CliIo, flag: string | undefined): string {
@@ -8,5 +10,11 @@ export function configPath(io: CliIo, flag: string | undefined): string {
 }
 
 export function loadFromCli(io: CliIo, flag: string | undefined): LoadedConfig {
-  return loadConfigFile(configPath(io, flag), { env: io.env });
+  const path = configPath(io, flag);
+  // A first run has no file yet: say how to get one (the loader itself knows nothing of commands).
+  if (!existsSync(path)) {
+    const init = flag === undefined ? 'bearer-proxy init' : `bearer-proxy init -c ${shellWord(flag)}`;
+    throw new ConfigError(path, [{ path: [], message: `cannot read the config file (file not found); to start one: ${init} (--idp ${IDPS.join(', ')})` }]);
+  }
+  return loadConfigFile(path, { env: io.env });
 }

@@ -1,21 +1,33 @@
 import { hashPassword } from '../inbound/password.ts';
 import { print, UsageError, type CliIo } from './io.ts';
+import { readHidden } from './prompt.ts';
 
-/** Reads one password from stdin (a pipe or the terminal) and prints its scrypt hash for inbound.users[].passwordHash. */
+/**
+ * Prints the scrypt hash of one password for inbound.users[].passwordHash. On a terminal
+ * it asks twice without echo; otherwise it reads standard input (a file or a pipe from a
+ * secret store), so the password never has to be typed on a command line, where the
+ * shell's history would keep it.
+ */
 export async function hashPasswordCommand(io: CliIo): Promise<number> {
-  if (io.stdin.isTTY) io.stderr.write('Password (input is shown; pipe it in to avoid that): ');
-  const password = (await readAll(io.stdin)).replace(/\r?\n$/, '');
-  if (password.length === 0) throw new UsageError('no password on standard input: echo -n "…" | bearer-proxy hash-password', 1);
+  const password = io.stdin.isTTY ? await askTwice(io) : (await readAll(io.stdin)).replace(/\r?\n$/, '');
+  if (password.length === 0) {
+    throw new UsageError(io.stdin.isTTY ? 'empty password: nothing to hash' : 'no password on standard input: run bearer-proxy hash-password in a terminal to be asked for it, or redirect a file (bearer-proxy hash-password < password.txt)', 1);
+  }
   print(io.stdout, await hashPassword(password));
   return 0;
 }
 
+async function askTwice(io: CliIo): Promise<string> {
+  const first = await readHidden(io.stdin, io.stderr, 'Password (not shown): ');
+  if (first.length === 0) return first;
+  const second = await readHidden(io.stdin, io.stderr, 'Same password again: ');
+  if (second !== first) throw new UsageError('the two passwords differ: nothing was hashed; run it again', 1);
+  return first;
+}
+
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  let text = '';
-  for await (const chunk of stream) {
-    text += chunk.toString();
-    // From a terminal one line is the whole answer.
-    if ((stream as { isTTY?: boolean }).isTTY && text.includes('\n')) break;
-  }
-  return text;
+  const chunks: Buffer[] = [];
+  // Decoded once at the end: a UTF-8 character may be split across two chunks.
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /** What a command may touch of the outside world; cli.ts fills it from the process, tests from child processes. */
 export interface CliIo {
@@ -6,7 +7,7 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream;
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
   cwd: string;
 }
 
@@ -21,11 +22,32 @@ export class UsageError extends Error {
   }
 }
 
+interface PackageJson {
+  version: string;
+  homepage?: string;
+}
+
+/** One small file read, no dependency: cheap enough for `--version`. */
+function packageJson(): PackageJson {
+  return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as PackageJson;
+}
+
 export function packageVersion(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
+  return packageJson().version;
+}
+
+/** Where a README section can be read: on the project's homepage when package.json names one, else in the installed copy. */
+export function docsLink(section: { anchor: string; title: string }): string {
+  const homepage = packageJson().homepage;
+  if (homepage) return `${homepage.replace(/#.*$/, '')}#${section.anchor}`;
+  return `${fileURLToPath(new URL('../../README.md', import.meta.url))}, section "${section.title}"`;
 }
 
 export function print(stream: NodeJS.WritableStream, text = ''): void {
   stream.write(`${text}\n`);
+}
+
+/** A file name as it can be pasted into a shell: single quotes keep spaces and backslashes literal in sh and PowerShell alike. */
+export function shellWord(text: string): string {
+  return /^[\w./:@%+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

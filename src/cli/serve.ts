@@ -3,6 +3,7 @@ import { isLoopbackHost } from '../inbound/loopback.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { createProxyServer } from '../proxy/server.ts';
 import { loadFromCli } from './config-file.ts';
+import { LOG_LEVELS } from './flags.ts';
 import { reloadInto, watchConfigFile } from './reload.ts';
 import { packageVersion, UsageError, type CliIo } from './io.ts';
 
@@ -88,13 +89,11 @@ function checkExposure(config: Config, options: ServeOptions, logger: Logger): v
   }
 }
 
-/** pino's levels; pino itself throws a stack trace at an unknown one, so it is checked here first. */
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** --log-level, else LOG_LEVEL (an empty one counts as unset, as compose files often leave it), else info. */
 export function parseLogLevel(flag: string | undefined, env: string | undefined): string {
   const [name, level] = flag !== undefined ? ['--log-level', flag] : env ? ['LOG_LEVEL', env] : [undefined, 'info'];
-  if (!LOG_LEVELS.includes(level)) throw new UsageError(`${name} must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`${name} must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
   return level;
 }
 
