@@ -1,7 +1,31 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The built CLI (`node dist/cli.js`), as users run it: a spawn through tsx costs 3–4 s on
+ * a loaded machine, which put the CLI tests past tap's 30 s per file. `npm test` builds
+ * first; a dist/ older than src/ would test old code, so it is refused with the fix.
+ */
+export function builtCli(): string {
+  const cli = join(ROOT, 'dist', 'cli.js');
+  let builtAt: number;
+  try {
+    builtAt = statSync(cli).mtimeMs;
+  } catch {
+    throw new Error('dist/cli.js is missing: run `npm run build` first (`npm test` does)');
+  }
+  const newer = sourceFiles(join(ROOT, 'src')).find((file) => statSync(file).mtimeMs > builtAt);
+  if (newer) throw new Error(`dist/ is older than ${relative(ROOT, newer)}: run \`npm run build\` first (\`npm test\` does)`);
+  return cli;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? sourceFiles(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []));
+}
 
 export interface CliResult {
   code: number | null;
@@ -9,16 +33,23 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real CLI in a child process (through tsx, as `npm run demo` does). */
-export function runCli(args: string[], options: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Promise<CliResult> {
+export interface CliOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Flags for node itself, before the script (e.g. --import of a loader hook). */
+  nodeArgs?: string[];
+}
+
+/** Runs the real (built) CLI in a child process. */
+export function runCli(args: string[], options: CliOptions & { input?: string } = {}): Promise<CliResult> {
   const child = spawnCli(args, options);
   if (options.input !== undefined) child.stdin!.end(options.input);
   else child.stdin!.end();
   return collect(child);
 }
 
-export function spawnCli(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+export function spawnCli(args: string[], options: CliOptions = {}): ChildProcess {
+  return spawn(process.execPath, [...(options.nodeArgs ?? []), builtCli(), ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: { PATH: process.env.PATH ?? '', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
