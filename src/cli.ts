@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Only the command table is imported up front: each command loads its own modules when it
 // runs, so `--version`, `--help` and usage mistakes start no dependency (issue 13).
+import * as nodeModule from 'node:module';
 import { parseCommandLine } from './cli/args.ts';
 import { packageVersion, print, UsageError, type CliIo } from './cli/io.ts';
 import type { SignalSubscriber } from './cli/serve.ts';
@@ -31,6 +32,11 @@ async function reportFailure(io: CliIo, error: unknown): Promise<number> {
   print(io.stderr, `bearer-proxy: unexpected failure: ${(error as Error)?.stack ?? String(error)}`);
   return 70;
 }
+
+// Node ≥ 22.1 can keep the compiled code of the modules a command loads between runs (in the
+// temp directory; tsc does the same): about a tenth off serve's start. Node 20 has no such
+// cache, and a directory that cannot be written only means no cache.
+(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 const io: CliIo = {
   argv: process.argv.slice(2),

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** What a command may touch of the outside world; cli.ts fills it from the process, tests from child processes. */
@@ -38,9 +38,15 @@ export function packageVersion(): string {
 
 /** Where a README section can be read: on the project's homepage when package.json names one, else in the installed copy. */
 export function docsLink(section: { anchor: string; title: string }): string {
-  const homepage = packageJson().homepage;
+  let homepage: string | undefined;
+  try {
+    homepage = packageJson().homepage;
+  } catch {
+    // A bundled build has no package.json beside it; the README section's name still says where to look.
+  }
   if (homepage) return `${homepage.replace(/#.*$/, '')}#${section.anchor}`;
-  return `${fileURLToPath(new URL('../../README.md', import.meta.url))}, section "${section.title}"`;
+  const readme = new URL('../../README.md', import.meta.url);
+  return existsSync(readme) ? `${fileURLToPath(readme)}, section "${section.title}"` : `the bearer-proxy README, section "${section.title}"`;
 }
 
 export function print(stream: NodeJS.WritableStream, text = ''): void {
