@@ -50,12 +50,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'run the proxy (the default command)',
     flags: ['config', 'host', 'port', 'log-level', 'allow-anonymous-remote'],
     description: [
-      'Reads the config file, listens (http://127.0.0.1:8080 unless the file or a flag says otherwise) and forwards each request to its route\'s target with a bearer token injected.',
+      'Reads the config file, listens (http://localhost:8080, on 127.0.0.1 and ::1, unless the file or a flag says otherwise) and forwards each request to its route\'s target with a bearer token injected.',
       'The file is read again when it changes or on SIGHUP (an invalid file keeps the old config serving); SIGTERM or Ctrl+C drains requests in flight and exits 0. Logs go to standard output: JSON, or readable lines on a terminal.',
     ],
     environment: ['BEARER_PROXY_CONFIG', 'LOG_LEVEL', ...OUTBOUND, '${NAME} in the file'],
     examples: [
-      ['bearer-proxy', 'serve ./proxy.yaml on http://127.0.0.1:8080'],
+      ['bearer-proxy', 'serve ./proxy.yaml on http://localhost:8080'],
       ['bearer-proxy serve -c /etc/bearer-proxy/proxy.yaml --port 9090', 'another file, another port'],
       ['LOG_LEVEL=warn bearer-proxy', 'log only warnings and errors'],
     ],

@@ -25,7 +25,7 @@ export type Idp = (typeof IDPS)[number];
 
 export const FLAGS = {
   config: { type: 'string', short: 'c', value: 'FILE', description: 'the config file', default: '$BEARER_PROXY_CONFIG, else ./proxy.yaml' },
-  host: { type: 'string', value: 'HOST', description: 'address to listen on, instead of listen.host; 0.0.0.0 is every interface', default: 'listen.host, else 127.0.0.1' },
+  host: { type: 'string', value: 'HOST', description: 'address to listen on, instead of listen.host; 0.0.0.0 is every interface', default: 'listen.host, else localhost (127.0.0.1 and ::1)' },
   port: { type: 'string', value: 'PORT', description: 'port to listen on, instead of listen.port; 0 takes a free one', default: 'listen.port, else 8080', range: [0, 65535] },
   'log-level': { type: 'string', value: 'LEVEL', description: 'how much to log', default: '$LOG_LEVEL, else info', choices: LOG_LEVELS },
   'allow-anonymous-remote': { type: 'boolean', description: 'start even though inbound.anonymous is "any" and the address is not loopback: anyone who reaches the port then uses your tokens' },

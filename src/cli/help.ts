@@ -32,7 +32,7 @@ export function globalHelp(): string {
         ['bearer-proxy demo', 'see it work offline first, no config needed'],
         ['bearer-proxy init --idp entra', 'write a starter ./proxy.yaml for Entra ID'],
         ['bearer-proxy check --fetch-tokens', 'validate it and fetch each token once'],
-        ['bearer-proxy', 'serve it on http://127.0.0.1:8080'],
+        ['bearer-proxy', 'serve it on http://localhost:8080'],
       ],
       EXAMPLE_WIDTH,
     ),
