@@ -21,7 +21,11 @@ export class UsageError extends Error {
   }
 }
 
+/** Written in by the bundled build (npm run dist), which has no package.json beside it. */
+declare const BEARER_PROXY_BUNDLED_VERSION: string | undefined;
+
 export function packageVersion(): string {
+  if (typeof BEARER_PROXY_BUNDLED_VERSION === 'string') return BEARER_PROXY_BUNDLED_VERSION;
   const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
   return (JSON.parse(text) as { version: string }).version;
 }
