@@ -32,7 +32,11 @@ function packageJson(): PackageJson {
   return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as PackageJson;
 }
 
+/** Written in by the bundled build (npm run dist), which has no package.json beside it. */
+declare const BEARER_PROXY_BUNDLED_VERSION: string | undefined;
+
 export function packageVersion(): string {
+  if (typeof BEARER_PROXY_BUNDLED_VERSION === 'string') return BEARER_PROXY_BUNDLED_VERSION;
   return packageJson().version;
 }
 

@@ -1,4 +1,6 @@
+import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -47,7 +49,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   };
   if (options.destination) return pino(base, options.destination);
   if (options.pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+    // In this thread, not as a pino transport: a transport is a worker thread that loads
+    // pino-pretty by file path, which the bundled builds (npm run dist) do not have.
+    // Synchronous, so no line is lost when the process exits.
+    const pretty = loadPinoPretty()({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
+    return pino(base, pretty);
   }
   // Synchronous writes (pino's default): measured no slower here than asynchronous ones,
   // and no line is lost if the process dies.
@@ -70,4 +76,13 @@ function cachedIsoTime(): () => string {
     }
     return text;
   };
+}
+
+/**
+ * Loaded only for a terminal (it takes ~50 ms). The npm build is ESM and has no `require`;
+ * the bundled build is CommonJS, where this literal `require` call is what makes esbuild
+ * include pino-pretty in the bundle.
+ */
+function loadPinoPretty(): typeof PinoPretty {
+  return typeof require === 'function' ? (require('pino-pretty') as typeof PinoPretty) : (createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty);
 }

@@ -1,15 +1,8 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import t from 'tap';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
 import { externalIPv4 } from '../helpers/listen.ts';
 import { startStack } from '../helpers/stack.ts';
-
-/** Debian's chromium (installed by .ci/run), or the browser CHROMIUM_PATH names. */
-function chromiumPath(): string {
-  const path = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(path)) throw new Error(`no Chromium at ${path}: install it (apt-get install chromium; .ci/run does) or set CHROMIUM_PATH`);
-  return path;
-}
 
 t.test('/_status in a real browser: what an operator sees, and never a secret', async (t) => {
   const { idp, upstream, proxy } = await startStack(t, { deps: { version: '9.9.9-test' } });
@@ -17,7 +10,7 @@ t.test('/_status in a real browser: what an operator sees, and never a secret', 
   await (await fetch(`${proxy.url}/nowhere`)).arrayBuffer();
   const tokens = upstream.requests.map((request) => request.authorization!.slice('Bearer '.length));
 
-  const browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
+  const browser = await launchChromium();
   t.teardown(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
   const response = await page.goto(`${proxy.url}/_status`);

@@ -25,6 +25,7 @@ interface Lockfile {
 interface Manifest {
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
+  scripts: Record<string, string>;
 }
 
 const manifest = JSON.parse(read('package.json')) as Manifest;
@@ -79,4 +80,16 @@ t.test('every install this project documents or runs skips install scripts', asy
   const dockerInstalls = read('Dockerfile').split('\n').filter((line) => /\bnpm (ci|install)\b/.test(line));
   t.ok(dockerInstalls.length >= 2, 'the Dockerfile installs in both stages');
   for (const line of dockerInstalls) t.match(line, /--ignore-scripts/, `Dockerfile: ${line.trim()}`);
+});
+
+t.test("this package's own scripts: a build before packing, nothing at install time", async (t) => {
+  const { scripts } = manifest;
+  // ignore-scripts=true also skips the root package's prepack, so packing turns scripts back
+  // on for that one command; npm pack installs nothing, so no dependency's script can run.
+  const overrides = Object.entries(scripts).filter(([, command]) => /ignore-scripts[= ]+false/.test(command));
+  t.same(overrides, [['package', 'npm pack --ignore-scripts=false']], 'only `npm run package` turns scripts on, and only for npm pack');
+  t.match(scripts.prepack ?? '', /npm run build/, 'prepack builds dist/');
+  const installHooks = ['preinstall', 'install', 'postinstall', 'prepare'].filter((name) => name in scripts);
+  t.same(installHooks, [], 'installing bearer-proxy (from npm or a tarball) runs none of its code');
+  for (const file of ['.ci/run', 'Dockerfile']) t.notMatch(read(file), /ignore-scripts[= ]+false/, `${file} never turns install scripts on`);
 });

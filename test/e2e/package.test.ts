@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { cpSync, readdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+
+// The npm package as a user gets it: `npm run package` (the documented way to pack, since
+// .npmrc's ignore-scripts=true also skips this package's own prepack), a global install of
+// the tarball into a prefix of its own, and the installed command run from elsewhere.
+// npm pack builds with tsc, and npm install resolves the dependency tree: together 30-60 s on
+// a loaded 2-core machine, so this file gets more than tap's default 30 s.
+t.setTimeout(180_000);
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const SOURCES = ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'tsconfig.build.json', 'src', 'README.md', 'LICENSE', 'proxy.yaml.example'];
+
+t.test('npm run package → npm install -g → bearer-proxy runs from another directory', async (t) => {
+  // A copy of the sources, so the build npm pack runs never touches the dist/ other tests use.
+  const dir = t.testdir({ global: {}, elsewhere: {} });
+  const checkout = join(dir, 'checkout');
+  for (const name of SOURCES) cpSync(join(root, name), join(checkout, name), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(checkout, 'node_modules'), 'dir');
+
+  await run('npm', ['run', 'package', '--silent'], { cwd: checkout, env: { ...process.env, npm_config_loglevel: 'error' } });
+  const tarballs = readdirSync(checkout).filter((name) => /^bearer-proxy-.*\.tgz$/.test(name));
+  t.equal(tarballs.length, 1, 'one tarball');
+  const tarball = join(checkout, tarballs[0]!);
+
+  const { stdout: listing } = await run('tar', ['-tzf', tarball]);
+  const files = listing.trim().split('\n');
+  t.ok(files.includes('package/dist/cli.js'), 'the build is in the package');
+  t.ok(files.includes('package/LICENSE') && files.includes('package/README.md') && files.includes('package/proxy.yaml.example'), 'license, readme and example config');
+  t.same(files.filter((file) => file.endsWith('.map')), [], 'no source maps (they would point at sources not shipped)');
+  t.same(files.filter((file) => /^package\/(src|test|bench|scripts|deploy)\//.test(file)), [], 'no sources, tests or deployment files');
+
+  const prefix = join(dir, 'global');
+  // --ignore-scripts: as in every install this project runs; --prefer-offline: npm ci filled the cache.
+  await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', tarball], { cwd: join(dir, 'elsewhere') });
+  const bin = join(prefix, 'bin', 'bearer-proxy');
+
+  const help = await run(bin, ['--help'], { cwd: join(dir, 'elsewhere') });
+  t.match(help.stdout, /Usage:\s+bearer-proxy/, '--help');
+  const demo = await run(bin, ['demo', '--once', '--port', '0'], { cwd: join(dir, 'elsewhere') });
+  t.match(demo.stdout, /followed every page/, 'demo --once passes its self-check');
+});
