@@ -206,3 +206,16 @@ export class UrlRewriter extends Transform {
     return output.length > 0 ? Buffer.from(output, 'latin1') : undefined;
   }
 }
+
+/** The same streaming rewrite as UrlRewriter, for bytes pulled from an async source (a part of a multipart body). */
+export async function* rewriteChunks(chunks: AsyncIterable<Buffer>, rules: RewriteRules): AsyncGenerator<Buffer> {
+  let tail = '';
+  for await (const chunk of chunks) {
+    const text = tail + chunk.toString('latin1');
+    const { output, keepFrom } = rules.scan(text, false);
+    tail = text.slice(keepFrom);
+    if (output.length > 0) yield Buffer.from(output, 'latin1');
+  }
+  const { output } = rules.scan(tail, true);
+  if (output.length > 0) yield Buffer.from(output, 'latin1');
+}
