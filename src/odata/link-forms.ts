@@ -45,15 +45,31 @@ export function basePathOf(upstreamBase: string): string {
   return upstreamBase.slice(new URL(upstreamBase).origin.length);
 }
 
-/** Absolute URLs: the target's spellings and the proxy's origin with the target's path, each mapped to the proxy's base. */
+/**
+ * Absolute URLs: the target's spellings and the proxy's origin with the target's path,
+ * each mapped to the proxy's base. An origin on a loopback name is also spelled with the
+ * other loopback names: servers on the same machine write whichever they like (CAP's V2
+ * adapter turns http://127.0.0.1 into http://localhost).
+ */
 export function urlForms(links: RouteLinks): LinkForm[] {
   const proxyBase = links.proxyOrigin + links.prefix;
   const url = new URL(links.upstreamBase);
   const basePath = basePathOf(links.upstreamBase);
-  const bases = [links.upstreamBase];
-  if (url.port === '') bases.push(`${url.protocol}//${url.host}:${url.protocol === 'https:' ? 443 : 80}${basePath}`);
-  bases.push(links.proxyOrigin + basePath);
+  const origins = [url.origin];
+  if (url.port === '') origins.push(`${url.origin}:${url.protocol === 'https:' ? 443 : 80}`);
+  origins.push(links.proxyOrigin);
+  const bases = origins.flatMap(loopbackAliases).map((origin) => origin + basePath);
   return distinct(bases).flatMap((base) => withEscaped(form(base, proxyBase)));
+}
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
+/** scheme://host[:port], and when host is a loopback name, the same with each other one. */
+function loopbackAliases(origin: string): string[] {
+  const match = /^([a-z]+:\/\/)([^/:]+|\[[^\]]+\])(:\d+)?$/i.exec(origin);
+  const host = match?.[2]?.toLowerCase();
+  if (!match || host === undefined || !LOOPBACK_NAMES.includes(host)) return [origin];
+  return [origin, ...LOOPBACK_NAMES.filter((name) => name !== host).map((name) => `${match[1]}${name}${match[3] ?? ''}`)];
 }
 
 /**

@@ -153,13 +153,18 @@ t.test('rewritePairs', async (t) => {
     ['https:\\/\\/api.example.com:443\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
     ['http://localhost:8080/odata/v4', proxy],
     ['http:\\/\\/localhost:8080\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
+    ['http://127.0.0.1:8080/odata/v4', proxy],
+    ['http:\\/\\/127.0.0.1:8080\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
+    ['http://[::1]:8080/odata/v4', proxy],
+    ['http:\\/\\/[::1]:8080\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
     ['"/odata/v4', '"/sales'],
     ['"\\/odata\\/v4', '"\\/sales'],
-  ], 'the target as configured and with its default port, the proxy origin with the target path, the quoted path; each plain and escaped');
+  ], 'the target as configured and with its default port, the proxy origin (under each loopback name) with the target path, the quoted path; each plain and escaped');
   const froms = (upstreamBase: string, proxyBase = proxy) => rewritePairs(upstreamBase, proxyBase).map(([from]) => from);
-  t.same(froms('http://127.0.0.1:9000/svc'), ['http://127.0.0.1:9000/svc', 'http:\\/\\/127.0.0.1:9000\\/svc', 'http://localhost:8080/svc', 'http:\\/\\/localhost:8080\\/svc', '"/svc', '"\\/svc'], 'an explicit port has one spelling');
+  t.same(froms('http://127.0.0.1:9000/svc').filter((from) => from.includes(':9000')), ['http://127.0.0.1:9000/svc', 'http:\\/\\/127.0.0.1:9000\\/svc', 'http://localhost:9000/svc', 'http:\\/\\/localhost:9000\\/svc', 'http://[::1]:9000/svc', 'http:\\/\\/[::1]:9000\\/svc'], 'an explicit port has no default-port spelling; a loopback target is spelled with each loopback name (CAP writes localhost for 127.0.0.1)');
+  t.same(froms('https://api.example.com/svc', 'http://proxy.example:8080/s'), ['https://api.example.com/svc', 'https:\\/\\/api.example.com\\/svc', 'https://api.example.com:443/svc', 'https:\\/\\/api.example.com:443\\/svc', 'http://proxy.example:8080/svc', 'http:\\/\\/proxy.example:8080\\/svc', '"/svc', '"\\/svc'], 'other names have no aliases');
   t.equal(rewritePairs('http://h/svc', proxy)[2]![0], 'http://h:80/svc');
-  t.same(froms('https://api.example.com'), ['https://api.example.com', 'https:\\/\\/api.example.com', 'https://api.example.com:443', 'https:\\/\\/api.example.com:443', 'http://localhost:8080', 'http:\\/\\/localhost:8080'], 'an upstream root: no quoted path (every "/… string would match)');
+  t.same(froms('https://api.example.com').filter((from) => !from.includes('8080')), ['https://api.example.com', 'https:\\/\\/api.example.com', 'https://api.example.com:443', 'https:\\/\\/api.example.com:443'], 'an upstream root: no quoted path (every "/… string would match)');
   t.same(froms('https://api.example.com/sales', proxy).filter((from) => from.startsWith('http://localhost')), [], 'a route whose prefix is the upstream path: the proxy origin with it is the proxy base already');
   t.same(froms('https://api.example.com/sales', proxy).filter((from) => from.startsWith('"')), [], 'and the quoted path is the prefix already');
 });
@@ -220,6 +225,13 @@ t.test('rewriteUrl where the route and the upstream path nest', async (t) => {
     [above, '/sales/v4/Orders', '/sales/Orders', 'an upstream path below the prefix'],
     [above, 'http://localhost:8080/sales/v4/Orders', 'http://localhost:8080/sales/Orders', 'and as a URL on the proxy origin'],
     [above, '/sales/Orders', '/sales/Orders', 'a path outside the upstream path'],
+  );
+  const loopback = new RewriteRules('http://127.0.0.1:4004/odata/v2/sales', 'http://localhost:8080/salesv2');
+  cases.push(
+    [loopback, 'http://localhost:4004/odata/v2/sales/Orders(1)', 'http://localhost:8080/salesv2/Orders(1)', 'a loopback target under another loopback name (CAP’s V2 adapter writes localhost)'],
+    [loopback, 'http://[::1]:4004/odata/v2/sales', 'http://localhost:8080/salesv2', 'and under ::1'],
+    [loopback, 'http://127.0.0.1:8080/odata/v2/sales/Orders', 'http://localhost:8080/salesv2/Orders', 'the proxy origin under another loopback name'],
+    [loopback, 'http://localhost:4005/odata/v2/sales', 'http://localhost:4005/odata/v2/sales', 'another port is another server'],
   );
   for (const [rules, value, expected, name] of cases) t.equal(rules.rewriteUrl(value), expected, name);
 });
@@ -312,6 +324,7 @@ const layouts: Array<[string, string, string]> = [
   ['a prefix below the upstream path', 'https://api.example.com/odata/v4', 'http://localhost:8080/odata/v4/sales'],
   ['an upstream path below the prefix', 'https://api.example.com/sales/v4', 'http://localhost:8080/sales'],
   ['a default port and a $ in the prefix', 'http://h.example/svc', 'http://127.0.0.1:8080/a$&b'],
+  ['a loopback target and proxy', 'http://127.0.0.1:4004/odata/v2/sales', 'http://localhost:8080/salesv2'],
 ];
 
 for (const [name, upstreamBase, proxyBase] of layouts) {
@@ -341,8 +354,8 @@ for (const [name, upstreamBase, proxyBase] of layouts) {
         const split = await rewrite(chunks, layoutRules);
         return split.bytes.equals(whole.bytes) && whole.bytes.equals(Buffer.from(oracle(bytes.toString('latin1'), forms), 'latin1'));
       }),
-      { numRuns: 1000 },
+      { numRuns: 600 },
     );
-    t.pass('1000 random bodies and splits gave identical bytes, as the oracle says');
+    t.pass('600 random bodies and splits gave identical bytes, as the oracle says');
   });
 }
