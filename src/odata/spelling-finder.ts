@@ -60,12 +60,15 @@ export class SpellingFinder {
     const key = `${groupIndex} ${found.map(({ index }) => index).join(',')}`;
     const cached = this.#others.get(key);
     if (cached !== undefined) return cached;
-    const shortest = Math.min(...[...found, ...rest].map(({ head }) => head.length));
+    // An end tells a found spelling from one of the rest unless either's head ends with the
+    // other (a rest spelling's occurrence is its head after anything at all).
+    const apart = (end: string, head: string) => !head.endsWith(end) && !end.endsWith(head);
+    const longest = Math.max(...found.map(({ head }) => head.length));
     let pattern: RegExp | null = null;
-    for (let length = 1; length <= Math.min(shortest, 8) && !pattern; length++) {
-      const ends = new Set(found.map(({ head }) => head.slice(-length)));
-      if (rest.every(({ head }) => !ends.has(head.slice(-length)))) {
-        pattern = new RegExp(`(?<!${[...ends].map(escapeRegExp).join('|')})${escapeRegExp(group.anchor)}`);
+    for (let length = 1; length <= Math.min(longest, 16) && !pattern; length++) {
+      const ends = [...new Set(found.map(({ head }) => head.slice(-length)))];
+      if (ends.every((end) => end !== '' && rest.every(({ head }) => apart(end, head)))) {
+        pattern = new RegExp(`(?<!${ends.map(escapeRegExp).join('|')})${escapeRegExp(group.anchor)}`);
       }
     }
     this.#others.set(key, pattern);
