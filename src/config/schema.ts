@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RESERVED_PATHS } from '../admin/reserved-paths.ts';
-import { isProxyOwnedHeader } from '../http/owned-headers.ts';
+import { FORWARDED_HEADERS, isProxyOwnedHeader } from '../http/owned-headers.ts';
 import { parsePasswordHash } from '../inbound/password.ts';
 import { privateKeyProblem } from '../tokens/private-key.ts';
 import { belongsToOtherKey, caBundleProblem, certificateProblem, tlsKeyProblem } from './pem.ts';
@@ -226,7 +226,17 @@ const routeSchema = z.strictObject({
     )
     .default({})
     .describe('Static headers added to every upstream request.'),
-  rewriteUrls: z.boolean().default(true).describe('Rewrite upstream URLs in JSON/XML bodies to the proxy URL.'),
+  rewriteUrls: z
+    .boolean()
+    .default(true)
+    .describe('Rewrite upstream links to the proxy URL for the route: in JSON/XML bodies, multipart $batch answers and Location, Content-Location, Link headers.'),
+  forwardedHeaders: z
+    .union([z.boolean(), z.array(z.enum(FORWARDED_HEADERS))], { error: `expected true, false or a list of these names in lower case: ${FORWARDED_HEADERS.join(', ')}` })
+    .default(true)
+    .describe(
+      'Headers that tell the upstream where the client reached the proxy, so it builds links back through it: true (default) sends X-Forwarded-For, -Proto, -Host, -Path, ' +
+        'X-Forwarded-Prefix (only where the route prefix ends with the target path) and Forwarded; false sends none (the upstream builds links from its own host, which are rewritten); or a list of those names in lower case.',
+    ),
   ca: caBundle.optional().describe(`CA certificate(s) to trust for this upstream, besides the system ones and NODE_EXTRA_CA_CERTS: ${PEM_OR_PATH}.`),
   clientCert: certificatePem.optional().describe(`Client certificate for upstream mutual TLS (with clientKey): ${PEM_OR_PATH}.`),
   clientKey: keyPem.optional().describe(`Private key of clientCert: ${PEM_OR_PATH}.`),

@@ -23,10 +23,19 @@ export const CLIENT_CLAIMS = new Set([
   'x-original-host',
   'x-forwarded-port',
   'x-forwarded-prefix',
+  'x-forwarded-path',
   'x-forwarded-server',
   'x-forwarded-scheme',
   'x-forwarded-ssl',
 ]);
+
+/**
+ * The headers that tell an upstream where the client reached the proxy, so it can build
+ * links that lead back through it (a route's `forwardedHeaders:` picks among them). The
+ * proxy sets each from what it knows; whatever the caller sent under these names is dropped.
+ */
+export const FORWARDED_HEADERS = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-path', 'forwarded'] as const;
+export type ForwardedHeader = (typeof FORWARDED_HEADERS)[number];
 
 /** Names a route's static `headers:` may not use: the proxy sets, strips or frames these itself. */
 export function isProxyOwnedHeader(name: string): boolean {

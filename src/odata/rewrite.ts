@@ -1,4 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { escapeRegExp, SpellingFinder } from './spelling-finder.ts';
+import { basePathOf, pathForms, routeLinks, urlForms, type LinkForm, type RouteLinks } from './link-forms.ts';
 
 /** Bodies that can carry absolute service URLs: JSON (OData v2–v4), XML, Atom. */
 export function isRewritableContentType(contentType: string | undefined): boolean {
@@ -6,19 +8,17 @@ export function isRewritableContentType(contentType: string | undefined): boolea
 }
 
 /**
- * The pairs to replace for one route: the URL as configured and with its default port
- * spelled out (`https://host:443/path`, which some services write), each plain and
- * JSON-escaped (`https:\/\/host\/path`).
+ * The pairs to replace in bodies for one route and proxy URL (see link-forms.ts): the
+ * target URL, also with its default port spelled out, the proxy's origin with the
+ * target's path, and the target's path at the start of a quoted string; each plain and
+ * JSON-escaped.
  */
 export function rewritePairs(upstreamBase: string, proxyBase: string): Array<readonly [string, string]> {
-  return pairsFor(spellings(upstreamBase), proxyBase);
+  return bodyForms(routeLinks(upstreamBase, proxyBase)).map(({ from, to }) => [from, to] as const);
 }
 
-function pairsFor(bases: readonly string[], proxyBase: string): Array<readonly [string, string]> {
-  return bases.flatMap((form) => [
-    [form, proxyBase] as const,
-    [form.replaceAll('/', '\\/'), proxyBase.replaceAll('/', '\\/')] as const,
-  ]);
+function bodyForms(links: RouteLinks): LinkForm[] {
+  return [...urlForms(links), ...pathForms(links)];
 }
 
 /**
@@ -27,58 +27,72 @@ function pairsFor(bases: readonly string[], proxyBase: string): Array<readonly [
  */
 const SEGMENT_CONTINUES = String.raw`[A-Za-z0-9\-._~%!$*+=:@(]`;
 
-/** The base URL as configured, and with its default port written out when it has none. */
-function spellings(upstreamBase: string): string[] {
-  const url = new URL(upstreamBase);
-  if (url.port !== '') return [upstreamBase];
-  return [upstreamBase, `${url.protocol}//${url.host}:${url.protocol === 'https:' ? 443 : 80}${upstreamBase.slice(url.origin.length)}`];
+interface Pass {
+  from: string;
+  pattern: RegExp;
+  replacement: string;
+  growth: number;
+  /** How many characters from the start of `from` decide whether it is a link to rewrite (the next one only by its kind). */
+  window: number;
 }
 
 /**
- * The compiled rewriting of one route for one proxy URL: bodies and URL headers. Each spelling is replaced in its own pass
- * of V8's native String.replace with a constant replacement, which never calls back into
- * JavaScript: on a page with a URL every 85 bytes, a per-match callback was most of the
- * cost. The lookahead accepts a URL only where it ends (not inside a longer segment).
- * (One pass per spelling is the same as one pass for all as long as the proxy's own URL
- * does not contain the upstream's, which it cannot: they differ in host or port.)
+ * The compiled rewriting of one route for one proxy URL: bodies and URL headers. Each
+ * spelling is replaced in its own pass of V8's native String.replace with a constant
+ * replacement, which never calls back into JavaScript: on a page with a URL every 85
+ * bytes, a per-match callback was most of the cost. The lookahead accepts a link only
+ * where it ends (not inside a longer segment), and not where it already names the route.
+ * One pass per spelling is the same as one pass for all because no replacement holds a
+ * spelling that a later pass could take: the proxy's base contains a spelling only at its
+ * start, where the `already` lookahead leaves it alone, and a spelling that starts with
+ * the proxy's base runs first.
  * Built once per route and proxy URL; the rewriters of all requests share it.
  */
 export class RewriteRules {
-  readonly #passes: ReadonlyArray<{ from: string; pattern: RegExp; replacement: string; growth: number }>;
-  /** All spellings at once, to find the URLs near a chunk's end. */
-  readonly #any: RegExp;
-  readonly #spellings: readonly string[];
+  readonly #passes: readonly Pass[];
+  /** Finds which spellings a text holds, so that passes for the others are skipped. */
+  readonly #finder: SpellingFinder;
   /** Stands in for the first character after the text when that continues a segment; in no spelling. */
   readonly #continuing: string;
-  /** The longest spelling minus one: the most a chunk can end with of a URL cut in two. */
+  /** The most a chunk's end is held back: the longest window. */
   readonly holdBack: number;
 
-  /** The unescaped spellings, for header values. */
-  readonly #bases: readonly string[];
+  /** The unescaped URL forms, for header values. */
+  readonly #headerForms: readonly LinkForm[];
   readonly #proxyBase: string;
+  readonly #prefix: string;
+  readonly #basePath: string;
 
   constructor(upstreamBase: string, proxyBase: string) {
-    this.#bases = spellings(upstreamBase);
+    const links = routeLinks(upstreamBase, proxyBase);
     this.#proxyBase = proxyBase;
-    const sorted = pairsFor(this.#bases, proxyBase).sort(([a], [b]) => b.length - a.length);
-    this.#spellings = sorted.map(([from]) => from);
-    this.#passes = sorted.map(([from, to]) => ({
+    this.#prefix = links.prefix;
+    this.#basePath = basePathOf(upstreamBase);
+    this.#headerForms = urlForms(links).filter(({ from }) => !from.includes('\\/'));
+    const forms = bodyForms(links).sort((a, b) => Number(b.from.startsWith(b.to)) - Number(a.from.startsWith(a.to)) || b.from.length - a.from.length);
+    this.#passes = forms.map(({ from, to, already }) => ({
       from,
-      pattern: new RegExp(`${escapeRegExp(from)}(?!${SEGMENT_CONTINUES})`, 'g'),
+      pattern: new RegExp(`${escapeRegExp(from)}${already === undefined ? '' : `(?!${escapeRegExp(already)}(?!${SEGMENT_CONTINUES}))`}(?!${SEGMENT_CONTINUES})`, 'g'),
       replacement: to.replaceAll('$', '$$$$'),
       growth: to.length - from.length,
+      window: from.length + (already?.length ?? 0),
     }));
-    this.#any = new RegExp(`(?:${this.#spellings.map(escapeRegExp).join('|')})(?!${SEGMENT_CONTINUES})`, 'g');
-    this.#continuing = [...'~!*+=:@(_.-'].find((char) => this.#spellings.every((from) => !from.includes(char))) ?? '~';
-    this.holdBack = Math.max(...this.#spellings.map((from) => from.length)) - 1;
+    this.#finder = new SpellingFinder(this.#passes.map(({ from }) => from), this.#basePath);
+    const texts = forms.flatMap(({ from, already }) => [from, already ?? '']);
+    this.#continuing = [...'~!*+=:@(_.-'].find((char) => texts.every((text) => !text.includes(char))) ?? '~';
+    this.holdBack = Math.max(0, ...this.#passes.map(({ window }) => window));
   }
 
-  /** An absolute URL header value (Location, Content-Location) that points into the upstream base. */
+  /**
+   * A URL header value (Location, Content-Location, a Link target) that points into the
+   * upstream base: an absolute URL in any of its spellings, or an absolute path.
+   * Relative references resolve against the proxy's URL already and stay as they are.
+   */
   rewriteUrl(value: string): string {
-    for (const base of this.#bases) {
-      if (value === base) return this.#proxyBase;
-      const next = value.charAt(base.length);
-      if (value.startsWith(base) && (next === '/' || next === '?' || next === '#')) return this.#proxyBase + value.slice(base.length);
+    if (value.startsWith('/')) return value.startsWith('//') ? value : this.#rewritePath(value);
+    for (const { from, already } of this.#headerForms) {
+      if (!startsSegment(value, from)) continue;
+      return already !== undefined && startsSegment(value.slice(from.length), already) ? value : this.#proxyBase + value.slice(from.length);
     }
     return value;
   }
@@ -97,7 +111,7 @@ export class RewriteRules {
   /**
    * Replaces every whole URL in text. Unless final, leaves alone (and says where it
    * begins) the end that later bytes could still change: a URL cut off, or one whose
-   * next character has not arrived.
+   * next characters have not arrived.
    */
   scan(text: string, final: boolean): { output: string; keepFrom: number; replacements: number } {
     const keepFrom = final ? text.length : this.#settledEnd(text);
@@ -107,9 +121,10 @@ export class RewriteRules {
     const head = cut ? text.slice(0, keepFrom) + (isSegmentChar(text.charCodeAt(keepFrom)) ? this.#continuing : '\0') : text;
     let output = head;
     let replacements = 0;
-    for (const { from, pattern, replacement, growth } of this.#passes) {
-      // Most bodies use one spelling; a plain substring search rules the others out cheaply.
-      if (!output.includes(from)) continue;
+    // Most bodies use one spelling, or none: the others are ruled out without a pass each.
+    const occurs = this.#finder.occurring(head);
+    for (const [index, { pattern, replacement, growth }] of this.#passes.entries()) {
+      if (!occurs[index]) continue;
       const before = output;
       output = before.replace(pattern, replacement);
       if (output !== before) replacements += growth !== 0 ? (output.length - before.length) / growth : (before.match(pattern)?.length ?? 0);
@@ -117,18 +132,41 @@ export class RewriteRules {
     return { output: cut ? output.slice(0, -1) : output, keepFrom, replacements };
   }
 
-  /** Where the part of text that later bytes cannot change ends. */
+  /** An absolute path below the target's path (any, for an upstream's root) moves below the route prefix. */
+  #rewritePath(value: string): string {
+    // The route prefix lies below the upstream path: a path below the prefix already names the route.
+    if (startsSegment(this.#prefix, this.#basePath) && startsSegment(value, this.#prefix)) return value;
+    return startsSegment(value, this.#basePath) ? this.#prefix + value.slice(this.#basePath.length) : value;
+  }
+
+  /**
+   * Where the part of text that later bytes cannot change ends: every spelling that
+   * starts before it has all of its window before it, and the character after that
+   * window in the text (which the stand-in copies the kind of).
+   */
   #settledEnd(text: string): number {
-    let end = Math.max(0, text.length - this.holdBack);
-    // A URL that ends the text: the next byte decides whether it ends there.
-    for (const from of this.#spellings) if (text.endsWith(from)) end = Math.min(end, text.length - from.length);
-    // A whole URL that starts before the cut and ends after it is taken whole.
-    this.#any.lastIndex = Math.max(0, end - this.holdBack - 1);
-    for (let match = this.#any.exec(text); match && match.index < end; match = this.#any.exec(text)) {
-      end = Math.max(end, match.index + match[0].length);
+    let end = text.length - this.holdBack;
+    if (end <= 0) return 0;
+    // A window that the cut would split moves the cut to where that spelling starts.
+    for (let moved = true; moved && end > 0; ) {
+      moved = false;
+      for (const { from, window } of this.#passes) {
+        const at = text.indexOf(from, Math.max(0, end - window + 1));
+        if (at !== -1 && at < end) {
+          end = at;
+          moved = true;
+        }
+      }
     }
     return end;
   }
+}
+
+/** value is base, or base followed by a path, query or fragment. */
+function startsSegment(value: string, base: string): boolean {
+  if (!value.startsWith(base)) return false;
+  const next = value.charAt(base.length);
+  return next === '' || next === '/' || next === '?' || next === '#';
 }
 
 const SEGMENT_CHAR = new RegExp(SEGMENT_CONTINUES);
@@ -169,6 +207,15 @@ export class UrlRewriter extends Transform {
   }
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The same streaming rewrite as UrlRewriter, for bytes pulled from an async source (a part of a multipart body). */
+export async function* rewriteChunks(chunks: AsyncIterable<Buffer>, rules: RewriteRules): AsyncGenerator<Buffer> {
+  let tail = '';
+  for await (const chunk of chunks) {
+    const text = tail + chunk.toString('latin1');
+    const { output, keepFrom } = rules.scan(text, false);
+    tail = text.slice(keepFrom);
+    if (output.length > 0) yield Buffer.from(output, 'latin1');
+  }
+  const { output } = rules.scan(tail, true);
+  if (output.length > 0) yield Buffer.from(output, 'latin1');
 }

@@ -111,6 +111,7 @@ function dispatchOptions(request: ForwardRequest, token: AccessToken, body: Upst
       forwardedHost: request.origin.host,
       requestId: request.requestId,
       static: upstream.headers,
+      forwarded: { names: upstream.forwardedHeaders, prefix: upstream.forwardedPrefix, path: upstream.prefix + request.rest },
     }),
     body,
     headersTimeout: upstream.timeoutMs,

@@ -1,4 +1,4 @@
-import { CLIENT_CLAIMS, HOP_BY_HOP, SET_BY_PROXY } from '../http/owned-headers.ts';
+import { CLIENT_CLAIMS, HOP_BY_HOP, SET_BY_PROXY, type ForwardedHeader } from '../http/owned-headers.ts';
 
 export interface UpstreamHeaderValues {
   host: string;
@@ -9,6 +9,16 @@ export interface UpstreamHeaderValues {
   requestId: string;
   /** Route headers, lower-cased names; they replace a client header of the same name. */
   static: ReadonlyArray<readonly [string, string]>;
+  forwarded: ForwardedValues;
+}
+
+export interface ForwardedValues {
+  /** The forwarded headers the route sends (its `forwardedHeaders:`). */
+  names: ReadonlySet<ForwardedHeader>;
+  /** X-Forwarded-Prefix: what the proxy takes off the path, when the route prefix is that followed by the target's path. */
+  prefix: string | undefined;
+  /** X-Forwarded-Path: the request path as the client sent it, without the query. */
+  path: string;
 }
 
 /**
@@ -26,10 +36,38 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], values: Up
     headers.push(name, rawHeaders[i + 1]!);
   }
   for (const [name, value] of values.static) headers.push(name, value);
-  headers.push('host', values.host, 'x-forwarded-for', values.forwardedFor, 'x-forwarded-proto', values.forwardedProto);
-  if (values.forwardedHost) headers.push('x-forwarded-host', values.forwardedHost);
-  headers.push('x-request-id', values.requestId, 'authorization', values.authorization);
+  headers.push('host', values.host, ...forwardedHeaders(values), 'x-request-id', values.requestId, 'authorization', values.authorization);
   return headers;
+}
+
+/**
+ * The forwarded headers, as [name, value, …], in a fixed order. Each is what the proxy
+ * knows, never what the caller claimed. A route's static header of the same name (only
+ * X-Forwarded-Prefix, X-Forwarded-Path and Forwarded may be one) is the operator's word and wins.
+ */
+function forwardedHeaders(values: UpstreamHeaderValues): string[] {
+  const { names, prefix, path } = values.forwarded;
+  const wanted = (name: ForwardedHeader) => names.has(name) && !values.static.some(([staticName]) => staticName === name);
+  const host = values.forwardedHost;
+  const headers: string[] = [];
+  if (wanted('x-forwarded-for')) headers.push('x-forwarded-for', values.forwardedFor);
+  if (wanted('x-forwarded-proto')) headers.push('x-forwarded-proto', values.forwardedProto);
+  if (host && wanted('x-forwarded-host')) headers.push('x-forwarded-host', host);
+  if (prefix !== undefined && wanted('x-forwarded-prefix')) headers.push('x-forwarded-prefix', prefix);
+  if (wanted('x-forwarded-path')) headers.push('x-forwarded-path', path);
+  if (wanted('forwarded')) headers.push('forwarded', forwardedElement(values.forwardedFor, host, values.forwardedProto));
+  return headers;
+}
+
+/** One RFC 7239 forwarded-element: `for=…;host=…;proto=…`, IPv6 addresses and anything not a token quoted. */
+export function forwardedElement(forAddress: string, host: string | undefined, proto: string): string {
+  const node = forAddress === '' ? 'unknown' : forAddress.includes(':') ? `"[${forAddress}]"` : forAddress;
+  return [`for=${node}`, ...(host ? [`host=${forwardedValue(host)}`] : []), `proto=${forwardedValue(proto)}`].join(';');
+}
+
+/** A token as it is, anything else as a quoted-string (RFC 7230 §3.2.6). */
+function forwardedValue(value: string): string {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 
 function connectionListed(rawHeaders: readonly string[]): Set<string> | undefined {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline, type Writable } from 'node:stream';
-import { isRewritableContentType, UrlRewriter, type RewriteRules } from '../odata/rewrite.ts';
+import { bodyRewriteFor, type BodyRewrite } from '../odata/body.ts';
+import type { RewriteRules } from '../odata/rewrite.ts';
 import { scopeSetCookie } from './cookies.ts';
 import { contentCodingOf, decoderFor, encoderFor, negotiateCoding, type ContentCoding } from './compression.ts';
 import type { BodySink, ExchangeControl } from './exchange.ts';
@@ -44,17 +45,18 @@ export function openRelay(request: RelayRequest, statusCode: number, rawHeaders:
   for (const at of head.cookies ?? []) list[at] = scopeSetCookie(list[at]!, upstream.prefix, upstream.basePath);
   const rules = upstream.rewriteRulesFor(request.proxyBase);
   if (rules) rewriteHeaderUrls(head, rules);
-  const upstreamCoding =
-    rules && hasBody(req.method, statusCode) && isRewritableContentType(valueAt(head, head.contentType)) ? contentCodingOf(valueAt(head, head.contentEncoding)) : undefined;
+  // JSON/XML bodies and multipart ($batch) answers each have their own rewriting (src/odata/body.ts).
+  const rewrite = rules && hasBody(req.method, statusCode) ? bodyRewriteFor(valueAt(head, head.contentType), rules) : undefined;
+  const upstreamCoding = rewrite ? contentCodingOf(valueAt(head, head.contentEncoding)) : undefined;
   // The body is rewritten only when its coding is one the proxy can read. HEAD, 204 and 304
   // answers keep the upstream's headers as they are: there is no body to decode.
-  if (!rules || upstreamCoding === undefined) return new DirectSink(res, head, control);
+  if (!rewrite || upstreamCoding === undefined) return new DirectSink(res, head, control);
   // A small body (most OData pages of a few rows, every error) is rewritten whole and
   // sent with its new length: no transform stream, no chunked framing.
-  if (upstreamCoding === 'identity' && isSmall(valueAt(head, head.contentLength))) return new WholeBodySink(res, head, rules);
+  if (upstreamCoding === 'identity' && isSmall(valueAt(head, head.contentLength))) return new WholeBodySink(res, head, rewrite);
   // Re-compressed only what arrived compressed, and not for loopback clients, where it costs CPU for no gain.
   const clientCoding = upstreamCoding !== 'identity' && !request.loopback ? negotiateCoding(firstValue(req.headers['accept-encoding']), upstreamCoding) : undefined;
-  return new StreamingRewriteSink(res, head, control, rewriteStages(upstreamCoding, clientCoding, new UrlRewriter(rules)), clientCoding);
+  return new StreamingRewriteSink(res, head, control, rewriteStages(upstreamCoding, clientCoding, rewrite.stream()), clientCoding);
 }
 
 /** The body as the upstream sent it, with the upstream's backpressure passed through. */
@@ -99,11 +101,13 @@ class WholeBodySink implements RelaySink {
   readonly rewritten = true;
   readonly #chunks: Buffer[] = [];
   #error: Error | undefined;
+  /** A multipart body is rewritten asynchronously; settled() waits for it. */
+  #written: Promise<void> | undefined;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly head: ResponseHead,
-    private readonly rules: RewriteRules,
+    private readonly rewrite: BodyRewrite,
   ) {}
 
   write(chunk: Buffer): boolean {
@@ -114,7 +118,12 @@ class WholeBodySink implements RelaySink {
 
   end(): void {
     const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.bytes);
-    const rewritten = this.rules.rewriteAll(body).bytes;
+    const rewritten = this.rewrite.whole(body);
+    if (Buffer.isBuffer(rewritten)) this.#send(rewritten);
+    else this.#written = rewritten.then((bytes) => this.#send(bytes), (error: unknown) => void (this.#error = error as Error));
+  }
+
+  #send(rewritten: Buffer): void {
     const { list } = this.head;
     list[this.head.contentLength] = String(rewritten.length);
     this.res.writeHead(this.head.statusCode, list);
@@ -127,7 +136,7 @@ class WholeBodySink implements RelaySink {
   }
 
   settled(): Promise<Error | undefined> {
-    return Promise.resolve(this.#error);
+    return this.#written ? this.#written.then(() => this.#error) : Promise.resolve(this.#error);
   }
 }
 
@@ -181,7 +190,7 @@ function isSmall(contentLength: string | undefined): boolean {
   return contentLength !== undefined && Number.isInteger(length) && length <= WHOLE_BODY_LIMIT;
 }
 
-function rewriteStages(upstreamCoding: ContentCoding | 'identity', clientCoding: ContentCoding | undefined, rewriter: UrlRewriter): NodeJS.ReadWriteStream[] {
+function rewriteStages(upstreamCoding: ContentCoding | 'identity', clientCoding: ContentCoding | undefined, rewriter: NodeJS.ReadWriteStream): NodeJS.ReadWriteStream[] {
   return [...(upstreamCoding === 'identity' ? [] : [decoderFor(upstreamCoding)]), rewriter, ...(clientCoding ? [encoderFor(clientCoding)] : [])];
 }
 

@@ -1,5 +1,6 @@
 import type { Config, RouteConfig } from '../config/schema.ts';
 import type { TlsSettings } from '../http/dispatchers.ts';
+import { FORWARDED_HEADERS, type ForwardedHeader } from '../http/owned-headers.ts';
 
 export interface Route {
   prefix: string;
@@ -15,6 +16,10 @@ export interface Route {
   /** Static headers, lower-cased names, in config order. */
   headers: ReadonlyArray<readonly [string, string]>;
   rewriteUrls: boolean;
+  /** The forwarded headers sent upstream (forwardedHeaders: true is all of them). */
+  forwardedHeaders: ReadonlySet<ForwardedHeader>;
+  /** X-Forwarded-Prefix: what the proxy takes off the path, when the prefix is this followed by the target's path. */
+  forwardedPrefix: string | undefined;
   /** CA and client certificate for the upstream connection. */
   tls: TlsSettings;
 }
@@ -73,6 +78,22 @@ function toRoute(prefix: string, config: RouteConfig): Route {
     timeoutMs: config.timeout,
     headers: Object.entries(config.headers).map(([name, value]) => [name.toLowerCase(), value] as const),
     rewriteUrls: config.rewriteUrls,
+    forwardedHeaders: new Set(config.forwardedHeaders === true ? FORWARDED_HEADERS : config.forwardedHeaders === false ? [] : config.forwardedHeaders),
+    forwardedPrefix: strippedPrefix(prefix, basePath),
     tls: { ca: config.ca, cert: config.clientCert, key: config.clientKey },
   };
+}
+
+/**
+ * X-Forwarded-Prefix says "the client's path is this followed by the path you see"
+ * (ASP.NET Core, Spring and Traefik read it so). That holds only when the route prefix
+ * ends with the target's path, `/team/odata` → `…/odata`, or the target is a root,
+ * `/api` → `https://host/`. Otherwise the proxy replaces the prefix instead of taking it
+ * off, no value would be true, and the header is not sent: an upstream would put it in
+ * front of its own path (`/sales/odata/v4/sales/…`), a link the proxy cannot route.
+ */
+function strippedPrefix(prefix: string, basePath: string): string | undefined {
+  if (!prefix.endsWith(basePath)) return undefined;
+  const stripped = prefix.slice(0, prefix.length - basePath.length);
+  return stripped === '' ? undefined : stripped;
 }

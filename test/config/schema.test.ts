@@ -28,12 +28,22 @@ t.test('defaults are filled in', async (t) => {
     refreshAhead: 0.8,
     backoff: { initial: 1_000, max: 60_000 },
   });
-  t.same(config.routes['/sales'], { ...route, timeout: 600_000, headers: {}, rewriteUrls: true }, 'timeout 600 s as OData.Feed');
+  t.same(config.routes['/sales'], { ...route, timeout: 600_000, headers: {}, rewriteUrls: true, forwardedHeaders: true }, 'timeout 600 s as OData.Feed; all forwarded headers');
   t.equal(config.shutdownTimeout, 10_000, 'shutdownTimeout 10 s');
   t.equal(config.statusPage, 'loopback', '/_status for loopback callers only');
   const partial = configSchema.parse({ ...base, listen: { port: 9000 }, inbound: { anonymous: 'none' } });
   t.same(partial.listen, { host: 'localhost', port: 9000 }, 'a partial section gets the rest of its defaults');
   t.same(partial.inbound, { anonymous: 'none', users: [], trustForwardedHeaders: false, allowedHosts: [] });
+});
+
+t.test('forwardedHeaders: true, false or a list of the forwarded header names', async (t) => {
+  const parsed = (forwardedHeaders: unknown) => configSchema.safeParse({ ...base, routes: { '/sales': { ...route, forwardedHeaders } } });
+  t.equal(parsed(false).data?.routes['/sales']?.forwardedHeaders, false);
+  t.same(parsed(['x-forwarded-host', 'forwarded']).data?.routes['/sales']?.forwardedHeaders, ['x-forwarded-host', 'forwarded']);
+  t.same(parsed([]).data?.routes['/sales']?.forwardedHeaders, [], 'an empty list is the same as false');
+  t.match(issuesOf({ ...base, routes: { '/sales': { ...route, forwardedHeaders: ['X-Forwarded-Host'] } } }), ['routes./sales.forwardedHeaders: expected true, false or a list of these names in lower case: x-forwarded-for, x-forwarded-proto, x-forwarded-host, x-forwarded-prefix, x-forwarded-path, forwarded']);
+  t.notOk(parsed('yes').success, 'a string is neither');
+  t.notOk(parsed(['x-api-key']).success, 'only the forwarded headers');
 });
 
 t.test('durations accept seconds or strings', async (t) => {
@@ -249,7 +259,10 @@ t.test('the JSON Schema describes the file as written', async (t) => {
   const routeSchema = schema.properties?.routes?.additionalProperties as JsonSchema;
   t.equal(routeSchema.additionalProperties, false);
   t.same([...(routeSchema.required ?? [])].sort(), ['target', 'token']);
-  t.same(Object.keys(routeSchema.properties ?? {}).sort(), ['ca', 'clientCert', 'clientKey', 'headers', 'rewriteUrls', 'target', 'timeout', 'token']);
+  t.same(Object.keys(routeSchema.properties ?? {}).sort(), ['ca', 'clientCert', 'clientKey', 'forwardedHeaders', 'headers', 'rewriteUrls', 'target', 'timeout', 'token']);
+  const undescribed = Object.entries(routeSchema.properties ?? {}).filter(([, property]) => !(property as { description?: string }).description).map(([name]) => name);
+  t.same(undescribed, [], 'every route key has a description');
+  t.match(JSON.stringify(routeSchema.properties?.forwardedHeaders), /x-forwarded-path/, 'forwardedHeaders lists the names an editor may offer');
   const tokenSchema = schema.properties?.tokens?.additionalProperties as JsonSchema;
   t.equal(tokenSchema.additionalProperties, false);
   t.ok(tokenSchema.properties?.clientSecret, 'token sources list their keys');

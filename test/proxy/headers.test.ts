@@ -1,5 +1,6 @@
 import t from 'tap';
-import { upstreamRequestHeaders, type UpstreamHeaderValues } from '../../src/proxy/headers.ts';
+import { FORWARDED_HEADERS } from '../../src/http/owned-headers.ts';
+import { forwardedElement, upstreamRequestHeaders, type UpstreamHeaderValues } from '../../src/proxy/headers.ts';
 
 const values: UpstreamHeaderValues = {
   host: 'api.example.com',
@@ -9,6 +10,7 @@ const values: UpstreamHeaderValues = {
   forwardedHost: 'localhost:8080',
   requestId: 'req-1',
   static: [],
+  forwarded: { names: new Set(FORWARDED_HEADERS), prefix: undefined, path: '/sales/Orders' },
 };
 
 /** What the proxy itself sets, always last and always once. */
@@ -17,6 +19,8 @@ const PROXY_SET: Array<[string, string]> = [
   ['x-forwarded-for', '127.0.0.1'],
   ['x-forwarded-proto', 'http'],
   ['x-forwarded-host', 'localhost:8080'],
+  ['x-forwarded-path', '/sales/Orders'],
+  ['forwarded', 'for=127.0.0.1;host="localhost:8080";proto=http'],
   ['x-request-id', 'req-1'],
   ['authorization', 'Bearer injected'],
 ];
@@ -53,7 +57,7 @@ t.test('request headers, table-driven', async (t) => {
     },
     {
       name: 'claims upstreams trust about the client or the path are dropped',
-      raw: ['Forwarded', 'for=10.0.0.1', 'X-Real-IP', '10.0.0.1', 'X-Original-URL', '/admin', 'X-Rewrite-URL', '/admin', 'X-Forwarded-Prefix', '/x', 'X-Forwarded-Port', '443', 'True-Client-IP', '1.2.3.4', 'Accept', '*/*'],
+      raw: ['Forwarded', 'for=10.0.0.1', 'X-Real-IP', '10.0.0.1', 'X-Original-URL', '/admin', 'X-Rewrite-URL', '/admin', 'X-Forwarded-Prefix', '/x', 'X-Forwarded-Path', '/x/Orders', 'X-Forwarded-Port', '443', 'True-Client-IP', '1.2.3.4', 'Accept', '*/*'],
       passed: [['Accept', '*/*']],
     },
     {
@@ -78,9 +82,34 @@ t.test('request headers, table-driven', async (t) => {
 
 t.test('the proxy-set headers', async (t) => {
   const headers = pairs(upstreamRequestHeaders(['Host', 'x'], { ...values, forwardedHost: undefined }));
-  t.same(headers, PROXY_SET.filter(([name]) => name !== 'x-forwarded-host'), 'no X-Forwarded-Host without a client Host');
+  t.same(
+    headers,
+    PROXY_SET.filter(([name]) => name !== 'x-forwarded-host').map(([name, value]) => [name, name === 'forwarded' ? 'for=127.0.0.1;proto=http' : value]),
+    'no X-Forwarded-Host (nor Forwarded host=) without a client Host',
+  );
   const authorizations = pairs(upstreamRequestHeaders(['Authorization', 'Basic x', 'Proxy-Authorization', 'Basic y'], values)).filter(([name]) => /authorization/i.test(name));
   t.same(authorizations, [['authorization', 'Bearer injected']], 'exactly one Authorization, the injected one');
+});
+
+t.test('forwarded headers: which are sent, and what they say', async (t) => {
+  const sent = (forwarded: Partial<UpstreamHeaderValues['forwarded']>, extra: Partial<UpstreamHeaderValues> = {}) =>
+    pairs(upstreamRequestHeaders(['X-Forwarded-Prefix', '/evil', 'X-Forwarded-Path', '/evil', 'Forwarded', 'for=6.6.6.6;host=evil'], { ...values, ...extra, forwarded: { ...values.forwarded, ...forwarded } })).filter(
+      ([name]) => name.startsWith('x-forwarded') || name === 'forwarded',
+    );
+  t.same(sent({}), PROXY_SET.filter(([name]) => name.startsWith('x-forwarded') || name === 'forwarded'), 'all of them by default; the caller’s claims are gone');
+  t.same(sent({ prefix: '/team' }).find(([name]) => name === 'x-forwarded-prefix'), ['x-forwarded-prefix', '/team'], 'X-Forwarded-Prefix when the route has one to say');
+  t.same(sent({ names: new Set() }), [], 'forwardedHeaders: false sends none');
+  t.same(sent({ names: new Set(['x-forwarded-host', 'x-forwarded-proto']) }), [['x-forwarded-proto', 'http'], ['x-forwarded-host', 'localhost:8080']], 'a list sends those, in the fixed order');
+  t.same(sent({}, { forwardedHost: undefined }).map(([name]) => name), ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-path', 'forwarded'], 'no host to tell: no X-Forwarded-Host');
+  const withStatic = pairs(upstreamRequestHeaders([], { ...values, static: [['x-forwarded-prefix', '/ops'], ['forwarded', 'for=gateway']], forwarded: { ...values.forwarded, prefix: '/team' } }));
+  t.same(withStatic.filter(([name]) => name === 'x-forwarded-prefix' || name === 'forwarded'), [['x-forwarded-prefix', '/ops'], ['forwarded', 'for=gateway']], 'a static header of the same name wins, once');
+});
+
+t.test('forwardedElement (RFC 7239)', async (t) => {
+  t.equal(forwardedElement('127.0.0.1', 'localhost:8080', 'http'), 'for=127.0.0.1;host="localhost:8080";proto=http', 'host:port is quoted (":" is not a token character)');
+  t.equal(forwardedElement('::1', 'localhost', 'https'), 'for="[::1]";host=localhost;proto=https', 'IPv6 in brackets and quotes');
+  t.equal(forwardedElement('::ffff:10.1.2.3', '[::1]:8080', 'http'), 'for="[::ffff:10.1.2.3]";host="[::1]:8080";proto=http');
+  t.equal(forwardedElement('', undefined, 'http'), 'for=unknown;proto=http', 'no address, no host');
 });
 
 t.test('the client’s raw header list is not modified', async (t) => {

@@ -103,3 +103,22 @@ t.test('an empty table matches nothing', async (t) => {
   t.equal(empty.match('/sales'), undefined);
   t.same(empty.prefixes, []);
 });
+
+t.test('forwarded headers: all by default, none, or a list; X-Forwarded-Prefix only where it is true', async (t) => {
+  const routes = tableOf({
+    '/sales': { target: 'https://api.example.com/odata/v4/sales', token: 'a' },
+    '/off': { target: 'https://api.example.com/odata', token: 'a', forwardedHeaders: false },
+    '/some': { target: 'https://api.example.com/odata', token: 'a', forwardedHeaders: ['x-forwarded-host', 'forwarded'] },
+    '/api': { target: 'https://api.example.com/', token: 'a' },
+    '/team/odata': { target: 'https://api.example.com/odata', token: 'a' },
+    '/odata/v2': { target: 'https://api.example.com/odata/v2', token: 'a' },
+  });
+  const route = (prefix: string) => routes.match(prefix)!.route;
+  t.same([...route('/sales').forwardedHeaders], ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-path', 'forwarded'], 'true: all six');
+  t.same([...route('/off').forwardedHeaders], [], 'false: none');
+  t.same([...route('/some').forwardedHeaders], ['x-forwarded-host', 'forwarded'], 'a list: those');
+  t.equal(route('/sales').forwardedPrefix, undefined, 'the prefix replaces the upstream path: no true X-Forwarded-Prefix exists');
+  t.equal(route('/api').forwardedPrefix, '/api', 'an upstream root: the prefix is what the proxy takes off');
+  t.equal(route('/team/odata').forwardedPrefix, '/team', 'the prefix ends with the upstream path: the rest of it');
+  t.equal(route('/odata/v2').forwardedPrefix, undefined, 'the prefix is the upstream path: nothing is taken off');
+});

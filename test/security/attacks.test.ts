@@ -85,7 +85,10 @@ t.test('SSRF: the upstream is always the configured target; redirects are passed
     'x-rewrite-url': '/admin',
     'x-forwarded-port': '443',
     'x-forwarded-prefix': '/admin',
+    'x-forwarded-path': '/admin/delete',
   };
+  // The proxy sends its own under these names (the route /api is the upstream's root).
+  const proxySays = (host: string): Record<string, string> => ({ forwarded: `for=127.0.0.1;host="${host}";proto=http`, 'x-forwarded-prefix': '/api', 'x-forwarded-path': '/api/data' });
   const forged = { 'x-forwarded-host': evil.host, 'x-forwarded-proto': 'https', ...claims };
   const viaHeaders = await fetch(`${proxy.url}/api/data?url=${encodeURIComponent(`${evil.url}/steal`)}&target=${evil.host}`, { headers: forged });
   t.equal(viaHeaders.status, 200);
@@ -94,7 +97,7 @@ t.test('SSRF: the upstream is always the configured target; redirects are passed
   t.equal(received.host, new URL(upstream.url).host, 'the upstream Host is the target’s');
   t.equal(received['x-forwarded-for'], '127.0.0.1', 'the client address is the socket’s');
   t.equal(received['x-forwarded-host'], new URL(proxy.url).host, 'X-Forwarded-Host is the proxy’s');
-  for (const name of Object.keys(claims)) t.equal(received[name], undefined, `the client’s ${name} does not reach the upstream (an address or path it would trust)`);
+  for (const name of Object.keys(claims)) t.equal(received[name], proxySays(new URL(proxy.url).host)[name], `the client’s ${name} does not reach the upstream (an address or path it would trust)`);
   const viaHost = await rawRequest(proxy.url, `GET /api/data HTTP/1.1\r\nHost: ${evil.host}\r\nConnection: close\r\n\r\n`);
   t.equal(viaHost.status, 200, 'a Host naming another server by address');
   t.equal(upstream.requests.at(-1)!.headers.host, new URL(upstream.url).host, 'still reaches only the target, with the target’s Host');

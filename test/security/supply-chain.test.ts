@@ -40,6 +40,11 @@ const devInstallScriptsNotNeeded: Record<string, string> = {
   // Its postinstall only checks the platform binary, which comes as an optional
   // @esbuild/<platform> package anyway. Used by tsx, which runs the tests.
   'node_modules/esbuild': 'platform binary arrives as an optional dependency',
+  // A dependency of @cap-js/sqlite (the CAP end-to-end tests' database). Its install script
+  // compiles SQLite as a native addon (or downloads a prebuilt one from GitHub, which CI
+  // cannot reach); the test fixture runs @cap-js/sqlite on sql.js, SQLite built as
+  // WebAssembly inside its registry package, so nothing is compiled or downloaded.
+  'node_modules/better-sqlite3': 'the CAP test fixture uses the sql.js driver (WebAssembly) instead of the native addon',
 };
 
 t.test('the lockfile is the one npm ci installs from, in step with package.json', async (t) => {
@@ -72,6 +77,12 @@ t.test('no production package has an install script', async (t) => {
   t.same(unexplained, [], 'each dev package with an install script is listed with the reason it is not needed');
   const stale = Object.keys(devInstallScriptsNotNeeded).filter((path) => !withScripts.some(([p]) => p === path));
   t.same(stale, [], 'the list names no package that no longer has an install script');
+});
+
+t.test('the CAP test fixture needs no native addon', async (t) => {
+  const fixture = JSON.parse(read('test/fixtures/cap/package.json')) as { cds: { requires: { db: { kind: string; driver?: string } } } };
+  t.same(fixture.cds.requires.db, { ...fixture.cds.requires.db, kind: 'sqlite', driver: 'sql.js' }, 'SQLite through sql.js, not better-sqlite3');
+  t.ok(manifest.devDependencies['sql.js'], 'sql.js is a dev dependency of its own');
 });
 
 t.test('every install this project documents or runs skips install scripts', async (t) => {
