@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RESERVED_PATHS } from '../admin/reserved-paths.ts';
 import { isProxyOwnedHeader } from '../http/owned-headers.ts';
 import { parsePasswordHash } from '../inbound/password.ts';
+import { DEFAULT_MAX_LIFETIME_MS } from '../tokens/lifetime.ts';
 import { privateKeyProblem } from '../tokens/private-key.ts';
 import { belongsToOtherKey, caBundleProblem, certificateProblem, tlsKeyProblem } from './pem.ts';
 import { parseDuration } from './duration.ts';
@@ -147,6 +148,7 @@ const tokenSourceSchema = z
     ca: caBundle.optional().describe(`CA certificate(s) to trust for the IdP, besides the system ones and NODE_EXTRA_CA_CERTS: ${PEM_OR_PATH}.`),
     timeout: duration(30_000).describe('How long one request to the IdP may take before it counts as failed.'),
     defaultExpiresIn: duration(3600_000).describe('Token lifetime to assume when the IdP sends no expires_in.'),
+    maxLifetime: duration(DEFAULT_MAX_LIFETIME_MS).describe('Longest token lifetime believed, whatever expires_in or defaultExpiresIn say (default 24h).'),
     prefetch: z.boolean().default(false).describe('Fetch the token at startup; /readyz answers 503 until this source holds one.'),
     refreshAhead: z
       .number()

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../errors.ts';
+import { createScrub } from '../http/scrub.ts';
 import type { AccessToken } from '../tokens/token.ts';
 import { authorizedSend, rejectedToken } from './authorized-send.ts';
 import { exchange, type Exchanged, type UpstreamExchange } from './exchange.ts';
@@ -68,8 +69,11 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
   try {
     const body = await upstreamBody(req);
     const relay: RelayRequest = { req, res, upstream, requestId: request.requestId, proxyBase: `${request.origin.proto}://${request.origin.host}${upstream.prefix}`, loopback: request.loopback };
+    // Every token sent: the upstream's words about a 401 reach the client and the log scrubbed of them.
+    const sentTokens: string[] = [];
     const sent = await authorizedSend(upstream.tokens, !(body instanceof Readable), (token) => {
       if (gone) throw gone;
+      sentTokens.push(token.value);
       current = exchange<Sink>(upstream.dispatcher, dispatchOptions(request, token, body), (statusCode, rawHeaders, control) =>
         statusCode === 401 ? new RejectionSink(rawHeaders, control) : openRelay(relay, statusCode, rawHeaders, control),
       );
@@ -77,7 +81,7 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
     });
     const { attempt } = sent;
     const exchanged: ForwardResult = { upstreamStatus: attempt.statusCode, upstreamSeconds: attempt.headersSeconds, ...(sent.retried ? { retriedWithNewToken: true } : {}) };
-    if (attempt.sink instanceof RejectionSink) return { ...exchanged, error: rejectedToken(upstream.tokens.name, sent, attempt.sink.reason()) };
+    if (attempt.sink instanceof RejectionSink) return { ...exchanged, error: rejectedToken(upstream.tokens.name, sent, attempt.sink.reason(createScrub(sentTokens))) };
     return { ...exchanged, ...(await relayOutcome(attempt as Exchanged<RelaySink>, () => gone)) };
   } catch (error) {
     return { error };

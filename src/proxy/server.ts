@@ -4,7 +4,7 @@ import { createMetrics, type ProxyMetrics } from '../admin/metrics.ts';
 import { RecentErrors } from '../admin/recent-errors.ts';
 import { buildStatusModel } from '../admin/status-model.ts';
 import { renderStatusPage } from '../admin/status-page.ts';
-import { systemClock, type Clock } from '../clock.ts';
+import { formatInstant, systemClock, type Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Server } from '../http/lifecycle.ts';
 import { createTransport, type FetchFunction } from '../http/transport.ts';
@@ -167,6 +167,5 @@ async function prefetchTokens(state: ServingState, logger: Logger): Promise<stri
 function describeExpiry(provider: TokenProvider): string | undefined {
   const state = provider.state();
   if (state.status === 'empty') return undefined;
-  const date = new Date(state.expiresAt);
-  return Number.isNaN(date.getTime()) ? String(state.expiresAt) : date.toISOString();
+  return formatInstant(state.expiresAt);
 }

@@ -24,6 +24,7 @@ t.test('defaults are filled in', async (t) => {
     allowInsecure: false,
     timeout: 30_000,
     defaultExpiresIn: 3_600_000,
+    maxLifetime: 86_400_000,
     prefetch: false,
     refreshAhead: 0.8,
     backoff: { initial: 1_000, max: 60_000 },

@@ -32,7 +32,7 @@ t.test('suggestKey: the tolerance is max(2, a third of the typed key)', async (t
 t.test('knownKeysAt on the real config schema', async (t) => {
   const tokenKeys = [
     'tokenUrl', 'issuer', 'clientId', 'clientSecret', 'privateKey', 'keyId', 'certificate', 'assertionAudience', 'scope', 'resource', 'audience',
-    'authMethod', 'params', 'allowInsecure', 'ca', 'timeout', 'defaultExpiresIn', 'prefetch', 'refreshAhead', 'backoff',
+    'authMethod', 'params', 'allowInsecure', 'ca', 'timeout', 'defaultExpiresIn', 'maxLifetime', 'prefetch', 'refreshAhead', 'backoff',
   ];
   const cases: Array<[KeyPath, string[], string]> = [
     [[], ['listen', 'inbound', 'tokens', 'routes', 'admin', 'statusPage', 'shutdownTimeout'], 'the top level'],
