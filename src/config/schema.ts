@@ -51,6 +51,16 @@ const duration = (fallbackMs: number) =>
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an absolute http:// or https:// URL' });
 
+/** user:password@ in a URL, however written (the WHATWG parser also reads `https:\\u:p@host`). */
+function hasUserinfo(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.username !== '' || parsed.password !== '' || /^[a-z]+:[\\/]*[^\\/?#]*@/i.test(url);
+  } catch {
+    return false; // not a URL at all: httpUrl reports that
+  }
+}
+
 const pemRefinement = (problemOf: (pem: string) => string | undefined) => (pem: string, ctx: z.RefinementCtx) => {
   const problem = problemOf(pem);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
@@ -123,8 +133,14 @@ const backoffSchema = z.strictObject({
 
 const tokenSourceSchema = z
   .strictObject({
-    tokenUrl: httpUrl.optional().describe('The IdP token endpoint. Set this or issuer.'),
-    issuer: httpUrl.optional().describe('The IdP issuer; its token endpoint is found by OIDC discovery.'),
+    tokenUrl: httpUrl
+      .refine((url) => !hasUserinfo(url), 'a token URL cannot carry user:password@ (it would be printed by check and sent in clear to any proxy): use clientId/clientSecret')
+      .optional()
+      .describe('The IdP token endpoint. Set this or issuer.'),
+    issuer: httpUrl
+      .refine((url) => !hasUserinfo(url), 'an issuer URL cannot carry user:password@ (it would be printed by check and sent in clear to any proxy): use clientId/clientSecret')
+      .optional()
+      .describe('The IdP issuer; its token endpoint is found by OIDC discovery.'),
     clientId: z.string().min(1),
     clientSecret: z.string().min(1).optional().describe('For client_secret_post/basic. Normally ${ENV} or ${file:PATH}, never written in plain text.'),
     privateKey: z.string().min(1).optional().describe(`For private_key_jwt: private key (RSA, EC or Ed25519), ${PEM_OR_PATH}.`),
@@ -214,7 +230,7 @@ function clientAuthIssues(source: {
 const routeSchema = z.strictObject({
   target: httpUrl
     .refine((url) => !/[?#]/.test(url), 'a target cannot carry a query or fragment: the request’s own query is appended as sent (put keys in headers:)')
-    .refine((url) => !/^[a-z]+:\/\/[^/]*@/i.test(url), 'a target cannot carry user:password@: it would be silently dropped (the upstream gets the bearer token; put other keys in headers:)')
+    .refine((url) => !hasUserinfo(url), 'a target cannot carry user:password@: it would be silently dropped (the upstream gets the bearer token; put other keys in headers:)')
     .describe('Upstream base URL; the rest of the request path and its query are appended.'),
   token: z.string().min(1).describe('Name of the token source under tokens:.'),
   timeout: duration(600_000).describe('Time to upstream response headers (default 600s, as OData.Feed).'),
