@@ -7,6 +7,9 @@
  *   npx tsx bench/hostile-peers.ts guesses [--src DIR] [--seconds 5] [--connections 16]
  *     wrong Basic-auth guesses per second that 16 keep-alive connections from a
  *     non-loopback address get answered, and how many of them were actually checked (401)
+ *   npx tsx bench/hostile-peers.ts timing [--src DIR]
+ *     median time to refuse a wrong password for a plain-password user, a hashed one and an
+ *     unknown name, with both kinds of account configured (throttling set out of the way)
  *   npx tsx bench/hostile-peers.ts config-load [--src DIR] [--routes 20000]
  *     time to load (and reload into a running proxy) a config with that many routes
  *
@@ -123,6 +126,35 @@ async function guesses(): Promise<void> {
   await proxy.close(0);
 }
 
+async function timing(): Promise<void> {
+  const { createProxyServer } = await load<typeof import('../src/proxy/server.ts')>('proxy/server.ts');
+  const { configSchema } = await load<typeof import('../src/config/schema.ts')>('config/schema.ts');
+  const { createLogger } = await load<typeof import('../src/log/logger.ts')>('log/logger.ts');
+  const { hashPassword } = await load<typeof import('../src/inbound/password.ts')>('inbound/password.ts');
+  const config = configSchema.parse({
+    inbound: { anonymous: 'none', users: [{ name: 'plain', password: 'plain-password-1' }, { name: 'hashed', passwordHash: await hashPassword('hashed-password-1') }] },
+    tokens: { s: { tokenUrl: 'http://127.0.0.1:9/token', clientId: 'c', clientSecret: 'secret', allowInsecure: true } },
+    routes: { '/api': { target: 'http://127.0.0.1:9', token: 's' } },
+  });
+  const never = { freeFailures: 1e9, blockAfter: 1e9 };
+  const proxy = createProxyServer(config, { logger: createLogger({ level: 'silent' }), throttle: { address: never, user: never } } as never);
+  const base = await proxy.listen(0, '127.0.0.1');
+  const results: string[] = [];
+  for (const user of ['plain', 'hashed', 'nobody']) {
+    const times: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const started = performance.now();
+      const response = await request(`${base}/api/x`, { headers: { authorization: `Basic ${Buffer.from(`${user}:wrong-${i}`).toString('base64')}` } });
+      await response.body.dump();
+      times.push(performance.now() - started);
+    }
+    times.sort((a, b) => a - b);
+    results.push(`${user} ${times[7]!.toFixed(1)} ms`);
+  }
+  console.log(`timing (median of 15 wrong passwords, src ${src}): ${results.join(', ')}`);
+  await proxy.close(0);
+}
+
 async function configLoad(): Promise<void> {
   const count = Number(values.routes);
   const { parseConfig } = await load<typeof import('../src/config/load.ts')>('config/load.ts');
@@ -142,5 +174,6 @@ async function configLoad(): Promise<void> {
 if (values.child === 'idp-memory') await idpMemoryChild(positionals[0]!);
 else if (positionals[0] === 'idp-memory') await idpMemory();
 else if (positionals[0] === 'guesses') await guesses();
+else if (positionals[0] === 'timing') await timing();
 else if (positionals[0] === 'config-load') await configLoad();
-else throw new Error('usage: hostile-peers.ts idp-memory|guesses|config-load [--src DIR]');
+else throw new Error('usage: hostile-peers.ts idp-memory|guesses|timing|config-load [--src DIR]');

@@ -27,7 +27,8 @@ export interface ProxyMetrics {
   readonly unrouted: RouteMetrics;
   tokenFetched(source: string, result: string): void;
   configReloaded(result: 'ok' | 'failed'): void;
-  authFailed(code: 'AUTH_INVALID' | 'AUTH_REQUIRED'): void;
+  authFailed(code: 'AUTH_INVALID' | 'AUTH_REQUIRED' | 'AUTH_THROTTLED'): void;
+  authThrottled(by: 'address' | 'user', action: 'delayed' | 'refused'): void;
 }
 
 /**
@@ -85,7 +86,7 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
 
   const authFailures = new Counter({
     name: 'bearer_proxy_auth_failures_total',
-    help: 'Requests refused for missing (AUTH_REQUIRED) or wrong (AUTH_INVALID) Basic credentials.',
+    help: 'Requests refused for missing (AUTH_REQUIRED) or wrong (AUTH_INVALID) Basic credentials, or after too many wrong ones (AUTH_THROTTLED).',
     labelNames: ['code'],
     registers: [registry],
   });
@@ -109,6 +110,13 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
     };
   };
 
+  const throttled = new Counter({
+    name: 'bearer_proxy_auth_throttled_total',
+    help: 'Basic-auth attempts held back by brute-force throttling: by client address or user name, delayed or refused (429).',
+    labelNames: ['by', 'action'],
+    registers: [registry],
+  });
+
   return {
     registry,
     requestStarted: () => inFlight.inc(),
@@ -117,5 +125,6 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
     tokenFetched: (source, result) => fetches.inc({ source, result }),
     configReloaded: (result) => reloads.inc({ result }),
     authFailed: (code) => authFailures.inc({ code }),
+    authThrottled: (by, action) => throttled.inc({ by, action }),
   };
 }

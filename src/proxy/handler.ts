@@ -92,7 +92,7 @@ export function createRequestHandler(ctx: RequestHandlerContext): (role: Listene
     if (!isProxyError(error) && res.destroyed) return undefined; // the client went away; nothing to answer
     const proxyError = isProxyError(error) ? error : new ProxyError('INTERNAL', undefined, { cause: error });
     ctx.recentErrors.record(proxyError.code);
-    if (proxyError.code === 'AUTH_INVALID' || proxyError.code === 'AUTH_REQUIRED') metrics.authFailed(proxyError.code);
+    if (proxyError.code === 'AUTH_INVALID' || proxyError.code === 'AUTH_REQUIRED' || proxyError.code === 'AUTH_THROTTLED') metrics.authFailed(proxyError.code);
     if (proxyError.code === 'INTERNAL') {
       // name, message and stack only: an arbitrary error object may carry request headers.
       const { name, message, stack } = error instanceof Error ? error : new Error(String(error));

@@ -7,6 +7,8 @@ import { renderStatusPage } from '../admin/status-page.ts';
 import { formatInstant, systemClock, type Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Server } from '../http/lifecycle.ts';
+import { createAuthenticator } from '../inbound/auth.ts';
+import { LoginThrottle, type LoginThrottleOptions } from '../inbound/throttle.ts';
 import { createTransport, type FetchFunction } from '../http/transport.ts';
 import type { Logger } from '../log/logger.ts';
 import type { RouteTable } from '../routes/table.ts';
@@ -30,6 +32,8 @@ export interface ProxyServerDeps {
   version?: string;
   /** How each token source answered each request (a test seam). */
   onTokenDemand?: TokenProviderDeps['onDemand'];
+  /** Brute-force throttling policy and timers (tests shorten the waits). */
+  throttle?: Omit<LoginThrottleOptions, 'clock' | 'onThrottle'>;
 }
 
 export interface ReloadResult {
@@ -79,7 +83,14 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   const metrics = createMetrics(() => state.tokenProviders, clock);
   const transport = createTransport({ env: deps.env ?? process.env, logger, fetch: deps.fetch, dispatcher: deps.dispatcher });
   const providerDeps: TokenProviderDeps = { transport, clock, logger, onFetch: metrics.tokenFetched, onDemand: deps.onTokenDemand };
-  const parts: StateParts = { makeProvider: (name, source) => createTokenProvider(name, source, providerDeps), dispatcherFor: transport.dispatcherFor, metricsFor: metrics.forRoute };
+  // One throttle for the server's life: a reload must not forget the failures counted so far.
+  const throttle = new LoginThrottle({ clock, ...deps.throttle, onThrottle: metrics.authThrottled });
+  const parts: StateParts = {
+    makeProvider: (name, source) => createTokenProvider(name, source, providerDeps),
+    dispatcherFor: transport.dispatcherFor,
+    metricsFor: metrics.forRoute,
+    makeAuthenticator: (inbound) => createAuthenticator(inbound, { throttle }),
+  };
   const build = (next: Config, previous?: ServingState) => buildServingState(next, parts, previous);
   state = build(config).state;
   const admin: AdminServices = {
