@@ -158,17 +158,38 @@ async function timing(): Promise<void> {
 async function configLoad(): Promise<void> {
   const count = Number(values.routes);
   const { parseConfig } = await load<typeof import('../src/config/load.ts')>('config/load.ts');
-  const lines = ['tokens:', '  s: { tokenUrl: "https://idp.test/token", clientId: c, clientSecret: "${SECRET}" }', 'routes:'];
-  for (let i = 0; i < count; i++) lines.push(`  /r${i}: { target: "https://api.test/r${i}", token: s }`);
-  const text = lines.join('\n');
+  const { createProxyServer } = await load<typeof import('../src/proxy/server.ts')>('proxy/server.ts');
+  const { createLogger } = await load<typeof import('../src/log/logger.ts')>('log/logger.ts');
+  const configText = (routes: number, tokens: number) => {
+    const lines = ['tokens:'];
+    for (let i = 0; i < tokens; i++) lines.push(`  s${i}: { tokenUrl: "https://idp.test/token", clientId: c, clientSecret: "\${SECRET}" }`);
+    lines.push('routes:');
+    for (let i = 0; i < routes; i++) lines.push(`  /r${i}: { target: "https://api.test/r${i}", token: s${i % tokens} }`);
+    return lines.join('\n');
+  };
+  const time = (text: string) => {
+    const started = performance.now();
+    let outcome = 'loaded';
+    let config;
+    try {
+      config = parseConfig(text, { env: { SECRET: 'x' } }).config;
+    } catch (error) {
+      outcome = (error as Error).message.split('\n').slice(0, 2).join(' ').slice(0, 200);
+    }
+    return { ms: Math.round(performance.now() - started), outcome, config };
+  };
+  const huge = configText(count, 1);
+  const hugeResult = time(huge);
+  console.log(`config-load (${count} routes, ${Math.round(huge.length / 1024)} KiB, src ${src}): ${hugeResult.ms} ms, ${hugeResult.outcome}`);
+  // The largest config the limits accept: 1000 routes and 1000 token sources, loaded and then swapped into a running proxy.
+  const largest = time(configText(1000, 1000));
+  if (!largest.config) return void console.log(`largest accepted config: ${largest.outcome}`);
+  const proxy = createProxyServer(largest.config, { logger: createLogger({ level: 'silent' }) });
   const started = performance.now();
-  let outcome = 'loaded';
-  try {
-    parseConfig(text, { env: { SECRET: 'x' } });
-  } catch (error) {
-    outcome = (error as Error).message.split('\n').slice(0, 2).join(' ').slice(0, 200);
-  }
-  console.log(`config-load (${count} routes, ${Math.round(text.length / 1024)} KiB, src ${src}): ${Math.round(performance.now() - started)} ms, ${outcome}`);
+  const again = time(configText(1000, 1000));
+  proxy.reload(again.config!);
+  console.log(`largest accepted config (1000 routes, 1000 token sources): load ${largest.ms} ms; reload into a running proxy (load + swap) ${Math.round(performance.now() - started)} ms`);
+  await proxy.close(0);
 }
 
 if (values.child === 'idp-memory') await idpMemoryChild(positionals[0]!);

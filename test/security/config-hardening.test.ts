@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { MAX_CONFIG_BYTES, MAX_ENTRIES, MAX_REFERENCED_FILE_BYTES } from '../../src/config/size-limits.ts';
 import { join } from 'node:path';
 import t from 'tap';
 import { ConfigError, formatProblem, parseConfig } from '../../src/config/load.ts';
@@ -7,12 +8,14 @@ import { runCli } from '../helpers/cli.ts';
 /*
  * The config refuses what would leak a credential before anything is sent: user:password@
  * in a token URL or issuer (printed by `check`, sent in clear to any outbound proxy) is
- * refused as it already was for route targets.
+ * refused as it already was for route targets. And its size is bounded: a config with
+ * 50,000 routes took 45 s to load (the YAML parser's duplicate-key check is quadratic),
+ * on the thread that serves requests when it was a reload.
  */
 
-function problemsOf(text: string): string[] {
+function problemsOf(text: string, baseDir?: string): string[] {
   try {
-    parseConfig(text, { env: { SECRET: 'x' }, source: 'proxy.yaml' });
+    parseConfig(text, { env: { SECRET: 'x' }, source: 'proxy.yaml', ...(baseDir ? { baseDir } : {}) });
   } catch (error) {
     if (error instanceof ConfigError) return error.problems.map((problem) => formatProblem('proxy.yaml', problem));
     throw error;
@@ -56,4 +59,44 @@ t.test('check exits 1 without printing the credentials of a token URL', async (t
   t.equal(result.code, 1);
   t.match(result.stderr, /tokens\.s\.tokenUrl: a token URL cannot carry user:password@/);
   t.notMatch(result.stdout + result.stderr, /hunter2-secret/);
+});
+
+const routesYaml = (count: number, flow = false) => {
+  const head = 'tokens:\n  s: { tokenUrl: "https://idp.test/token", clientId: c, clientSecret: "${SECRET}" }\nroutes:';
+  if (flow) return `${head} {${Array.from({ length: count }, (_, i) => `/r${i}: {target: "https://a.test", token: s}`).join(', ')}}\n`;
+  return `${head}\n${Array.from({ length: count }, (_, i) => `  /r${i}: { target: "https://api.test/r${i}", token: s }`).join('\n')}\n`;
+};
+
+t.test('a mapping or list of more than 1000 entries is refused with its key path and line', async (t) => {
+  t.same(problemsOf(routesYaml(MAX_ENTRIES)), [], `${MAX_ENTRIES} routes load`);
+  for (const flow of [false, true]) {
+    t.match(problemsOf(routesYaml(MAX_ENTRIES + 1, flow)), [/^proxy\.yaml:[34]:\d+ routes: 1001 entries; at most 1000 are allowed in one mapping or list/], `1001 routes${flow ? ', flow style' : ''}`);
+  }
+  const users = `inbound:\n  users:\n${Array.from({ length: 1001 }, (_, i) => `    - { name: u${i}, password: "\${SECRET}" }`).join('\n')}\n${routesYaml(1)}`;
+  t.match(problemsOf(users), [/^proxy\.yaml:3:5 inbound\.users: 1001 entries/], 'a list too');
+  const headers = `${routesYaml(1).trimEnd()}\n`.replace('token: s }', `token: s, headers: { ${Array.from({ length: 1001 }, (_, i) => `X-H${i}: v`).join(', ')} } }`);
+  t.match(problemsOf(headers), [/routes\["\/r0"\]\.headers: 1001 entries/], 'nested anywhere');
+  const wide = `tokens: {${Array.from({ length: 20_000 }, (_, i) => `k${i}: 0`).join(', ')}}\nroutes: {}\n`;
+  t.ok(Buffer.byteLength(wide) < MAX_CONFIG_BYTES, 'twenty thousand keys in one mapping, within the size limit');
+  t.match(problemsOf(wide), [/tokens: 20000 entries/], 'are refused (and found in one pass, not one comparison per pair of keys)');
+});
+
+t.test('duplicate keys are still found, in big mappings too', async (t) => {
+  const text = routesYaml(900).replace('  /r450:', '  /r12:');
+  t.match(problemsOf(text), [/^proxy\.yaml:454:3 \(top level\): YAML syntax: Map keys must be unique/]);
+});
+
+t.test('a config file, or a file it names, past the size limit is refused unread', async (t) => {
+  const big = `${routesYaml(1)}# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`;
+  t.match(problemsOf(big), [/the config is \d+ KiB; at most 256 KiB is read/]);
+  const dir = t.testdir({ 'huge-secret': 'y'.repeat(MAX_REFERENCED_FILE_BYTES + 1), 'huge.pem': `-----BEGIN CERTIFICATE-----\n${'A'.repeat(MAX_REFERENCED_FILE_BYTES)}\n` });
+  const viaFile = routesYaml(1).replace('"${SECRET}"', '"${file:huge-secret}"');
+  t.match(problemsOf(viaFile, dir), [/tokens\.s\.clientSecret: .*larger than 1024 KiB/], '${file:} reads at most 1 MiB');
+  const viaPem = routesYaml(1).replace('token: s }', 'token: s, ca: ./huge.pem }');
+  t.match(problemsOf(viaPem, dir), [/routes\["\/r0"\]\.ca: .*larger than 1024 KiB/], 'so does a PEM path');
+  const file = join(dir, 'proxy.yaml');
+  writeFileSync(file, big);
+  const result = await runCli(['check', '-c', file]);
+  t.equal(result.code, 1);
+  t.match(result.stderr, /cannot read the config file \(larger than 256 KiB/);
 });
