@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { InboundConfig } from '../config/schema.ts';
 import { ProxyError } from '../errors.ts';
-import { refuseBrowserAttacks } from './browser-guard.ts';
+import { refuseCrossSite, refuseRebinding } from './browser-guard.ts';
 import { isLoopbackAddress } from './loopback.ts';
 import { hashPassword, verifyPasswordHash } from './password.ts';
 import { LoginThrottle } from './throttle.ts';
@@ -57,12 +57,14 @@ export function createAuthenticator(inbound: Pick<InboundConfig, 'anonymous' | '
 
   return {
     async authenticate(req, loopback = isLoopbackAddress(req.socket.remoteAddress)) {
+      // Before any password is looked at: a page elsewhere must not act with credentials the browser cached.
+      refuseCrossSite(req, allowedHosts);
       const header = req.headers.authorization;
       const credentials = header === undefined ? undefined : parseBasic(header);
       // A caller allowed in anonymously may still send credentials (Power Query's Basic
       // mode does); they are checked only when accounts exist to check them against.
       if (anonymousAllowed(loopback) && (credentials === undefined || accounts.size === 0)) {
-        refuseBrowserAttacks(req, allowedHosts);
+        refuseRebinding(req, allowedHosts);
         return {};
       }
       if (header === undefined) throw new ProxyError('AUTH_REQUIRED', undefined, { headers: CHALLENGE_HEADERS });
