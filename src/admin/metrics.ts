@@ -37,7 +37,7 @@ export interface ProxyMetrics {
  * status codes and error codes: all bounded by the config.
  */
 /** tokenProviders is asked at each scrape, so a reload's new sources show up. */
-export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenProvider>, clock: Clock): ProxyMetrics {
+export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenProvider>, clock: Clock, gauges: { replayBufferedBytes?: () => number } = {}): ProxyMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bearer_proxy_' });
   const requests = new Counter({ name: 'bearer_proxy_requests_total', help: 'Requests answered, by route and HTTP status.', labelNames: ['route', 'status'], registers: [registry] });
@@ -80,6 +80,15 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
     help: 'Response body bytes that went through URL rewriting, by route.',
     labelNames: ['route'],
     registers: [registry],
+  });
+
+  new Gauge({
+    name: 'bearer_proxy_replay_buffered_bytes',
+    help: 'Bytes of request bodies held in memory now, so they can be sent again after an upstream 401 (bounded by the replay budget).',
+    registers: [registry],
+    collect() {
+      this.set(gauges.replayBufferedBytes?.() ?? 0);
+    },
   });
 
   const reloads = new Counter({ name: 'bearer_proxy_config_reloads_total', help: 'Config reloads, by result (ok or failed).', labelNames: ['result'], registers: [registry] });

@@ -16,6 +16,7 @@ import { createTokenProvider, type TokenProviderDeps } from '../tokens/factory.t
 import type { TokenProvider } from '../tokens/provider.ts';
 import { createRequestHandler } from './handler.ts';
 import { createListeners } from './listeners.ts';
+import { ReplayBuffers } from './request-body.ts';
 import { buildServingState, sourcesWithoutToken, type ServingState, type StateParts } from './serving-state.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -32,6 +33,8 @@ export interface ProxyServerDeps {
   version?: string;
   /** How each token source answered each request (a test seam). */
   onTokenDemand?: TokenProviderDeps['onDemand'];
+  /** Budget and idle timeout of request bodies held for replay (tests make them small). */
+  requestBodies?: { replayBudgetBytes?: number; idleTimeoutMs?: number };
   /** Brute-force throttling policy and timers (tests shorten the waits). */
   throttle?: Omit<LoginThrottleOptions, 'clock' | 'onThrottle'>;
 }
@@ -80,7 +83,8 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   const recentErrors = new RecentErrors(clock);
   // Assigned just below; metrics read it only when scraped.
   let state: ServingState;
-  const metrics = createMetrics(() => state.tokenProviders, clock);
+  const replayBuffers = new ReplayBuffers(deps.requestBodies?.replayBudgetBytes, deps.requestBodies?.idleTimeoutMs);
+  const metrics = createMetrics(() => state.tokenProviders, clock, { replayBufferedBytes: () => replayBuffers.inUse });
   const transport = createTransport({ env: deps.env ?? process.env, logger, fetch: deps.fetch, dispatcher: deps.dispatcher });
   const providerDeps: TokenProviderDeps = { transport, clock, logger, onFetch: metrics.tokenFetched, onDemand: deps.onTokenDemand };
   // One throttle for the server's life: a reload must not forget the failures counted so far.
@@ -105,6 +109,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     recentErrors,
     logger,
     draining: () => draining,
+    replayBuffers,
     // A connection that just went idle would otherwise hold a draining server open until its keep-alive timeout.
     responseClosed(role) {
       if (draining) setImmediate(() => listeners.closeIdleConnections(role));
