@@ -5,6 +5,7 @@ import { interpolateDocument } from './interpolate.ts';
 import { readPemFiles } from './pem-files.ts';
 import { formatKeyPath, positionOf, type KeyPath } from './positions.ts';
 import { configSchema, crossReferenceIssues, type Config } from './schema.ts';
+import { targetWarnings } from './target-warnings.ts';
 import { MAX_CONFIG_BYTES, MAX_REFERENCED_FILE_BYTES, readBoundedFile, structureProblems, textTooLarge } from './size-limits.ts';
 import { knownKeysAt, suggestKey } from './suggest.ts';
 
@@ -112,7 +113,8 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
     scrubInterpolatedValues(problems, doc, referenced);
     throw new ConfigError(source, dedupe(problems).sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
   }
-  return { config: parsed.data, warnings: plainTextSecretWarnings(parsed.data, referenced, at, source), source };
+  const warnings = [...plainTextSecretWarnings(parsed.data, referenced, at, source), ...targetWarnings(parsed.data).map((warning) => formatProblem(source, at(warning.path, warning.message)))];
+  return { config: parsed.data, warnings, source };
 }
 
 type Locate = (path: KeyPath, message: string, place?: 'key' | 'value') => ConfigProblem;

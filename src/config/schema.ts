@@ -248,6 +248,7 @@ const routeSchema = z.strictObject({
   ca: caBundle.optional().describe(`CA certificate(s) to trust for this upstream, besides the system ones and NODE_EXTRA_CA_CERTS: ${PEM_OR_PATH}.`),
   clientCert: certificatePem.optional().describe(`Client certificate for upstream mutual TLS (with clientKey): ${PEM_OR_PATH}.`),
   clientKey: keyPem.optional().describe(`Private key of clientCert: ${PEM_OR_PATH}.`),
+  allowInsecure: z.boolean().default(false).describe('Plain http:// to a host beyond this machine is meant (the token travels in clear): silences the warning at load.'),
 }).superRefine((route, ctx) => {
   if ((route.clientCert === undefined) !== (route.clientKey === undefined)) {
     ctx.addIssue({ code: 'custom', path: [route.clientCert === undefined ? 'clientCert' : 'clientKey'], message: 'mutual TLS needs both clientCert and clientKey' });

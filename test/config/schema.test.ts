@@ -29,7 +29,7 @@ t.test('defaults are filled in', async (t) => {
     refreshAhead: 0.8,
     backoff: { initial: 1_000, max: 60_000 },
   });
-  t.same(config.routes['/sales'], { ...route, timeout: 600_000, headers: {}, rewriteUrls: true }, 'timeout 600 s as OData.Feed');
+  t.same(config.routes['/sales'], { ...route, timeout: 600_000, headers: {}, rewriteUrls: true, allowInsecure: false }, 'timeout 600 s as OData.Feed');
   t.equal(config.shutdownTimeout, 10_000, 'shutdownTimeout 10 s');
   t.equal(config.statusPage, 'loopback', '/_status for loopback callers only');
   const partial = configSchema.parse({ ...base, listen: { port: 9000 }, inbound: { anonymous: 'none' } });
@@ -250,7 +250,7 @@ t.test('the JSON Schema describes the file as written', async (t) => {
   const routeSchema = schema.properties?.routes?.additionalProperties as JsonSchema;
   t.equal(routeSchema.additionalProperties, false);
   t.same([...(routeSchema.required ?? [])].sort(), ['target', 'token']);
-  t.same(Object.keys(routeSchema.properties ?? {}).sort(), ['ca', 'clientCert', 'clientKey', 'headers', 'rewriteUrls', 'target', 'timeout', 'token']);
+  t.same(Object.keys(routeSchema.properties ?? {}).sort(), ['allowInsecure', 'ca', 'clientCert', 'clientKey', 'headers', 'rewriteUrls', 'target', 'timeout', 'token']);
   const tokenSchema = schema.properties?.tokens?.additionalProperties as JsonSchema;
   t.equal(tokenSchema.additionalProperties, false);
   t.ok(tokenSchema.properties?.clientSecret, 'token sources list their keys');

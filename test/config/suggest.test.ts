@@ -41,7 +41,7 @@ t.test('knownKeysAt on the real config schema', async (t) => {
     [['inbound', 'users', 0], ['name', 'password', 'passwordHash'], 'through an array and a refinement'],
     [['inbound', 'users', 5], ['name', 'password', 'passwordHash'], 'any index'],
     [['tokens', 'anyName'], tokenKeys, 'through a record and a superRefine'],
-    [['routes', '/x'], ['target', 'token', 'timeout', 'headers', 'rewriteUrls', 'ca', 'clientCert', 'clientKey'], 'a route (through a superRefine)'],
+    [['routes', '/x'], ['target', 'token', 'timeout', 'headers', 'rewriteUrls', 'ca', 'clientCert', 'clientKey', 'allowInsecure'], 'a route (through a superRefine)'],
     [['tokens'], [], 'a record has no fixed keys'],
     [['tokens', 'a', 'params'], [], 'a record of strings'],
     [['routes', '/x', 'headers'], [], ''],
