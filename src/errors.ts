@@ -7,6 +7,7 @@ export const ERRORS = {
   AUTH_REQUIRED: { status: 401, message: 'Credentials are required: use Basic authentication.' },
   AUTH_INVALID: { status: 401, message: 'The user name or password is wrong.' },
   AUTH_BUSY: { status: 503, message: 'Too many password checks are under way; try again in a moment.' },
+  AUTH_THROTTLED: { status: 429, message: 'Too many wrong passwords from this address or for this user; wait as Retry-After says before trying again.' },
   NO_ROUTE: { status: 404, message: 'No route matches this path.' },
   BAD_REQUEST: { status: 400, message: 'The request cannot be forwarded.' },
   HOST_NOT_ALLOWED: { status: 403, message: 'Requests without credentials must address the proxy as localhost, by IP address, or by a name in inbound.allowedHosts.' },

@@ -8,6 +8,7 @@ t.test('every code has its status from the design', async (t) => {
     AUTH_REQUIRED: 401,
     AUTH_INVALID: 401,
     AUTH_BUSY: 503,
+    AUTH_THROTTLED: 429,
     NO_ROUTE: 404,
     BAD_REQUEST: 400,
     HOST_NOT_ALLOWED: 403,

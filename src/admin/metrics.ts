@@ -27,7 +27,8 @@ export interface ProxyMetrics {
   readonly unrouted: RouteMetrics;
   tokenFetched(source: string, result: string): void;
   configReloaded(result: 'ok' | 'failed'): void;
-  authFailed(code: 'AUTH_INVALID' | 'AUTH_REQUIRED'): void;
+  authFailed(code: 'AUTH_INVALID' | 'AUTH_REQUIRED' | 'AUTH_THROTTLED'): void;
+  authThrottled(by: 'address' | 'user', action: 'delayed' | 'refused'): void;
 }
 
 /**
@@ -36,7 +37,7 @@ export interface ProxyMetrics {
  * status codes and error codes: all bounded by the config.
  */
 /** tokenProviders is asked at each scrape, so a reload's new sources show up. */
-export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenProvider>, clock: Clock): ProxyMetrics {
+export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenProvider>, clock: Clock, gauges: { replayBufferedBytes?: () => number } = {}): ProxyMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bearer_proxy_' });
   const requests = new Counter({ name: 'bearer_proxy_requests_total', help: 'Requests answered, by route and HTTP status.', labelNames: ['route', 'status'], registers: [registry] });
@@ -81,11 +82,20 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
     registers: [registry],
   });
 
+  new Gauge({
+    name: 'bearer_proxy_replay_buffered_bytes',
+    help: 'Bytes of request bodies held in memory now, so they can be sent again after an upstream 401 (bounded by the replay budget).',
+    registers: [registry],
+    collect() {
+      this.set(gauges.replayBufferedBytes?.() ?? 0);
+    },
+  });
+
   const reloads = new Counter({ name: 'bearer_proxy_config_reloads_total', help: 'Config reloads, by result (ok or failed).', labelNames: ['result'], registers: [registry] });
 
   const authFailures = new Counter({
     name: 'bearer_proxy_auth_failures_total',
-    help: 'Requests refused for missing (AUTH_REQUIRED) or wrong (AUTH_INVALID) Basic credentials.',
+    help: 'Requests refused for missing (AUTH_REQUIRED) or wrong (AUTH_INVALID) Basic credentials, or after too many wrong ones (AUTH_THROTTLED).',
     labelNames: ['code'],
     registers: [registry],
   });
@@ -109,6 +119,13 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
     };
   };
 
+  const throttled = new Counter({
+    name: 'bearer_proxy_auth_throttled_total',
+    help: 'Basic-auth attempts held back by brute-force throttling: by client address or user name, delayed or refused (429).',
+    labelNames: ['by', 'action'],
+    registers: [registry],
+  });
+
   return {
     registry,
     requestStarted: () => inFlight.inc(),
@@ -117,5 +134,6 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
     tokenFetched: (source, result) => fetches.inc({ source, result }),
     configReloaded: (result) => reloads.inc({ result }),
     authFailed: (code) => authFailures.inc({ code }),
+    authThrottled: (by, action) => throttled.inc({ by, action }),
   };
 }

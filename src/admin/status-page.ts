@@ -1,3 +1,4 @@
+import { formatInstant } from '../clock.ts';
 import { escapeMarkup } from '../http/escape.ts';
 
 /** What the status page shows. Built from the running proxy; holds no secret and no token by construction. */
@@ -88,7 +89,7 @@ function tokenRow(source: StatusModel['tokenSources'][number], now: number): str
     failing: '<span class="bad">no token (fetch failed)</span>',
     empty: '<span class="muted">not fetched yet</span>',
   }[source.state];
-  const expires = source.expiresAt === undefined ? '' : `${escapeMarkup(new Date(source.expiresAt).toISOString())} <span class="muted">(${escapeMarkup(relative(source.expiresAt - now))})</span>`;
+  const expires = source.expiresAt === undefined ? '' : `${escapeMarkup(formatInstant(source.expiresAt))} <span class="muted">(${escapeMarkup(relative(source.expiresAt - now))})</span>`;
   const failure = source.lastFailure
     ? `<code>${escapeMarkup(source.lastFailure.code)}</code> ${escapeMarkup(relative(source.lastFailure.at - now))}: ${escapeMarkup(source.lastFailure.message)}`
     : '<span class="muted">none</span>';

@@ -45,7 +45,8 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
     throw error;
   }
   logger.info({ url, ...(proxy.adminUrl ? { adminUrl: proxy.adminUrl } : {}), config: source, routes: proxy.routes.prefixes }, `bearer-proxy listening on ${url}`);
-  void proxy.prefetch();
+  // A prefetch that fails is logged and retried by requests and probes; it must never end the process.
+  proxy.prefetch().catch((error: unknown) => logger.error({ err: { name: (error as Error).name, message: (error as Error).message } }, 'prefetch failed unexpectedly; tokens are fetched on first use'));
 
   const unwatch = watchConfigFile(source, () => reloadInto(proxy, load, logger, 'file changed'));
 

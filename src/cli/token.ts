@@ -1,5 +1,5 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { systemClock } from '../clock.ts';
+import { formatInstant, systemClock } from '../clock.ts';
 import { createTransport } from '../http/transport.ts';
 import { createTokenProvider } from '../tokens/factory.ts';
 import { loadFromCli } from './config-file.ts';
@@ -27,7 +27,7 @@ export async function token(io: CliIo, options: { config?: string; source?: stri
   const out = io.stdout;
   print(out, `token source  ${options.source}`);
   print(out, `token type    ${fetched.tokenType}`);
-  print(out, `expires       ${new Date(fetched.expiresAt).toISOString()} (in ${Math.round((fetched.expiresAt - fetched.obtainedAt) / 1000)}s)`);
+  print(out, `expires       ${formatInstant(fetched.expiresAt)} (in ${Math.round((fetched.expiresAt - fetched.obtainedAt) / 1000)}s)`);
   if (fetched.scope) print(out, `scope         ${fetched.scope}`);
   try {
     const header = decodeProtectedHeader(fetched.value);
@@ -44,6 +44,6 @@ export async function token(io: CliIo, options: { config?: string; source?: stri
 }
 
 function formatClaim(name: string, value: unknown): string {
-  if ((name === 'exp' || name === 'iat' || name === 'nbf') && typeof value === 'number') return `${value} (${new Date(value * 1000).toISOString()})`;
+  if ((name === 'exp' || name === 'iat' || name === 'nbf') && typeof value === 'number') return `${value} (${formatInstant(value * 1000)})`;
   return typeof value === 'string' ? value : JSON.stringify(value);
 }

@@ -80,6 +80,7 @@ export function readReferencedFile(context: Pick<InterpolationContext, 'readFile
   try {
     return { text: context.readFile(path).replace(/\r?\n$/, '') };
   } catch (error) {
-    return { reason: (error as NodeJS.ErrnoException).code ?? 'unreadable' };
+    const code = (error as NodeJS.ErrnoException).code;
+    return { reason: code === 'EFBIG' ? `larger than ${(error as { limit: number }).limit / 1024} KiB` : (code ?? 'unreadable') };
   }
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
@@ -6,6 +5,8 @@ import { interpolateDocument } from './interpolate.ts';
 import { readPemFiles } from './pem-files.ts';
 import { formatKeyPath, positionOf, type KeyPath } from './positions.ts';
 import { configSchema, crossReferenceIssues, type Config } from './schema.ts';
+import { targetWarnings } from './target-warnings.ts';
+import { MAX_CONFIG_BYTES, MAX_REFERENCED_FILE_BYTES, readBoundedFile, structureProblems, textTooLarge } from './size-limits.ts';
 import { knownKeysAt, suggestKey } from './suggest.ts';
 
 export interface ConfigProblem {
@@ -51,9 +52,10 @@ export interface ParseOptions {
 export function loadConfigFile(path: string, options: Omit<ParseOptions, 'source' | 'baseDir'> = {}): LoadedConfig {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readBoundedFile(path, MAX_CONFIG_BYTES);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'file not found' : code === 'EFBIG' ? `larger than ${MAX_CONFIG_BYTES / 1024} KiB; a real config is a few KB (put certificates in files: ca: ./bundle.pem)` : (error as Error).message;
     throw new ConfigError(path, [{ path: [], message: `cannot read the config file (${reason})` }]);
   }
   return parseConfig(text, { ...options, source: path, baseDir: dirname(resolve(path)) });
@@ -62,9 +64,12 @@ export function loadConfigFile(path: string, options: Omit<ParseOptions, 'source
 export function parseConfig(text: string, options: ParseOptions = {}): LoadedConfig {
   const source = options.source ?? 'proxy.yaml';
   const baseDir = options.baseDir ?? process.cwd();
-  const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
+  const readFile = options.readFile ?? ((path: string) => readBoundedFile(path, MAX_REFERENCED_FILE_BYTES));
+  const tooLarge = textTooLarge(text);
+  if (tooLarge) throw new ConfigError(source, [{ path: [], message: tooLarge }]);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  // Duplicate keys are found by structureProblems: the parser's own check is quadratic in a mapping's size.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
   const problems: ConfigProblem[] = doc.errors.map((error) => {
     // The parser appends its own "at line N, column M:" and an excerpt; the position leads our line instead.
     const message = error.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
@@ -72,7 +77,8 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
     // broken multi-line scalar and then places every later error too early (found by fuzzing).
     return { path: [], ...lineAndColumn(text, error.pos[0]), message: `YAML syntax: ${message}` };
   });
-  if (problems.length > 0) throw new ConfigError(source, problems);
+  problems.push(...structureProblems(doc, lines));
+  if (problems.length > 0) throw new ConfigError(source, problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
 
   const at = (path: KeyPath, message: string, place: 'key' | 'value' = 'value'): ConfigProblem => ({
     path,
@@ -107,7 +113,8 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
     scrubInterpolatedValues(problems, doc, referenced);
     throw new ConfigError(source, dedupe(problems).sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
   }
-  return { config: parsed.data, warnings: plainTextSecretWarnings(parsed.data, referenced, at, source), source };
+  const warnings = [...plainTextSecretWarnings(parsed.data, referenced, at, source), ...targetWarnings(parsed.data).map((warning) => formatProblem(source, at(warning.path, warning.message)))];
+  return { config: parsed.data, warnings, source };
 }
 
 type Locate = (path: KeyPath, message: string, place?: 'key' | 'value') => ConfigProblem;

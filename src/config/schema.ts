@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RESERVED_PATHS } from '../admin/reserved-paths.ts';
 import { FORWARDED_HEADERS, isProxyOwnedHeader } from '../http/owned-headers.ts';
 import { parsePasswordHash } from '../inbound/password.ts';
+import { DEFAULT_MAX_LIFETIME_MS } from '../tokens/lifetime.ts';
 import { privateKeyProblem } from '../tokens/private-key.ts';
 import { belongsToOtherKey, caBundleProblem, certificateProblem, tlsKeyProblem } from './pem.ts';
 import { parseDuration } from './duration.ts';
@@ -49,6 +50,16 @@ const duration = (fallbackMs: number) =>
     });
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an absolute http:// or https:// URL' });
+
+/** user:password@ in a URL, however written (the WHATWG parser also reads `https:\\u:p@host`). */
+function hasUserinfo(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.username !== '' || parsed.password !== '' || /^[a-z]+:[\\/]*[^\\/?#]*@/i.test(url);
+  } catch {
+    return false; // not a URL at all: httpUrl reports that
+  }
+}
 
 const pemRefinement = (problemOf: (pem: string) => string | undefined) => (pem: string, ctx: z.RefinementCtx) => {
   const problem = problemOf(pem);
@@ -122,8 +133,14 @@ const backoffSchema = z.strictObject({
 
 const tokenSourceSchema = z
   .strictObject({
-    tokenUrl: httpUrl.optional().describe('The IdP token endpoint. Set this or issuer.'),
-    issuer: httpUrl.optional().describe('The IdP issuer; its token endpoint is found by OIDC discovery.'),
+    tokenUrl: httpUrl
+      .refine((url) => !hasUserinfo(url), 'a token URL cannot carry user:password@ (it would be printed by check and sent in clear to any proxy): use clientId/clientSecret')
+      .optional()
+      .describe('The IdP token endpoint. Set this or issuer.'),
+    issuer: httpUrl
+      .refine((url) => !hasUserinfo(url), 'an issuer URL cannot carry user:password@ (it would be printed by check and sent in clear to any proxy): use clientId/clientSecret')
+      .optional()
+      .describe('The IdP issuer; its token endpoint is found by OIDC discovery.'),
     clientId: z.string().min(1),
     clientSecret: z.string().min(1).optional().describe('For client_secret_post/basic. Normally ${ENV} or ${file:PATH}, never written in plain text.'),
     privateKey: z.string().min(1).optional().describe(`For private_key_jwt: private key (RSA, EC or Ed25519), ${PEM_OR_PATH}.`),
@@ -147,6 +164,7 @@ const tokenSourceSchema = z
     ca: caBundle.optional().describe(`CA certificate(s) to trust for the IdP, besides the system ones and NODE_EXTRA_CA_CERTS: ${PEM_OR_PATH}.`),
     timeout: duration(30_000).describe('How long one request to the IdP may take before it counts as failed.'),
     defaultExpiresIn: duration(3600_000).describe('Token lifetime to assume when the IdP sends no expires_in.'),
+    maxLifetime: duration(DEFAULT_MAX_LIFETIME_MS).describe('Longest token lifetime believed, whatever expires_in or defaultExpiresIn say (default 24h).'),
     prefetch: z.boolean().default(false).describe('Fetch the token at startup; /readyz answers 503 until this source holds one.'),
     refreshAhead: z
       .number()
@@ -212,7 +230,7 @@ function clientAuthIssues(source: {
 const routeSchema = z.strictObject({
   target: httpUrl
     .refine((url) => !/[?#]/.test(url), 'a target cannot carry a query or fragment: the request’s own query is appended as sent (put keys in headers:)')
-    .refine((url) => !/^[a-z]+:\/\/[^/]*@/i.test(url), 'a target cannot carry user:password@: it would be silently dropped (the upstream gets the bearer token; put other keys in headers:)')
+    .refine((url) => !hasUserinfo(url), 'a target cannot carry user:password@: it would be silently dropped (the upstream gets the bearer token; put other keys in headers:)')
     .describe('Upstream base URL; the rest of the request path and its query are appended.'),
   token: z.string().min(1).describe('Name of the token source under tokens:.'),
   timeout: duration(600_000).describe('Time to upstream response headers (default 600s, as OData.Feed).'),
@@ -240,6 +258,7 @@ const routeSchema = z.strictObject({
   ca: caBundle.optional().describe(`CA certificate(s) to trust for this upstream, besides the system ones and NODE_EXTRA_CA_CERTS: ${PEM_OR_PATH}.`),
   clientCert: certificatePem.optional().describe(`Client certificate for upstream mutual TLS (with clientKey): ${PEM_OR_PATH}.`),
   clientKey: keyPem.optional().describe(`Private key of clientCert: ${PEM_OR_PATH}.`),
+  allowInsecure: z.boolean().default(false).describe('Plain http:// to a host beyond this machine is meant (the token travels in clear): silences the warning at load.'),
 }).superRefine((route, ctx) => {
   if ((route.clientCert === undefined) !== (route.clientKey === undefined)) {
     ctx.addIssue({ code: 'custom', path: [route.clientCert === undefined ? 'clientCert' : 'clientKey'], message: 'mutual TLS needs both clientCert and clientKey' });

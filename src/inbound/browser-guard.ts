@@ -10,19 +10,36 @@ import { isLoopbackAddress } from './loopback.ts';
  * let in without credentials therefore have to look like a local tool's, not a page's.
  */
 export function refuseBrowserAttacks(req: IncomingMessage, allowedHosts: ReadonlySet<string>): void {
+  refuseRebinding(req, allowedHosts);
+  refuseCrossSite(req, allowedHosts);
+}
+
+/** A rebinding page's requests carry the page's own host name; an IP literal cannot be rebound. */
+export function refuseRebinding(req: IncomingMessage, allowedHosts: ReadonlySet<string>): void {
   const host = req.headers.host;
-  // A rebinding page's requests carry the page's own host name; an IP literal cannot be rebound.
   if (host !== undefined && !isAllowedHost(hostName(host), allowedHosts, true)) {
     throw new ProxyError('HOST_NOT_ALLOWED', `Requests without credentials must address the proxy as localhost, by IP address, or by a name listed in inbound.allowedHosts (this one used "${truncate(hostName(host))}").`);
   }
-  // Browsers mark where a request comes from; local tools (Power Query, curl) send neither header.
+}
+
+/**
+ * Refuses a request another site's page made, for every caller: a browser attaches Basic
+ * credentials it has cached for the proxy to cross-site requests as well, so a page could
+ * act with them (CSRF). Browsers mark where a request comes from; local tools (Power Query,
+ * curl, the gateway) send none of these headers. Browsers without Fetch Metadata (older
+ * ones) still send Referer on most requests: a foreign one counts as a foreign Origin.
+ */
+export function refuseCrossSite(req: IncomingMessage, allowedHosts: ReadonlySet<string>): void {
+  const host = req.headers.host;
   const site = req.headers['sec-fetch-site'];
   if (site === 'cross-site' || site === 'same-site') throw new ProxyError('CROSS_SITE_REQUEST');
   const origin = req.headers.origin;
   if (origin !== undefined && !isOwnOrigin(origin, host, allowedHosts)) throw new ProxyError('CROSS_SITE_REQUEST');
+  const referer = req.headers.referer;
+  if (site === undefined && origin === undefined && referer !== undefined && !isOwnOrigin(referer, host, allowedHosts)) throw new ProxyError('CROSS_SITE_REQUEST');
 }
 
-/** The page's origin is this proxy itself, or a local or listed name (never any IP: a page can live on one). */
+/** The page's origin (or the origin of its URL) is this proxy itself, or a local or listed name (never any IP: a page can live on one). */
 function isOwnOrigin(origin: string, host: string | undefined, allowedHosts: ReadonlySet<string>): boolean {
   let url: URL;
   try {

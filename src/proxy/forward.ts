@@ -2,12 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../errors.ts';
+import { createScrub } from '../http/scrub.ts';
 import type { AccessToken } from '../tokens/token.ts';
 import { authorizedSend, rejectedToken } from './authorized-send.ts';
 import { exchange, type Exchanged, type UpstreamExchange } from './exchange.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import type { PublicOrigin } from './public-origin.ts';
 import { RejectionSink } from './rejection.ts';
+import type { ReplayBuffers, UpstreamBody } from './request-body.ts';
 import { openRelay, type RelayRequest, type RelaySink } from './relay.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -22,6 +24,8 @@ export interface ForwardRequest {
   /** Where the client reached the proxy: links are rewritten to it, and it is sent upstream as X-Forwarded-*. */
   origin: PublicOrigin;
   loopback: boolean;
+  /** Holds bodies for replay within the server's budget. */
+  replayBuffers: ReplayBuffers;
 }
 
 /** What happened to one forwarded request, for the access log and metrics. */
@@ -37,16 +41,10 @@ export interface ForwardResult {
   error?: unknown;
 }
 
-/**
- * Request bodies of known length up to this size are read into memory, so a request the
- * upstream refused for its token can be sent again (an OData $batch is such a POST).
- * Larger or chunked bodies stream through and are not replayed.
- */
-export const REPLAY_BODY_LIMIT = 1024 * 1024;
+export { REPLAY_BODY_LIMIT } from './request-body.ts';
 
 const BODY_IDLE_LIMIT_MS = 600_000;
 
-type UpstreamBody = Buffer | IncomingMessage | null;
 type Sink = RelaySink | RejectionSink;
 
 /** Why an upstream request was stopped when its client went away. */
@@ -65,11 +63,17 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
     current?.abort(gone);
   };
   res.once('close', onClose);
+  let release = (): void => undefined;
   try {
-    const body = await upstreamBody(req);
+    const read = await request.replayBuffers.read(req, res);
+    release = read.release;
+    const body = read.body;
     const relay: RelayRequest = { req, res, upstream, requestId: request.requestId, proxyBase: `${request.origin.proto}://${request.origin.host}${upstream.prefix}`, loopback: request.loopback };
+    // Every token sent: the upstream's words about a 401 reach the client and the log scrubbed of them.
+    const sentTokens: string[] = [];
     const sent = await authorizedSend(upstream.tokens, !(body instanceof Readable), (token) => {
       if (gone) throw gone;
+      sentTokens.push(token.value);
       current = exchange<Sink>(upstream.dispatcher, dispatchOptions(request, token, body), (statusCode, rawHeaders, control) =>
         statusCode === 401 ? new RejectionSink(rawHeaders, control) : openRelay(relay, statusCode, rawHeaders, control),
       );
@@ -77,11 +81,12 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
     });
     const { attempt } = sent;
     const exchanged: ForwardResult = { upstreamStatus: attempt.statusCode, upstreamSeconds: attempt.headersSeconds, ...(sent.retried ? { retriedWithNewToken: true } : {}) };
-    if (attempt.sink instanceof RejectionSink) return { ...exchanged, error: rejectedToken(upstream.tokens.name, sent, attempt.sink.reason()) };
+    if (attempt.sink instanceof RejectionSink) return { ...exchanged, error: rejectedToken(upstream.tokens.name, sent, attempt.sink.reason(createScrub(sentTokens))) };
     return { ...exchanged, ...(await relayOutcome(attempt as Exchanged<RelaySink>, () => gone)) };
   } catch (error) {
     return { error };
   } finally {
+    release();
     res.off('close', onClose);
   }
 }
@@ -119,17 +124,6 @@ function dispatchOptions(request: ForwardRequest, token: AccessToken, body: Upst
     // export the upstream writes as it reads) is cut only after OData.Feed's own 600 s.
     bodyTimeout: Math.max(upstream.timeoutMs, BODY_IDLE_LIMIT_MS),
   };
-}
-
-/** null for no body, a Buffer for a small body of known length (replayable), else the request stream itself. */
-async function upstreamBody(req: IncomingMessage): Promise<UpstreamBody> {
-  const length = req.headers['content-length'];
-  if (req.headers['transfer-encoding'] !== undefined) return req;
-  if (length === undefined || length === '0') return null;
-  if (Number(length) > REPLAY_BODY_LIMIT) return req;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 function upstreamError(error: unknown, timeoutMs: number): ProxyError | Error {

@@ -10,6 +10,7 @@ import { parseRequestTarget } from '../routes/request-target.ts';
 import { forward, type ForwardResult } from './forward.ts';
 import { ALLOWED_METHODS, refuseEchoingMethods } from './methods.ts';
 import { publicOrigin } from './public-origin.ts';
+import type { ReplayBuffers } from './request-body.ts';
 import { requestIdFor } from './request-id.ts';
 import type { ServingState } from './serving-state.ts';
 import type { Upstream } from './upstream.ts';
@@ -27,6 +28,8 @@ export interface RequestHandlerContext {
   draining(): boolean;
   /** A response has closed on a listener of this role (a draining server then lets go of idle connections). */
   responseClosed(role: ListenerRole): void;
+  /** Request bodies held for replay, within one budget for the server. */
+  replayBuffers: ReplayBuffers;
 }
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -80,7 +83,7 @@ export function createRequestHandler(ctx: RequestHandlerContext): (role: Listene
       if (!match) throw new ProxyError('NO_ROUTE', `No route matches ${target.path}. Routes: ${state.routes.prefixes.join(', ')}.`);
       upstream = match.route;
       const origin = publicOrigin(req, state.config.inbound.trustForwardedHeaders);
-      const forwarded = await forward({ req, res, upstream, rest: match.rest, search: target.search, requestId, origin, loopback });
+      const forwarded = await forward({ req, res, upstream, rest: match.rest, search: target.search, requestId, origin, loopback, replayBuffers: ctx.replayBuffers });
       return { user, upstream, forwarded, error: forwarded.error === undefined ? undefined : answerFailure(req, res, forwarded.error, requestId, upstream) };
     } catch (error) {
       return { user, upstream, error: answerFailure(req, res, error, requestId, upstream) };
@@ -92,7 +95,7 @@ export function createRequestHandler(ctx: RequestHandlerContext): (role: Listene
     if (!isProxyError(error) && res.destroyed) return undefined; // the client went away; nothing to answer
     const proxyError = isProxyError(error) ? error : new ProxyError('INTERNAL', undefined, { cause: error });
     ctx.recentErrors.record(proxyError.code);
-    if (proxyError.code === 'AUTH_INVALID' || proxyError.code === 'AUTH_REQUIRED') metrics.authFailed(proxyError.code);
+    if (proxyError.code === 'AUTH_INVALID' || proxyError.code === 'AUTH_REQUIRED' || proxyError.code === 'AUTH_THROTTLED') metrics.authFailed(proxyError.code);
     if (proxyError.code === 'INTERNAL') {
       // name, message and stack only: an arbitrary error object may carry request headers.
       const { name, message, stack } = error instanceof Error ? error : new Error(String(error));

@@ -10,11 +10,19 @@ const METHOD_OVERRIDES = ['x-http-method', 'x-http-method-override', 'x-method-o
 /**
  * TRACE (and IIS's TRACK) make a server echo the request it received, Authorization
  * included: forwarding one would hand the injected token to the caller. The same method
- * asked for through an override header is refused too; other overrides pass.
+ * asked for through an override header is refused too, however it is hidden: in a list
+ * (`TRACE, GET`: some frameworks take the first element, some the last), in a repeated
+ * header (Node joins repeats with ", "), quoted, with parameters, or under a name written
+ * with underscores (CGI, PHP and WSGI read `X_HTTP_Method_Override` as the same header).
+ * Other overrides pass.
  */
 export function refuseEchoingMethods(req: IncomingMessage): void {
-  const asked = [req.method, ...METHOD_OVERRIDES.map((name) => req.headers[name])];
-  if (asked.some((method) => typeof method === 'string' && /^\s*(TRACE|TRACK)\s*$/i.test(method))) {
+  const asked = [req.method ?? ''];
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && METHOD_OVERRIDES.includes(name.replaceAll('_', '-') as never)) asked.push(...(Array.isArray(value) ? value : [value]));
+  }
+  // Every word of every value: whole words only, so TRACEROUTE is not mistaken for one.
+  if (asked.some((value) => value.split(/[^A-Za-z]+/).some((word) => /^(TRACE|TRACK)$/i.test(word)))) {
     throw new ProxyError('METHOD_NOT_ALLOWED', undefined, { headers: { allow: ALLOWED_METHODS } });
   }
 }

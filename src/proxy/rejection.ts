@@ -1,3 +1,4 @@
+import { createScrub, type Scrub } from '../http/scrub.ts';
 import type { BodySink, ExchangeControl } from './exchange.ts';
 
 /** The most of an upstream 401 body read to explain it to the client; past it the request is stopped. */
@@ -32,13 +33,14 @@ export class RejectionSink implements BodySink {
 
   fail(): void {}
 
-  /** The upstream's own words for the 401, from its challenge or an OData/OAuth error body. */
-  reason(): string | undefined {
-    return rejectionReason(this.#challenge, this.#text);
+  /** The upstream's own words for the 401, from its challenge or an OData/OAuth error body, scrubbed and bounded. */
+  reason(scrub: Scrub = createScrub([])): string | undefined {
+    return rejectionReason(this.#challenge, this.#text, scrub);
   }
 }
 
-export function rejectionReason(challenge: string | undefined, body: string): string | undefined {
+/** Scrubbed before it is cut (createScrub bounds to 300 characters), so no prefix of a quoted token survives a cut. */
+export function rejectionReason(challenge: string | undefined, body: string, scrub: Scrub = createScrub([])): string | undefined {
   const fromChallenge = /error_description="([^"]*)"/.exec(challenge ?? '')?.[1];
   let fromBody: string | undefined;
   try {
@@ -49,5 +51,5 @@ export function rejectionReason(challenge: string | undefined, body: string): st
     fromBody = undefined;
   }
   const reason = fromChallenge ?? fromBody;
-  return reason === undefined ? undefined : reason.slice(0, 300);
+  return reason === undefined ? undefined : scrub(reason);
 }

@@ -4,9 +4,11 @@ import { createMetrics, type ProxyMetrics } from '../admin/metrics.ts';
 import { RecentErrors } from '../admin/recent-errors.ts';
 import { buildStatusModel } from '../admin/status-model.ts';
 import { renderStatusPage } from '../admin/status-page.ts';
-import { systemClock, type Clock } from '../clock.ts';
+import { formatInstant, systemClock, type Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Server } from '../http/lifecycle.ts';
+import { createAuthenticator } from '../inbound/auth.ts';
+import { LoginThrottle, type LoginThrottleOptions } from '../inbound/throttle.ts';
 import { createTransport, type FetchFunction } from '../http/transport.ts';
 import type { Logger } from '../log/logger.ts';
 import type { RouteTable } from '../routes/table.ts';
@@ -14,6 +16,7 @@ import { createTokenProvider, type TokenProviderDeps } from '../tokens/factory.t
 import type { TokenProvider } from '../tokens/provider.ts';
 import { createRequestHandler } from './handler.ts';
 import { createListeners } from './listeners.ts';
+import { ReplayBuffers } from './request-body.ts';
 import { buildServingState, sourcesWithoutToken, type ServingState, type StateParts } from './serving-state.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -30,6 +33,10 @@ export interface ProxyServerDeps {
   version?: string;
   /** How each token source answered each request (a test seam). */
   onTokenDemand?: TokenProviderDeps['onDemand'];
+  /** Budget and idle timeout of request bodies held for replay (tests make them small). */
+  requestBodies?: { replayBudgetBytes?: number; idleTimeoutMs?: number };
+  /** Brute-force throttling policy and timers (tests shorten the waits). */
+  throttle?: Omit<LoginThrottleOptions, 'clock' | 'onThrottle'>;
 }
 
 export interface ReloadResult {
@@ -76,10 +83,18 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   const recentErrors = new RecentErrors(clock);
   // Assigned just below; metrics read it only when scraped.
   let state: ServingState;
-  const metrics = createMetrics(() => state.tokenProviders, clock);
+  const replayBuffers = new ReplayBuffers(deps.requestBodies?.replayBudgetBytes, deps.requestBodies?.idleTimeoutMs);
+  const metrics = createMetrics(() => state.tokenProviders, clock, { replayBufferedBytes: () => replayBuffers.inUse });
   const transport = createTransport({ env: deps.env ?? process.env, logger, fetch: deps.fetch, dispatcher: deps.dispatcher });
   const providerDeps: TokenProviderDeps = { transport, clock, logger, onFetch: metrics.tokenFetched, onDemand: deps.onTokenDemand };
-  const parts: StateParts = { makeProvider: (name, source) => createTokenProvider(name, source, providerDeps), dispatcherFor: transport.dispatcherFor, metricsFor: metrics.forRoute };
+  // One throttle for the server's life: a reload must not forget the failures counted so far.
+  const throttle = new LoginThrottle({ clock, ...deps.throttle, onThrottle: metrics.authThrottled });
+  const parts: StateParts = {
+    makeProvider: (name, source) => createTokenProvider(name, source, providerDeps),
+    dispatcherFor: transport.dispatcherFor,
+    metricsFor: metrics.forRoute,
+    makeAuthenticator: (inbound) => createAuthenticator(inbound, { throttle }),
+  };
   const build = (next: Config, previous?: ServingState) => buildServingState(next, parts, previous);
   state = build(config).state;
   const admin: AdminServices = {
@@ -94,6 +109,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     recentErrors,
     logger,
     draining: () => draining,
+    replayBuffers,
     // A connection that just went idle would otherwise hold a draining server open until its keep-alive timeout.
     responseClosed(role) {
       if (draining) setImmediate(() => listeners.closeIdleConnections(role));
@@ -167,6 +183,5 @@ async function prefetchTokens(state: ServingState, logger: Logger): Promise<stri
 function describeExpiry(provider: TokenProvider): string | undefined {
   const state = provider.state();
   if (state.status === 'empty') return undefined;
-  const date = new Date(state.expiresAt);
-  return Number.isNaN(date.getTime()) ? String(state.expiresAt) : date.toISOString();
+  return formatInstant(state.expiresAt);
 }

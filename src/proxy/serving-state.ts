@@ -37,6 +37,8 @@ export interface StateParts {
   makeProvider: ProviderFactory;
   dispatcherFor(tls: TlsSettings): Dispatcher;
   metricsFor(prefix: string): RouteMetrics;
+  /** Builds the authenticator for the inbound settings (the server's shares one brute-force throttle across reloads). */
+  makeAuthenticator?(inbound: Config['inbound']): Authenticator;
 }
 
 /**
@@ -62,7 +64,7 @@ export function buildServingState(config: Config, parts: StateParts, previous?: 
     state: {
       config,
       routes,
-      authenticator: createAuthenticator(config.inbound),
+      authenticator: parts.makeAuthenticator?.(config.inbound) ?? createAuthenticator(config.inbound),
       tokenProviders,
       prefetched: [...tokenProviders.values()].filter((provider) => config.tokens[provider.name]!.prefetch),
       routeList: { routes: routes.prefixes },

@@ -24,11 +24,12 @@ t.test('defaults are filled in', async (t) => {
     allowInsecure: false,
     timeout: 30_000,
     defaultExpiresIn: 3_600_000,
+    maxLifetime: 86_400_000,
     prefetch: false,
     refreshAhead: 0.8,
     backoff: { initial: 1_000, max: 60_000 },
   });
-  t.same(config.routes['/sales'], { ...route, timeout: 600_000, headers: {}, rewriteUrls: true, forwardedHeaders: true }, 'timeout 600 s as OData.Feed; all forwarded headers');
+  t.same(config.routes['/sales'], { ...route, timeout: 600_000, headers: {}, rewriteUrls: true, forwardedHeaders: true, allowInsecure: false }, 'timeout 600 s as OData.Feed; all forwarded headers');
   t.equal(config.shutdownTimeout, 10_000, 'shutdownTimeout 10 s');
   t.equal(config.statusPage, 'loopback', '/_status for loopback callers only');
   const partial = configSchema.parse({ ...base, listen: { port: 9000 }, inbound: { anonymous: 'none' } });
@@ -259,7 +260,7 @@ t.test('the JSON Schema describes the file as written', async (t) => {
   const routeSchema = schema.properties?.routes?.additionalProperties as JsonSchema;
   t.equal(routeSchema.additionalProperties, false);
   t.same([...(routeSchema.required ?? [])].sort(), ['target', 'token']);
-  t.same(Object.keys(routeSchema.properties ?? {}).sort(), ['ca', 'clientCert', 'clientKey', 'forwardedHeaders', 'headers', 'rewriteUrls', 'target', 'timeout', 'token']);
+  t.same(Object.keys(routeSchema.properties ?? {}).sort(), ['allowInsecure', 'ca', 'clientCert', 'clientKey', 'forwardedHeaders', 'headers', 'rewriteUrls', 'target', 'timeout', 'token']);
   const undescribed = Object.entries(routeSchema.properties ?? {}).filter(([, property]) => !(property as { description?: string }).description).map(([name]) => name);
   t.same(undescribed, [], 'every route key has a description');
   t.match(JSON.stringify(routeSchema.properties?.forwardedHeaders), /x-forwarded-path/, 'forwardedHeaders lists the names an editor may offer');

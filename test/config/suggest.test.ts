@@ -32,7 +32,7 @@ t.test('suggestKey: the tolerance is max(2, a third of the typed key)', async (t
 t.test('knownKeysAt on the real config schema', async (t) => {
   const tokenKeys = [
     'tokenUrl', 'issuer', 'clientId', 'clientSecret', 'privateKey', 'keyId', 'certificate', 'assertionAudience', 'scope', 'resource', 'audience',
-    'authMethod', 'params', 'allowInsecure', 'ca', 'timeout', 'defaultExpiresIn', 'prefetch', 'refreshAhead', 'backoff',
+    'authMethod', 'params', 'allowInsecure', 'ca', 'timeout', 'defaultExpiresIn', 'maxLifetime', 'prefetch', 'refreshAhead', 'backoff',
   ];
   const cases: Array<[KeyPath, string[], string]> = [
     [[], ['listen', 'inbound', 'tokens', 'routes', 'admin', 'statusPage', 'shutdownTimeout'], 'the top level'],
@@ -41,7 +41,7 @@ t.test('knownKeysAt on the real config schema', async (t) => {
     [['inbound', 'users', 0], ['name', 'password', 'passwordHash'], 'through an array and a refinement'],
     [['inbound', 'users', 5], ['name', 'password', 'passwordHash'], 'any index'],
     [['tokens', 'anyName'], tokenKeys, 'through a record and a superRefine'],
-    [['routes', '/x'], ['target', 'token', 'timeout', 'headers', 'rewriteUrls', 'forwardedHeaders', 'ca', 'clientCert', 'clientKey'], 'a route (through a superRefine)'],
+    [['routes', '/x'], ['target', 'token', 'timeout', 'headers', 'rewriteUrls', 'forwardedHeaders', 'ca', 'clientCert', 'clientKey', 'allowInsecure'], 'a route (through a superRefine)'],
     [['tokens'], [], 'a record has no fixed keys'],
     [['tokens', 'a', 'params'], [], 'a record of strings'],
     [['routes', '/x', 'headers'], [], ''],

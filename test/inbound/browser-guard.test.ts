@@ -40,3 +40,11 @@ t.test('Origin: only the proxy’s own origin or a local or listed name', async 
   t.equal(verdict({ host: 'localhost:8080', origin: 'null' }), 'CROSS_SITE_REQUEST', 'sandboxed frames and file: pages');
   t.equal(verdict({ host: 'localhost:8080', origin: 'https://reports.corp.example' }, ['reports.corp.example']), 'allowed', 'a listed name');
 });
+
+t.test('Referer: checked like Origin, only when Fetch Metadata is absent', async (t) => {
+  t.equal(verdict({ host: 'localhost:8080', referer: 'https://attacker.example/x' }), 'CROSS_SITE_REQUEST', 'an older browser on another site');
+  t.equal(verdict({ host: 'localhost:8080', referer: 'http://localhost:8080/_status' }), 'allowed', 'the proxy’s own page');
+  t.equal(verdict({ host: 'localhost:8080', referer: 'not a url' }), 'CROSS_SITE_REQUEST', 'unreadable');
+  t.equal(verdict({ host: 'localhost:8080', referer: 'https://attacker.example/x', 'sec-fetch-site': 'same-origin' }), 'allowed', 'Fetch Metadata says more than Referer');
+  t.equal(verdict({ host: 'localhost:8080', referer: 'https://reports.corp.example/r' }, ['reports.corp.example']), 'allowed', 'a listed name');
+});
