@@ -1,45 +1,56 @@
+/**
+ * Everything the bench compares bearer-proxy with, each its own process: two minimal Node
+ * forwarders (undici, http-proxy), nginx as a reverse proxy, and nginx as the upstream for
+ * small answers. nginx joins when `nginx` is on PATH; it runs with a generated config in
+ * a temp dir (no root, no system service).
+ */
 import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from './proxy.ts';
+import { leanScript } from './lean.ts';
+import { JSON_TYPE, smallBody } from './payloads.ts';
 import { freePort, readReadyLine, waitForOk, type Child, type ProcessGroup } from './processes.ts';
 
+export const UNDICI = 'undici forwarder';
 export const HTTP_PROXY = 'http-proxy 1.18';
+export const NGINX = 'nginx proxy';
 
-/** A proxy under test other than bearer-proxy: where to send requests, and whose RSS to watch. */
+/** A proxy under test other than bearer-proxy: where to send requests, and whose CPU and RSS to watch. */
 export interface Comparator {
   name: string;
   child: Child;
   url: string;
 }
 
-export async function startHttpProxy(group: ProcessGroup, upstreamPort: number): Promise<Comparator> {
-  const child = group.spawn('http-proxy', process.execPath, {
-    args: ['--import', 'tsx', join(REPO_ROOT, 'bench', 'http-proxy-forwarder.ts')],
-    cwd: REPO_ROOT,
-    env: { ...process.env, BENCH_TARGET: `http://127.0.0.1:${upstreamPort}` },
+/** Starts bench/<script>.ts (a minimal forwarder to `target`) on `cpus`. */
+async function startForwarder(group: ProcessGroup, name: string, script: string, target: string, cpus: string | undefined): Promise<Comparator> {
+  const child = group.spawn(name, process.execPath, {
+    args: [leanScript(script)],
+    env: { ...process.env, BENCH_TARGET: target },
     stdout: 'pipe',
+    ...(cpus === undefined ? {} : { cpus }),
   });
   const { port } = await readReadyLine<{ port: number }>(child);
-  return { name: HTTP_PROXY, child, url: `http://127.0.0.1:${port}` };
+  return { name, child, url: `http://127.0.0.1:${port}` };
+}
+
+export function startUndiciForwarder(group: ProcessGroup, target: string, cpus: string | undefined): Promise<Comparator> {
+  return startForwarder(group, UNDICI, 'undici-forwarder', target, cpus);
+}
+
+export function startHttpProxy(group: ProcessGroup, target: string, cpus: string | undefined): Promise<Comparator> {
+  return startForwarder(group, HTTP_PROXY, 'http-proxy-forwarder', target, cpus);
 }
 
 export function nginxPath(): string | undefined {
-  const found = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' });
-  const path = found.stdout.trim();
+  const found = spawnSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx'], { encoding: 'utf8' });
+  const path = found.stdout.trim().split('\n')[0];
   return found.status === 0 && path ? path : undefined;
 }
 
-/**
- * nginx as a reference point for what the machine can do. One process (no master) so its
- * RSS is one number, no access log (bearer-proxy's goes to /dev/null, which is close),
- * keep-alive to the upstream, and no spooling of large bodies to disk.
- */
-export async function startNginx(group: ProcessGroup, binary: string, upstreamPort: number, workDir: string): Promise<Comparator> {
-  const port = await freePort();
-  const prefix = join(workDir, 'nginx');
-  await mkdir(join(prefix, 'logs'), { recursive: true });
-  const conf = `
+/** One process (no master) so that its CPU and RSS are one process's, no access log, temp paths in the work dir. */
+function nginxConfig(prefix: string, http: string): string {
+  return `
 daemon off;
 master_process off;
 worker_processes 1;
@@ -48,12 +59,34 @@ pid ${join(prefix, 'nginx.pid')};
 events { worker_connections 4096; }
 http {
   access_log off;
+  keepalive_timeout 60s;
+  keepalive_requests 1000000;
   client_body_temp_path ${join(prefix, 'client_body')};
   proxy_temp_path ${join(prefix, 'proxy')};
   fastcgi_temp_path ${join(prefix, 'fastcgi')};
   uwsgi_temp_path ${join(prefix, 'uwsgi')};
   scgi_temp_path ${join(prefix, 'scgi')};
-  upstream bench_upstream { server 127.0.0.1:${upstreamPort}; keepalive 128; }
+${http}
+}
+`;
+}
+
+async function startNginx(group: ProcessGroup, binary: string, name: string, prefix: string, http: string, port: number, cpus: string | undefined): Promise<Comparator> {
+  await mkdir(prefix, { recursive: true });
+  const file = join(prefix, 'nginx.conf');
+  await writeFile(file, nginxConfig(prefix, http));
+  const child = group.spawn(name, binary, { args: ['-p', prefix, '-e', 'stderr', '-c', file], cwd: prefix, ...(cpus === undefined ? {} : { cpus }) });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForOk(`${url}/__bench_health`, child);
+  return { name, child, url };
+}
+
+/** nginx as a reverse proxy: keep-alive upstream pool, a static bearer header, no spooling of large bodies to disk. */
+export async function startNginxProxy(group: ProcessGroup, binary: string, target: string, workDir: string, cpus: string | undefined): Promise<Comparator> {
+  const port = await freePort();
+  const upstream = new URL(target);
+  const http = `
+  upstream bench_upstream { server ${upstream.host}; keepalive 128; }
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -61,17 +94,33 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Authorization "Bearer static-bench-token";
-      proxy_set_header X-Forwarded-For $remote_addr;
       proxy_max_temp_file_size 0;
     }
     location = /__bench_health { return 200 "ok"; }
-  }
+  }`;
+  return startNginx(group, binary, NGINX, join(workDir, `nginx-proxy-${port}`), http, port, cpus);
 }
-`;
-  const file = join(prefix, 'nginx.conf');
-  await writeFile(file, conf);
-  const child = group.spawn('nginx', binary, { args: ['-p', prefix, '-e', 'stderr', '-c', file], cwd: prefix });
-  const url = `http://127.0.0.1:${port}`;
-  await waitForOk(`${url}/__bench_health`, child);
-  return { name: 'nginx', child, url };
+
+/**
+ * nginx as the upstream for /api/small: it answers a static file for a fraction of a Node
+ * server's CPU, so on a pinned run the upstream's CPU is not what limits the proxies. Like
+ * the Node upstream, it refuses a request without a bearer token.
+ */
+export async function startNginxUpstream(group: ProcessGroup, binary: string, workDir: string): Promise<Comparator> {
+  const port = await freePort();
+  const prefix = join(workDir, 'nginx-upstream');
+  await mkdir(join(prefix, 'www', 'api'), { recursive: true });
+  await writeFile(join(prefix, 'www', 'api', 'small'), smallBody(`http://127.0.0.1:${port}`));
+  const http = `
+  types { }
+  default_type "${JSON_TYPE}";
+  server {
+    listen 127.0.0.1:${port};
+    root ${join(prefix, 'www')};
+    location /api/ {
+      if ($http_authorization !~ "^Bearer [^ ]+") { return 401; }
+    }
+    location = /__bench_health { return 200 "ok"; }
+  }`;
+  return startNginx(group, binary, 'nginx upstream', prefix, http, port, undefined);
 }

@@ -1,5 +1,12 @@
+/**
+ * Clients that run inside the runner: the evenly paced load for latency at moderate rates,
+ * downloads of large bodies, the cold burst, and in-process autocannon for --profile. The
+ * saturating load of the bench proper runs in its own process (bench/generator.ts).
+ */
 import { Agent, get } from 'node:http';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createGunzip } from 'node:zlib';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
 
@@ -24,25 +31,8 @@ export interface LoadResult {
   /** Connection errors, timeouts and non-2xx answers together: any of them invalidates the numbers. */
   failures: number;
   seconds: number;
-  /** Every 2xx latency in ms, sorted, so runs can be merged. */
+  /** Every 2xx latency in ms, sorted. */
   latencies: number[];
-}
-
-/** Several runs of the same case as one result, as if they had been one run. */
-export function mergeResults(results: readonly LoadResult[]): LoadResult {
-  const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  const seconds = results.reduce((sum, r) => sum + r.seconds, 0);
-  const requests = results.reduce((sum, r) => sum + r.requests, 0);
-  return {
-    requests,
-    reqPerSec: requests / seconds,
-    p50Ms: percentile(latencies, 0.5),
-    p99Ms: percentile(latencies, 0.99),
-    mbPerSec: results.reduce((sum, r) => sum + r.mbPerSec * r.seconds, 0) / seconds,
-    failures: results.reduce((sum, r) => sum + r.failures, 0),
-    seconds,
-    latencies,
-  };
 }
 
 /**
@@ -150,22 +140,40 @@ function percentile(sorted: readonly number[], fraction: number): number {
 
 export interface Download {
   status: number;
+  /** Body bytes after decoding (equal to wireBytes unless the answer was compressed and decoding was asked for). */
   bytes: number;
+  wireBytes: number;
+  contentEncoding: string | undefined;
   seconds: number;
-  /** Occurrences of the needle in the body, counted across chunk boundaries. */
+  /** Occurrences of the needle in the (decoded) body, counted across chunk boundaries. */
   matches: number;
 }
 
+export interface DownloadOptions {
+  needle?: string;
+  headers?: Record<string, string>;
+  /** Source address of the connection: a non-loopback one makes this a remote caller to the proxy. */
+  localAddress?: string;
+  /** Gunzip a gzip answer before counting (a remote caller's view of a re-encoded body). */
+  decode?: boolean;
+}
+
 /** One GET whose body is consumed as it arrives and never kept: the client must not be what limits a 1 GiB transfer. */
-export function download(url: string, needle?: string, headers: Record<string, string> = CLIENT_HEADERS): Promise<Download> {
-  const pattern = needle === undefined ? undefined : Buffer.from(needle, 'latin1');
+export function download(url: string, options: DownloadOptions = {}): Promise<Download> {
+  const pattern = options.needle === undefined ? undefined : Buffer.from(options.needle, 'latin1');
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const req = get(url, { agent: false, headers }, (res) => {
+    const req = get(url, { agent: false, headers: options.headers ?? CLIENT_HEADERS, ...(options.localAddress ? { localAddress: options.localAddress } : {}) }, (res) => {
+      const encoding = res.headers['content-encoding'];
+      let wireBytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        wireBytes += chunk.length;
+      });
+      const body: Readable = options.decode && encoding === 'gzip' ? res.pipe(createGunzip()) : res;
       let bytes = 0;
       let matches = 0;
       let carry = Buffer.alloc(0);
-      res.on('data', (chunk: Buffer) => {
+      body.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
         if (!pattern) return;
         // A match split across chunks is found in the seam: the previous chunk's last (needle − 1)
@@ -175,7 +183,8 @@ export function download(url: string, needle?: string, headers: Record<string, s
         const tail = chunk.length >= pattern.length - 1 ? chunk : Buffer.concat([carry, chunk]);
         carry = Buffer.from(tail.subarray(Math.max(0, tail.length - (pattern.length - 1))));
       });
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, bytes, seconds: (performance.now() - started) / 1000, matches }));
+      body.once('end', () => resolve({ status: res.statusCode ?? 0, bytes, wireBytes, contentEncoding: encoding, seconds: (performance.now() - started) / 1000, matches }));
+      body.once('error', reject);
       res.once('error', reject);
     });
     req.once('error', reject);
@@ -207,7 +216,7 @@ export async function downloadRepeatedly(url: string, durationSec: number, minRu
   let matches = 0;
   const statuses = new Set<number>();
   while (runs < minRuns || performance.now() < deadline) {
-    const one = await download(url, needle);
+    const one = await download(url, needle === undefined ? {} : { needle });
     runs++;
     bytes += one.bytes;
     seconds += one.seconds;

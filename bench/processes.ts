@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -19,8 +18,10 @@ export interface SpawnOptions {
   args: string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** 'pipe' only for children that print a single ready line; a chatty pipe would cost the runner CPU. */
+  /** 'pipe' only for children that print a single ready line or one result; a chatty pipe would cost the runner CPU. */
   stdout?: 'ignore' | 'pipe';
+  /** A CPU list for `taskset -c` (e.g. "0" or "0-1"); unset: the runner's own affinity, which children inherit. */
+  cpus?: string;
 }
 
 const STDERR_TAIL_BYTES = 4096;
@@ -34,7 +35,9 @@ export class ProcessGroup {
 
   spawn(name: string, command: string, options: SpawnOptions): Child {
     // stdin stays a pipe: our own children exit when it closes, so even a SIGKILLed runner leaves no orphans.
-    const proc = spawn(command, options.args, {
+    // taskset execs the command, so the pid (and its /proc figures) are the command's own.
+    const [file, args]: [string, string[]] = options.cpus === undefined ? [command, options.args] : ['taskset', ['-c', options.cpus, command, ...options.args]];
+    const proc = spawn(file, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: ['pipe', options.stdout ?? 'ignore', 'pipe'],
@@ -107,6 +110,20 @@ export async function readReadyLine<T>(child: Child, timeoutMs = 15_000): Promis
   return JSON.parse(outcome) as T;
 }
 
+/** All a short-lived child prints on stdout, once it has exited 0; its stderr tail in the error otherwise. */
+export async function outputOf(child: Child): Promise<string> {
+  const stdout = child.process.stdout;
+  if (!stdout) throw new Error(`${child.name}: stdout is not a pipe`);
+  let text = '';
+  stdout.setEncoding('utf8');
+  stdout.on('data', (chunk: string) => {
+    text += chunk;
+  });
+  const code = await child.exited;
+  if (code !== 0) throw new Error(`${child.name} exited with ${code}. stderr:\n${child.stderrTail()}`);
+  return text;
+}
+
 /** Status code of one GET, or undefined when the connection fails (not listening yet). */
 export function probe(url: string, timeoutMs = 1000): Promise<number | undefined> {
   return new Promise((resolve) => {
@@ -145,49 +162,6 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** Resident set size in MB from /proc (Linux only), or undefined when the process is gone. */
-export function rssMb(pid: number): number | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
-    return kb === undefined ? undefined : Number(kb) / 1024;
-  } catch {
-    return undefined;
-  }
-}
-
-export interface RssSample {
-  startMb: number;
-  peakMb: number;
-  endMb: number;
-}
-
-/**
- * Samples RSS on a timer while a phase runs. A timer in the runner can lag under load, so
- * the interval is short enough that a transient peak of a large transfer is still seen.
- */
-export function sampleRss(pid: number, intervalMs = 20): { stop(): RssSample } {
-  const startMb = rssMb(pid) ?? 0;
-  let peakMb = startMb;
-  const timer = setInterval(() => {
-    const now = rssMb(pid);
-    if (now !== undefined && now > peakMb) peakMb = now;
-  }, intervalMs);
-  return {
-    stop() {
-      clearInterval(timer);
-      const endMb = rssMb(pid) ?? peakMb;
-      return { startMb, peakMb: Math.max(peakMb, endMb), endMb };
-    },
-  };
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 export function log(message: string): void {

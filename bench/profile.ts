@@ -80,9 +80,7 @@ export async function profile(group: ProcessGroup, options: ProfileOptions): Pro
     const parsed = JSON.parse(await readFile(join(profileDir, file), 'utf8')) as CpuProfile;
     process.stdout.write(formatProfile(parsed, options));
   } finally {
-    await group.stopAll();
-    await env.issuer.close();
-    await rm(env.config.dir, { recursive: true, force: true });
+    await env.close();
     await rm(profileDir, { recursive: true, force: true });
   }
 }

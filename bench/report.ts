@@ -1,60 +1,63 @@
-export interface Row {
-  scenario: string;
-  via: string;
-  reqPerSec?: number;
-  p50Ms?: number;
-  p99Ms?: number;
-  mbPerSec?: number;
-  /** Proxy RSS during the phase: peak, and growth over the phase's start when it matters. */
-  rss?: { peakMb: number; growthMb?: number };
-  /** Against the scenario's reference row (direct, or rewriteUrls off). */
-  ratio?: number;
-  note?: string;
+/** Markdown tables and PASS/FAIL lines, so the same text reads in a terminal and pastes into RESULTS.md. */
+
+export interface Table {
+  title: string;
+  columns: readonly string[];
+  rows: ReadonlyArray<readonly string[]>;
 }
 
-const COLUMNS = ['scenario', 'via', 'req/s', 'p50 ms', 'p99 ms', 'MB/s', 'proxy RSS MB', 'ratio', 'note'] as const;
-
-/** A Markdown table, so the same text reads in a terminal and pastes into RESULTS.md. */
-export function formatTable(rows: readonly Row[]): string {
-  const cells = rows.map((row) => [
-    row.scenario,
-    row.via,
-    fixed(row.reqPerSec, 0),
-    fixed(row.p50Ms, 3),
-    fixed(row.p99Ms, 3),
-    fixed(row.mbPerSec, 1),
-    row.rss ? `${row.rss.peakMb.toFixed(1)}${row.rss.growthMb === undefined ? '' : ` (+${row.rss.growthMb.toFixed(1)})`}` : '',
-    row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}×`,
-    row.note ?? '',
-  ]);
-  const widths = COLUMNS.map((title, index) => Math.max(title.length, ...cells.map((line) => line[index]!.length)));
-  const line = (values: readonly string[]): string => `| ${values.map((value, index) => value.padEnd(widths[index]!)).join(' | ')} |`;
-  return [line(COLUMNS), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+export function formatTable(table: Table): string {
+  const widths = table.columns.map((title, index) => Math.max(title.length, ...table.rows.map((row) => (row[index] ?? '').length)));
+  const line = (values: readonly string[]): string => `| ${widths.map((width, index) => (values[index] ?? '').padEnd(width)).join(' | ')} |`;
+  return [`### ${table.title}`, '', line(table.columns), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...table.rows.map(line)].join('\n');
 }
 
-function fixed(value: number | undefined, digits: number): string {
+/** A number for a table cell; blank when not measured. */
+export function fixed(value: number | undefined, digits: number): string {
   return value === undefined || Number.isNaN(value) ? '' : value.toFixed(digits);
+}
+
+export function times(value: number | undefined): string {
+  return value === undefined || Number.isNaN(value) ? '' : `${value.toFixed(2)}×`;
 }
 
 export interface Verdict {
   id: string;
   title: string;
-  /** undefined: could not be measured (e.g. a comparator is missing). */
-  pass: boolean | undefined;
+  /** undefined: could not be measured (a comparator or a feature is missing); 'info': measured, no target. */
+  pass: boolean | undefined | 'info';
   detail: string;
 }
 
 export function formatVerdicts(verdicts: readonly Verdict[]): string {
-  return verdicts.map((v) => `${v.pass === undefined ? 'SKIP' : v.pass ? 'PASS' : 'FAIL'} ${v.id} ${v.title}: ${v.detail}`).join('\n');
+  const word = (pass: Verdict['pass']): string => (pass === 'info' ? 'INFO' : pass === undefined ? 'SKIP' : pass ? 'PASS' : 'FAIL');
+  return verdicts.map((v) => `${word(v.pass)} ${v.id} ${v.title}: ${v.detail}`).join('\n');
 }
 
-/** Builds a verdict from a measured value and a threshold, with the numbers in the detail line. */
-export function atLeast(id: string, title: string, measured: number | undefined, threshold: number, unit = '×'): Verdict {
-  if (measured === undefined || Number.isNaN(measured)) return { id, title, pass: undefined, detail: 'not measured' };
-  return { id, title, pass: measured >= threshold, detail: `${measured.toFixed(2)}${unit} (target ≥ ${threshold}${unit})` };
+const NOT_MEASURED = (id: string, title: string, why = 'not measured'): Verdict => ({ id, title, pass: undefined, detail: why });
+
+/** measured ≥ threshold, with the numbers in the detail line. */
+export function atLeast(id: string, title: string, measured: number | undefined, threshold: number, unit = '×', digits = 2): Verdict {
+  if (measured === undefined || Number.isNaN(measured)) return NOT_MEASURED(id, title);
+  return { id, title, pass: measured >= threshold, detail: `${measured.toFixed(digits)}${unit} (target ≥ ${threshold}${unit})` };
 }
 
+/** measured ≤ threshold. */
+export function atMost(id: string, title: string, measured: number | undefined, threshold: number, unit: string, digits = 1): Verdict {
+  if (measured === undefined || Number.isNaN(measured)) return NOT_MEASURED(id, title);
+  return { id, title, pass: measured <= threshold, detail: `${measured.toFixed(digits)}${unit} (target ≤ ${threshold}${unit})` };
+}
+
+/** measured < threshold. */
 export function below(id: string, title: string, measured: number | undefined, threshold: number, unit: string, digits = 1): Verdict {
-  if (measured === undefined || Number.isNaN(measured)) return { id, title, pass: undefined, detail: 'not measured' };
+  if (measured === undefined || Number.isNaN(measured)) return NOT_MEASURED(id, title);
   return { id, title, pass: measured < threshold, detail: `${measured.toFixed(digits)}${unit} (target < ${threshold}${unit})` };
+}
+
+export function skipped(id: string, title: string, why: string): Verdict {
+  return NOT_MEASURED(id, title, why);
+}
+
+export function info(id: string, title: string, detail: string): Verdict {
+  return { id, title, pass: 'info', detail };
 }

@@ -3,8 +3,9 @@
  * generator's event loop. Prints {"port":N,...} on stdout when ready and exits when its
  * stdin closes (the runner went away).
  *
- *   GET  /api/small          ~2 KB OData-style JSON
+ *   GET  /api/small          ~2.3 KB OData-style JSON
  *   GET  /odata/Big          one JSON page of BIG_PAGE_MB with absolute upstream URLs
+ *   GET  /odata/BigGz        the same page, always gzip-encoded (as many OData services send it)
  *   GET  /stream?bytes=N     N bytes of octet-stream, from one reused buffer
  *
  * Every request must carry `Authorization: Bearer …`, so a proxy that forgot the token
@@ -12,28 +13,19 @@
  */
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { JSON_TYPE, smallBody } from './payloads.ts';
 
 export interface UpstreamReady {
   port: number;
   /** Absolute upstream URLs in the big page: the count a rewriting proxy must replace. */
   bigPageUrls: number;
   bigPageBytes: number;
+  bigPageGzipBytes: number;
 }
 
 const BIG_PAGE_MB = Number(process.env.BENCH_BIG_PAGE_MB ?? 56);
 const STREAM_CHUNK = Buffer.alloc(64 * 1024, 'x');
-const JSON_TYPE = 'application/json;odata.metadata=minimal;odata.streaming=true;charset=utf-8';
-
-function smallBody(base: string): Buffer {
-  const rows = [];
-  for (let id = 1; id <= 12; id++) {
-    rows.push({ Id: id, Name: `Customer ${id}`, City: 'Utrecht', Country: 'NL', Revenue: 1234.5 * id, Active: id % 2 === 0 });
-  }
-  let body = JSON.stringify({ '@odata.context': `${base}/api/$metadata#Customers`, value: rows, '@odata.nextLink': `${base}/api/Customers?$skiptoken=12` });
-  // Pad to ~2 KB with a field real services also send, so the size matches the scenario.
-  body = body.slice(0, -1) + `,"Note":"${'n'.repeat(Math.max(0, 2048 - body.length - 10))}"}`;
-  return Buffer.from(body);
-}
 
 /** Built once: generating 50+ MB per request would measure the upstream, not the proxy. */
 function bigPage(root: string): { body: Buffer; urls: number } {
@@ -79,6 +71,7 @@ function main(): void {
   // Filled in once the port is known: the bodies carry the upstream's own absolute URLs.
   let small: Buffer = Buffer.alloc(0);
   let big: { body: Buffer; urls: number } = { body: Buffer.alloc(0), urls: 0 };
+  let bigGzip: Buffer = Buffer.alloc(0);
 
   const server = createServer((req, res) => {
     if (!/^Bearer \S+/.test(req.headers.authorization ?? '')) {
@@ -90,6 +83,8 @@ function main(): void {
       res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': String(small.length) }).end(small);
     } else if (url === '/odata/Big') {
       res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': String(big.body.length) }).end(big.body);
+    } else if (url === '/odata/BigGz') {
+      res.writeHead(200, { 'content-type': JSON_TYPE, 'content-encoding': 'gzip', 'content-length': String(bigGzip.length) }).end(bigGzip);
     } else if (url.startsWith('/stream?bytes=')) {
       const bytes = Number(url.slice('/stream?bytes='.length));
       if (!Number.isSafeInteger(bytes) || bytes < 0) res.writeHead(400).end();
@@ -106,7 +101,8 @@ function main(): void {
     const base = `http://127.0.0.1:${port}`;
     small = smallBody(base);
     big = bigPage(`${base}/odata`);
-    const ready: UpstreamReady = { port, bigPageUrls: big.urls, bigPageBytes: big.body.length };
+    bigGzip = gzipSync(big.body, { level: 6 });
+    const ready: UpstreamReady = { port, bigPageUrls: big.urls, bigPageBytes: big.body.length, bigPageGzipBytes: bigGzip.length };
     process.stdout.write(`${JSON.stringify(ready)}\n`);
   });
 

@@ -1,0 +1,70 @@
+/**
+ * Start-up and the cold burst: five fresh processes of the main build (spawn until /healthz
+ * answers, idle RSS after a settle), then 1000 concurrent requests at the last one, which
+ * has never fetched a token: the issuer must see exactly one token request. Start-up runs
+ * on all CPUs, as on a user's machine (Node starts several threads); the last process is
+ * then moved onto the system-under-test CPU and serves the later scenarios.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Context } from './context.ts';
+import { burst } from './load.ts';
+import { repin } from './pinning.ts';
+import { log } from './processes.ts';
+import { totalRssMb, processTree } from './procfs.ts';
+import { ROUTES, startBearerProxy, type RunningProxy } from './proxy.ts';
+import { below, type Verdict } from './report.ts';
+import { median } from './rounds.ts';
+
+const COLD_REQUESTS = 1000;
+const STARTUP_RUNS = 5;
+
+export interface StartupResult {
+  lines: string[];
+  verdicts: Verdict[];
+  idleMb: number;
+}
+
+export async function startup(ctx: Context): Promise<StartupResult> {
+  const { env } = ctx;
+  const startups: number[] = [];
+  const idle: number[] = [];
+  let last: RunningProxy | undefined;
+  for (let run = 0; run < STARTUP_RUNS; run++) {
+    const cpus = ctx.placement.pinned ? ctx.placement.all : undefined;
+    const proxy = await startBearerProxy(env.group, env.config, { logLevel: ctx.info.logLevel, ...(ctx.info.cli ? { cli: ctx.info.cli } : {}), ...(cpus === undefined ? {} : { cpus }) });
+    startups.push(proxy.startupMs);
+    await sleep(1000); // lazy module loading and the first GC happen right after the listen
+    idle.push(totalRssMb(processTree(proxy.child.pid)) ?? Number.NaN);
+    if (run < STARTUP_RUNS - 1) await env.group.stop(proxy.child);
+    last = proxy;
+  }
+  if (ctx.placement.sut !== undefined) repin(last!.child.pid, ctx.placement.sut);
+  log(`startup ${startups.map((ms) => ms.toFixed(0)).join(', ')} ms; idle RSS ${idle.map((mb) => mb.toFixed(1)).join(', ')} MB`);
+
+  const before = env.issuer.tokenRequests;
+  log(`cold start: ${COLD_REQUESTS} concurrent requests to a fresh proxy`);
+  const cold = await burst(`${last!.url}${ROUTES.api}/small`, COLD_REQUESTS);
+  const tokenRequests = env.issuer.tokenRequests - before;
+  const statuses = Object.entries(cold.statuses).map(([status, n]) => `${status}×${n}`).join(' ');
+  const idleMb = median(idle);
+  ctx.lineup.adopt(ctx.info, last!, idleMb);
+
+  const startupMs = median(startups);
+  return {
+    idleMb,
+    lines: [
+      `startup (spawn → /healthz 200), ${STARTUP_RUNS} fresh processes on CPUs ${ctx.placement.all}: ${startups.map((ms) => ms.toFixed(0)).join(', ')} ms, median ${startupMs.toFixed(0)} ms`,
+      `idle RSS 1 s after ready: ${idle.map((mb) => mb.toFixed(1)).join(', ')} MB, median ${idleMb.toFixed(1)} MB`,
+      `cold start, ${COLD_REQUESTS} concurrent requests to a fresh proxy: ${tokenRequests} token request(s); ${statuses}; ${cold.seconds.toFixed(2)} s`,
+    ],
+    verdicts: [
+      {
+        id: 'cold',
+        title: `${COLD_REQUESTS} concurrent cold requests → 1 token request`,
+        pass: tokenRequests === 1 && cold.failed === 0,
+        detail: `${tokenRequests} token request(s) at the issuer, ${cold.ok}/${COLD_REQUESTS} answered 200`,
+      },
+      below('startup', 'startup, spawn → /healthz 200 (median)', startupMs, 500, ' ms', 0),
+    ],
+  };
+}
