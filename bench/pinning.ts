@@ -51,7 +51,7 @@ export function place(mode: PinMode): Placement {
 }
 
 /** Moves a running process, all its threads, onto `cpus`. */
-export function repin(pid: number, cpus: string): void {
+function repin(pid: number, cpus: string): void {
   const moved = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { encoding: 'utf8' });
   if (moved.status !== 0) throw new Error(`taskset -a -p -c ${cpus} ${pid} failed: ${moved.stderr.trim()}`);
 }

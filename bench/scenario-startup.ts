@@ -2,13 +2,13 @@
  * Start-up and the cold burst: five fresh processes of the main build (spawn until /healthz
  * answers, idle RSS after a settle), then 1000 concurrent requests at the last one, which
  * has never fetched a token: the issuer must see exactly one token request. Start-up runs
- * on all CPUs, as on a user's machine (Node starts several threads); the last process is
- * then moved onto the system-under-test CPU and serves the later scenarios.
+ * on all CPUs, as on a user's machine (Node starts several threads). The processes are
+ * stopped afterwards: 1000 sockets leave memory behind that the load scenarios' RSS
+ * figures should not inherit, so those start a fresh one.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from './context.ts';
 import { burst } from './load.ts';
-import { repin } from './pinning.ts';
 import { log } from './processes.ts';
 import { totalRssMb, processTree } from './procfs.ts';
 import { ROUTES, startBearerProxy, type RunningProxy } from './proxy.ts';
@@ -38,7 +38,6 @@ export async function startup(ctx: Context): Promise<StartupResult> {
     if (run < STARTUP_RUNS - 1) await env.group.stop(proxy.child);
     last = proxy;
   }
-  if (ctx.placement.sut !== undefined) repin(last!.child.pid, ctx.placement.sut);
   log(`startup ${startups.map((ms) => ms.toFixed(0)).join(', ')} ms; idle RSS ${idle.map((mb) => mb.toFixed(1)).join(', ')} MB`);
 
   const before = env.issuer.tokenRequests;
@@ -46,8 +45,8 @@ export async function startup(ctx: Context): Promise<StartupResult> {
   const cold = await burst(`${last!.url}${ROUTES.api}/small`, COLD_REQUESTS);
   const tokenRequests = env.issuer.tokenRequests - before;
   const statuses = Object.entries(cold.statuses).map(([status, n]) => `${status}×${n}`).join(' ');
+  await env.group.stop(last!.child);
   const idleMb = median(idle);
-  ctx.lineup.adopt(ctx.info, last!, idleMb);
 
   const startupMs = median(startups);
   return {

@@ -9,7 +9,7 @@ import type { Environment } from './environment.ts';
 import type { Placement } from './pinning.ts';
 import { processTree, totalRssMb } from './procfs.ts';
 import { log, type Child } from './processes.ts';
-import { ROUTES, startBearerProxy, writeProxyConfig, type ProxyConfig, type RunningProxy, type StartProxyOptions } from './proxy.ts';
+import { ROUTES, startBearerProxy, writeProxyConfig, type ProxyConfig, type StartProxyOptions } from './proxy.ts';
 
 export type SystemKind = 'direct' | 'undici' | 'http-proxy' | 'nginx' | 'bearer-proxy';
 
@@ -23,7 +23,7 @@ export interface System {
   /** Path prefix that maps to the upstream's root: bearer-proxy routes by prefix, the others forward paths as they are. */
   rootPrefix: string;
   child?: Child;
-  /** RSS 1 s after the system answered, before any load; from the startup scenario's median for the main build. */
+  /** RSS 1 s after the system answered, before any load. */
   idleMb?: number;
   /** The processes to measure: the system's own and any it forked (workers). Empty for a direct connection. */
   pids(): number[];
@@ -88,13 +88,7 @@ export class Lineup {
     const cached = this.#bearers.get(variant.key);
     if (cached) return cached;
     const running = await startBearerProxy(this.#env.group, this.#env.config, this.#startOptions(variant));
-    return this.adopt(variant, running);
-  }
-
-  /** A proxy someone else started (the startup scenario's last fresh process), with its idle RSS already known. */
-  adopt(variant: BearerVariant, running: RunningProxy, idleMb?: number): System {
     const system = fromChild(variant.key, 'bearer-proxy', variant.name, running.url, ROUTES.stream, running.child);
-    if (idleMb !== undefined) system.idleMb = idleMb;
     this.#bearers.set(variant.key, system);
     return system;
   }
