@@ -164,6 +164,9 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Kept here for the scripts that import it from this module. */
+export { median } from './rounds.ts';
+
 export function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
 }

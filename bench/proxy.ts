@@ -40,6 +40,17 @@ export function buildIsStale(): boolean {
   return newer(join(REPO_ROOT, 'src')) || statSync(join(REPO_ROOT, 'package.json')).mtimeMs > built;
 }
 
+/** The commit the build came from, marked when src/ has uncommitted edits, so a result can be traced to its code. */
+export function sourceRevision(): string {
+  const git = (...args: string[]): string | undefined => {
+    const result = spawnSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' });
+    return result.status === 0 ? result.stdout.trim() : undefined;
+  };
+  const commit = git('rev-parse', '--short', 'HEAD');
+  if (commit === undefined) return 'unknown revision (not a git checkout)';
+  return git('status', '--porcelain', '--', 'src')?.length ? `${commit} + uncommitted changes in src/` : commit;
+}
+
 /** Whether a build's CLI knows `serve --workers N` (the multi-core mode of issue 19). */
 export function supportsWorkers(cli: string): boolean {
   const help = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' });
