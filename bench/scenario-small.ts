@@ -22,6 +22,8 @@ export interface Summary {
   peakMb: number;
   spreadPct: number;
   cpuSpreadPct: number;
+  /** Share of one CPU the system's processes were busy: near 100% pinned means the system, not the load side, was the limit. */
+  busyPct: number;
   failures: number;
 }
 
@@ -43,6 +45,7 @@ export function summarize(system: System, phases: Phase[]): Summary {
     peakMb: Math.max(...phases.map((p) => p.peakMb)),
     spreadPct: spread(phases.map((p) => p.reqPerSec)),
     cpuSpreadPct: spread(phases.map((p) => p.cpuUsPerReq)),
+    busyPct: median(phases.map((p) => (p.cpuSeconds / p.seconds) * 100)),
     failures: phases.reduce((sum, p) => sum + p.failures, 0),
   };
 }
@@ -52,8 +55,10 @@ async function workerSystems(ctx: Context): Promise<{ systems: System[]; skipped
   const cli = ctx.info.cli ?? CLI;
   if (!supportsWorkers(cli)) return { systems: [], skipped: '--workers not supported by this build' };
   const all = ctx.placement.all;
-  const one: BearerVariant = { ...ctx.info, key: 'workers-1', name: `bearer-proxy info, 1 process, CPUs ${all}`, cpus: all };
-  const two: BearerVariant = { ...ctx.info, key: 'workers-2', name: `bearer-proxy info, --workers 2, CPUs ${all}`, cpus: all, workers: 2 };
+  // Unpinned, nothing is pinned and taskset may be missing: the runner's affinity is already all CPUs.
+  const cpus = ctx.placement.pinned ? { cpus: all } : {};
+  const one: BearerVariant = { ...ctx.info, key: 'workers-1', name: `bearer-proxy info, 1 process, CPUs ${all}`, ...cpus };
+  const two: BearerVariant = { ...ctx.info, key: 'workers-2', name: `bearer-proxy info, --workers 2, CPUs ${all}`, ...cpus, workers: 2 };
   try {
     return { systems: [await ctx.lineup.bearer(one), await ctx.lineup.bearer(two)] };
   } catch (error) {
@@ -104,6 +109,7 @@ function smallTable(summaries: Map<string, Summary>, rounds: number): Table {
     Number.isNaN(s.spreadPct) ? '' : `${s.spreadPct.toFixed(1)}%`,
     fixed(s.cpuUsPerReq, 0),
     Number.isNaN(s.cpuSpreadPct) ? '' : `${s.cpuSpreadPct.toFixed(1)}%`,
+    Number.isNaN(s.busyPct) ? '' : `${s.busyPct.toFixed(0)}%`,
     fixed(s.p50Ms, 2),
     fixed(s.p99Ms, 2),
     fixed(s.system.idleMb, 1),
@@ -114,7 +120,7 @@ function smallTable(summaries: Map<string, Summary>, rounds: number): Table {
   ]);
   return {
     title: `Small JSON (${rounds} interleaved rounds, medians)`,
-    columns: ['system', 'req/s', 'range', 'CPU µs/req', 'range', 'p50 ms', 'p99 ms', 'idle RSS MB', 'load RSS MB', '× undici', '× http-proxy', 'req/s per round'],
+    columns: ['system', 'req/s', 'range', 'CPU µs/req', 'range', 'CPU busy', 'p50 ms', 'p99 ms', 'idle RSS MB', 'load RSS MB', '× undici', '× http-proxy', 'req/s per round'],
     rows,
   };
 }

@@ -37,6 +37,8 @@ export interface TransferSummary {
   spreadPct: number;
   /** Proxy CPU seconds per transferred body. */
   cpuSecondsPerBody: number;
+  /** Share of one CPU the system was busy during the transfers. */
+  busyPct: number;
   peakMb: number;
   /** Largest RSS rise over the start of any one phase (after the warm-up download). */
   growthMb: number;
@@ -91,6 +93,7 @@ async function runCases(ctx: Context, cases: readonly Case[], perPhase: number):
           wireMbPerSec: median(list.map((p) => p.wireMbPerSec)),
           spreadPct: spread(list.map((p) => p.mbPerSec)),
           cpuSecondsPerBody: median(list.map((p) => p.cpuSeconds / p.requests)),
+          busyPct: median(list.map((p) => (p.cpuSeconds / p.seconds) * 100)),
           peakMb: Math.max(...list.map((p) => p.peakMb)),
           growthMb: Math.max(...list.map((p) => p.growthMb)),
           problems: problems.get(item.key)!,
@@ -106,6 +109,7 @@ function rows(summaries: Map<string, TransferSummary>, reference: (s: TransferSu
     fixed(s.mbPerSec, 0),
     Number.isNaN(s.spreadPct) ? '' : `${s.spreadPct.toFixed(1)}%`,
     fixed(s.cpuSecondsPerBody, 2),
+    Number.isNaN(s.busyPct) ? '' : `${s.busyPct.toFixed(0)}%`,
     Number.isFinite(s.peakMb) ? s.peakMb.toFixed(1) : '',
     Number.isFinite(s.growthMb) ? `+${s.growthMb.toFixed(1)}` : '',
     ...reference(s),
@@ -132,7 +136,7 @@ export async function stream(ctx: Context): Promise<{ table: Table; summaries: M
     summaries,
     table: {
       title: `1 GiB stream (${settings.rounds} interleaved rounds, medians)`,
-      columns: ['system', 'MB/s', 'range', 'CPU s/GiB', 'peak RSS MB', 'RSS growth MB', '× undici', '× http-proxy', 'problems'],
+      columns: ['system', 'MB/s', 'range', 'CPU s/GiB', 'CPU busy', 'peak RSS MB', 'RSS growth MB', '× undici', '× http-proxy', 'problems'],
       rows: rows(summaries, (s) => [undici ? times(s.mbPerSec / undici.mbPerSec) : '', httpProxy ? times(s.mbPerSec / httpProxy.mbPerSec) : '']),
     },
   };
@@ -159,7 +163,7 @@ export async function rewrite(ctx: Context): Promise<{ table: Table; summaries: 
     summaries,
     table: {
       title: `OData page ${(page / 1e6).toFixed(0)} MB with ${urls} absolute URLs, rewriting off vs on (${settings.rounds} rounds × ${PAGES_PER_PHASE} pages, medians)`,
-      columns: ['system', 'MB/s', 'range', 'CPU s/page', 'peak RSS MB', 'RSS growth MB', 'on ÷ off', 'problems'],
+      columns: ['system', 'MB/s', 'range', 'CPU s/page', 'CPU busy', 'peak RSS MB', 'RSS growth MB', 'on ÷ off', 'problems'],
       rows: rows(summaries, (s) => {
         const key = [...summaries].find(([, value]) => value === s)![0];
         const off = key.endsWith(' on') ? summaries.get(`${key.slice(0, -3)} off`) : undefined;
@@ -215,7 +219,7 @@ export async function gzip(ctx: Context): Promise<{ table?: Table; summaries: Ma
     summaries,
     table: {
       title: `gzip-encoded OData page, ${(page / 1e6).toFixed(0)} MB decoded (${settings.rounds} rounds, medians; MB/s of decoded body)`,
-      columns: ['case', 'MB/s', 'range', 'CPU s/page', 'peak RSS MB', 'RSS growth MB', 'wire MB/s', '× loopback', 'problems'],
+      columns: ['case', 'MB/s', 'range', 'CPU s/page', 'CPU busy', 'peak RSS MB', 'RSS growth MB', 'wire MB/s', '× loopback', 'problems'],
       rows: rows(summaries, (s) => [fixed(s.wireMbPerSec, 1), times(s.mbPerSec / loopback.mbPerSec)]),
     },
   };

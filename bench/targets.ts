@@ -13,6 +13,15 @@ export interface Measured {
   idleMb?: number;
 }
 
+function appended(verdict: Verdict, text: string): Verdict {
+  return { ...verdict, detail: `${verdict.detail}; ${text}` };
+}
+
+/** Pinned, each proxy saturates its CPU, so the req/s ratio should be close to the inverse CPU-per-request ratio: a check on the numbers. */
+function withCpu(verdict: Verdict, ours: Summary, other: Summary): Verdict {
+  return appended(verdict, `CPU ${ours.cpuUsPerReq.toFixed(0)} vs ${other.cpuUsPerReq.toFixed(0)} µs/req, requests per CPU-second ${(other.cpuUsPerReq / ours.cpuUsPerReq).toFixed(2)}×`);
+}
+
 export function targets(m: Measured): Verdict[] {
   const verdicts: Verdict[] = [];
   const small = m.small?.summaries;
@@ -21,8 +30,8 @@ export function targets(m: Measured): Verdict[] {
     const undici = small.get('undici');
     const httpProxy = small.get('http-proxy');
     verdicts.push(
-      undici ? atLeast('19.1', 'small JSON req/s, bearer-proxy info ÷ undici forwarder', ours.reqPerSec / undici.reqPerSec, 0.9) : skipped('19.1', 'req/s vs undici forwarder', 'undici forwarder not in --systems'),
-      httpProxy ? atLeast('19.2', 'small JSON req/s, bearer-proxy info ÷ http-proxy', ours.reqPerSec / httpProxy.reqPerSec, 1.6) : skipped('19.2', 'req/s vs http-proxy', 'http-proxy not in --systems'),
+      undici ? withCpu(atLeast('19.1', 'small JSON req/s, bearer-proxy info ÷ undici forwarder', ours.reqPerSec / undici.reqPerSec, 0.9), ours, undici) : skipped('19.1', 'req/s vs undici forwarder', 'undici forwarder not in --systems'),
+      httpProxy ? withCpu(atLeast('19.2', 'small JSON req/s, bearer-proxy info ÷ http-proxy', ours.reqPerSec / httpProxy.reqPerSec, 1.6), ours, httpProxy) : skipped('19.2', 'req/s vs http-proxy', 'http-proxy not in --systems'),
       undici
         ? atMost('19.3', `small JSON p99, bearer-proxy info vs undici forwarder (${undici.p99Ms.toFixed(2)} ms)`, ours.p99Ms, Number(undici.p99Ms.toFixed(2)), ' ms', 2)
         : skipped('19.3', 'p99 vs undici forwarder', 'undici forwarder not in --systems'),
@@ -42,7 +51,13 @@ export function targets(m: Measured): Verdict[] {
     const ours = m.stream.get('info')!;
     const undici = m.stream.get('undici');
     verdicts.push(
-      undici ? atLeast('19.6', '1 GiB stream MB/s, bearer-proxy ÷ undici forwarder', ours.mbPerSec / undici.mbPerSec, 1) : skipped('19.6', '1 GiB stream vs undici forwarder', 'undici forwarder not in --systems'),
+      undici
+        ? appended(
+            atLeast('19.6', '1 GiB stream MB/s, bearer-proxy ÷ undici forwarder', ours.mbPerSec / undici.mbPerSec, 1),
+            `CPU ${ours.cpuSecondsPerBody.toFixed(2)} vs ${undici.cpuSecondsPerBody.toFixed(2)} s/GiB` +
+              (Math.max(ours.busyPct, undici.busyPct) < 90 ? ` (neither proxy saturated its CPU: the upstream and client side limit MB/s here, compare CPU s/GiB)` : ''),
+          )
+        : skipped('19.6', '1 GiB stream vs undici forwarder', 'undici forwarder not in --systems'),
       below('19.7', '1 GiB stream, RSS growth (largest over the rounds)', ours.growthMb, 20, ' MB'),
     );
   }
