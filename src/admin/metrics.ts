@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { BoundHistogram } from './bound-histogram.ts';
 import type { Clock } from '../clock.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
 
@@ -41,20 +42,10 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bearer_proxy_' });
   const requests = new Counter({ name: 'bearer_proxy_requests_total', help: 'Requests answered, by route and HTTP status.', labelNames: ['route', 'status'], registers: [registry] });
-  const duration = new Histogram({
-    name: 'bearer_proxy_request_duration_seconds',
-    help: 'Time from request to the end of the response, by route.',
-    labelNames: ['route'],
-    buckets: DURATION_BUCKETS,
-    registers: [registry],
-  });
-  const upstream = new Histogram({
-    name: 'bearer_proxy_upstream_duration_seconds',
-    help: 'Time until the upstream sent response headers, by route.',
-    labelNames: ['route'],
-    buckets: DURATION_BUCKETS,
-    registers: [registry],
-  });
+  const duration = new BoundHistogram('bearer_proxy_request_duration_seconds', 'Time from request to the end of the response, by route.', 'route', DURATION_BUCKETS);
+  const upstream = new BoundHistogram('bearer_proxy_upstream_duration_seconds', 'Time until the upstream sent response headers, by route.', 'route', DURATION_BUCKETS);
+  registry.registerMetric(duration as never);
+  registry.registerMetric(upstream as never);
   const inFlight = new Gauge({ name: 'bearer_proxy_requests_in_flight', help: 'Requests being served now.', registers: [registry] });
   const fetches = new Counter({
     name: 'bearer_proxy_token_fetches_total',
@@ -103,8 +94,8 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
   const forRoute = (route: string): RouteMetrics => {
     // By status code; a route sees only a handful of them.
     const byStatus = new Map<number, ReturnType<typeof requests.labels>>();
-    const durations = duration.labels(route);
-    const upstreamDurations = upstream.labels(route);
+    const observeDuration = duration.bind(route);
+    const observeUpstream = upstream.bind(route);
     const rewrittenCounter = rewrittenBytes.labels(route);
     return {
       requestFinished(status, seconds) {
@@ -112,9 +103,9 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
         let counter = byStatus.get(status);
         if (!counter) byStatus.set(status, (counter = requests.labels(route, String(status))));
         counter.inc();
-        durations.observe(seconds);
+        observeDuration(seconds);
       },
-      upstreamResponded: (seconds) => upstreamDurations.observe(seconds),
+      upstreamResponded: observeUpstream,
       rewritten: (bytes) => rewrittenCounter.inc(bytes),
     };
   };

@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.ts';
 import { isLoopbackHost } from '../inbound/loopback.ts';
+import { batchedAccessLog } from '../log/access-log.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { createProxyServer } from '../proxy/server.ts';
 import { loadFromCli } from './config-file.ts';
@@ -18,7 +19,9 @@ export interface ServeOptions {
 export type SignalSubscriber = (handler: (signal: string) => void, signals: readonly NodeJS.Signals[]) => void;
 
 export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSubscriber): Promise<number> {
-  const logger = createLogger({ level: parseLogLevel(options.logLevel, io.env.LOG_LEVEL), pretty: io.stdout.isTTY === true });
+  const level = parseLogLevel(options.logLevel, io.env.LOG_LEVEL);
+  const pretty = io.stdout.isTTY === true;
+  const logger = createLogger({ level, pretty });
   // Where the proxy really listens once started: a reload cannot move it.
   let listening: Config['listen'] | undefined;
   // Command-line overrides and the exposure check apply to every load, so a reload can
@@ -33,7 +36,8 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
   const { config, warnings, source } = load();
   for (const warning of warnings) logger.warn(warning);
 
-  const proxy = createProxyServer(config, { logger, version: packageVersion() });
+  // JSON access lines go out in batches; on a terminal each shows as it happens.
+  const proxy = createProxyServer(config, { logger, version: packageVersion(), ...(pretty ? {} : { accessLog: batchedAccessLog(level) }) });
   listening = config.listen;
   let url: string;
   try {

@@ -65,7 +65,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
  * share a millisecond, and formatting a Date for each was a visible share of a request's
  * cost. One cache per logger, not per module.
  */
-function cachedIsoTime(): () => string {
+export function cachedIsoTime(): () => string {
   let lastMs = -1;
   let text = '';
   return () => {

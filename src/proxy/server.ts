@@ -10,6 +10,7 @@ import type { Server } from '../http/lifecycle.ts';
 import { createAuthenticator } from '../inbound/auth.ts';
 import { LoginThrottle, type LoginThrottleOptions } from '../inbound/throttle.ts';
 import { createTransport, type FetchFunction } from '../http/transport.ts';
+import { loggerAccessLog, type AccessLog } from '../log/access-log.ts';
 import type { Logger } from '../log/logger.ts';
 import type { RouteTable } from '../routes/table.ts';
 import { createTokenProvider, type TokenProviderDeps } from '../tokens/factory.ts';
@@ -31,6 +32,8 @@ export interface ProxyServerDeps {
   env?: Record<string, string | undefined>;
   /** Shown on /_status. */
   version?: string;
+  /** Where access lines go (default: through the logger). */
+  accessLog?: AccessLog;
   /** How each token source answered each request (a test seam). */
   onTokenDemand?: TokenProviderDeps['onDemand'];
   /** Budget and idle timeout of request bodies held for replay (tests make them small). */
@@ -103,11 +106,13 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       renderStatusPage(buildStatusModel({ version: deps.version ?? 'unknown', startedAt, now: clock.now(), routes: current.routes, tokenProviders: current.tokenProviders, recentErrors })),
   };
   let draining = false;
+  const accessLog = deps.accessLog ?? loggerAccessLog(logger);
   const onRequest = createRequestHandler({
     state: () => state,
     admin,
     recentErrors,
     logger,
+    accessLog,
     draining: () => draining,
     replayBuffers,
     // A connection that just went idle would otherwise hold a draining server open until its keep-alive timeout.
@@ -154,6 +159,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
     async close(drainTimeoutMs) {
       draining = true;
       await listeners.close(drainTimeoutMs);
+      accessLog.flush();
       await transport.close();
     },
   };

@@ -1,0 +1,75 @@
+import pino, { type Logger } from 'pino';
+import { cachedIsoTime } from './logger.ts';
+
+/** One request's access line: only values that are safe to log (the path without its query, the user name, error codes and messages). */
+export interface AccessEntry {
+  requestId: string;
+  method: string | undefined;
+  path: string | undefined;
+  route: string | undefined;
+  status: number;
+  durationMs: number;
+  upstreamStatus: number | undefined;
+  tokenSource: string | undefined;
+  bytes: number | undefined;
+  user: string | undefined;
+  retriedWithNewToken?: true;
+  aborted?: true;
+  error?: Record<string, unknown>;
+}
+
+export interface AccessLog {
+  write(entry: AccessEntry): void;
+  /** Writes out what is held (at shutdown). */
+  flush(): void;
+}
+
+/**
+ * Access lines through a logger (tests, the terminal, the demo). Without generic
+ * redaction: the entry holds only safe values, and redaction cost about a sixth of the
+ * CPU per request here.
+ */
+export function loggerAccessLog(logger: Logger): AccessLog {
+  const child = logger.child({}, { redact: [] });
+  return { write: (entry) => child.info(entry, 'request'), flush: () => child.flush() };
+}
+
+/** Bytes held before a write; most lines are ~300 bytes, so about a dozen go out in one call. */
+const BATCH_BYTES = 4096;
+/** A quiet proxy's lines still go out within this long. */
+const BATCH_MS = 1000;
+
+/**
+ * JSON access lines to standard output (or another descriptor), in pino's own line format, serialised here for the
+ * fields an access line has and written in batches: a write call per request was the
+ * largest single cost of a proxied request after the HTTP work itself. Lines go out once
+ * 4 KiB are held or a second has passed, and on flush; a process killed outright loses at
+ * most that. Every other log line stays unbuffered, so a line about the proxy itself may
+ * come out ahead of access lines written just before it.
+ */
+export function batchedAccessLog(level: string, fd = 1): AccessLog {
+  if (pino.levels.values[level]! > pino.levels.values.info!) return { write: () => undefined, flush: () => undefined };
+  const destination = pino.destination({ dest: fd, sync: true, minLength: BATCH_BYTES, periodicFlush: BATCH_MS });
+  const time = cachedIsoTime();
+  return {
+    write: (entry) => void destination.write(serialise(entry, time())),
+    flush: () => destination.flushSync(),
+  };
+}
+
+/** pino's line for `info(entry, 'request')`: level, time, the fields in order (undefined ones left out), msg. */
+function serialise(entry: AccessEntry, time: string): string {
+  let line = `{"level":30${time},"requestId":${JSON.stringify(entry.requestId)}`;
+  if (entry.method !== undefined) line += `,"method":${JSON.stringify(entry.method)}`;
+  if (entry.path !== undefined) line += `,"path":${JSON.stringify(entry.path)}`;
+  if (entry.route !== undefined) line += `,"route":${JSON.stringify(entry.route)}`;
+  line += `,"status":${entry.status},"durationMs":${entry.durationMs}`;
+  if (entry.upstreamStatus !== undefined) line += `,"upstreamStatus":${entry.upstreamStatus}`;
+  if (entry.tokenSource !== undefined) line += `,"tokenSource":${JSON.stringify(entry.tokenSource)}`;
+  if (entry.bytes !== undefined) line += `,"bytes":${entry.bytes}`;
+  if (entry.user !== undefined) line += `,"user":${JSON.stringify(entry.user)}`;
+  if (entry.retriedWithNewToken) line += ',"retriedWithNewToken":true';
+  if (entry.aborted) line += ',"aborted":true';
+  if (entry.error !== undefined) line += `,"error":${JSON.stringify(entry.error)}`;
+  return `${line},"msg":"request"}\n`;
+}

@@ -1,0 +1,72 @@
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import t from 'tap';
+import { batchedAccessLog, loggerAccessLog, type AccessEntry } from '../../src/log/access-log.ts';
+import { createLogger } from '../../src/log/logger.ts';
+
+const full: AccessEntry = {
+  requestId: 'req-1',
+  method: 'GET',
+  path: '/sales/Orders("a\\"b")',
+  route: '/sales',
+  status: 502,
+  durationMs: 12.34,
+  upstreamStatus: 401,
+  tokenSource: 'lake',
+  bytes: 2048,
+  user: 'gw ünïcode',
+  retriedWithNewToken: true,
+  aborted: true,
+  error: { code: 'UPSTREAM_REJECTED_TOKEN', message: 'quote " and \n newline', cause: { name: 'Error' } },
+};
+const sparse: AccessEntry = { requestId: 'req-2', method: 'GET', path: '/nowhere', route: undefined, status: 404, durationMs: 0.1, upstreamStatus: undefined, tokenSource: undefined, bytes: undefined, user: undefined };
+
+/** What pino itself writes for info(entry, 'request'): the batched log must write the same lines. */
+function throughPino(entries: AccessEntry[]): Array<Record<string, unknown>> {
+  const lines: string[] = [];
+  const logger = createLogger({ destination: new Writable({ write: (chunk: Buffer, _encoding, done) => done(void lines.push(chunk.toString())) }) });
+  const log = loggerAccessLog(logger);
+  for (const entry of entries) log.write(entry);
+  return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+t.test('batched lines are pino’s lines for the same entries, fields and order alike', async (t) => {
+  const file = join(t.testdir(), 'access.log');
+  const fd = openSync(file, 'w');
+  const log = batchedAccessLog('info', fd);
+  log.write(full);
+  log.write(sparse);
+  t.equal(readFileSync(file, 'utf8'), '', 'held until 4 KiB, a second, or a flush');
+  log.flush();
+  closeSync(fd);
+  const written = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const expected = throughPino([full, sparse]);
+  const withoutTime = (line: Record<string, unknown>) => ({ ...line, time: undefined });
+  t.same(written.map(withoutTime), expected.map(withoutTime));
+  t.same(written.map((line) => Object.keys(line)), expected.map((line) => Object.keys(line)), 'keys in pino’s order');
+  t.match(written[0]!.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+});
+
+t.test('lines go out once 4 KiB are held, whole', async (t) => {
+  const file = join(t.testdir(), 'access.log');
+  const fd = openSync(file, 'w');
+  const log = batchedAccessLog('info', fd);
+  t.teardown(() => closeSync(fd));
+  for (let i = 0; i < 40; i++) log.write({ ...sparse, requestId: `req-${i}` });
+  const text = readFileSync(file, 'utf8');
+  t.ok(text.length >= 4096, `written without a flush (${text.length} bytes)`);
+  t.ok(text.endsWith('\n'), 'only whole lines');
+  log.flush();
+  t.equal(readFileSync(file, 'utf8').trim().split('\n').length, 40);
+});
+
+t.test('above info, nothing is written', async (t) => {
+  const file = join(t.testdir(), 'access.log');
+  const fd = openSync(file, 'w');
+  const log = batchedAccessLog('warn', fd);
+  log.write(full);
+  log.flush();
+  closeSync(fd);
+  t.equal(readFileSync(file, 'utf8'), '');
+});
