@@ -3,7 +3,7 @@
 // runs, so `--version`, `--help` and usage mistakes start no dependency (issue 13).
 import * as nodeModule from 'node:module';
 import { parseCommandLine } from './cli/args.ts';
-import { packageVersion, print, UsageError, type CliIo } from './cli/io.ts';
+import { packageVersion, print, UsageError, type CliIo, type IpcChannel } from './cli/io.ts';
 import type { SignalSubscriber } from './cli/serve.ts';
 
 async function main(io: CliIo, onSignal: SignalSubscriber): Promise<number> {
@@ -42,6 +42,8 @@ const io: CliIo = {
   argv: process.argv.slice(2),
   env: process.env,
   cwd: process.cwd(),
+  entry: process.argv[1],
+  ...(process.send ? { ipc: process as IpcChannel } : {}),
   stdout: process.stdout,
   // Opening a standard stream costs a few ms: only failures write to stderr, only hash-password reads stdin.
   get stderr() {

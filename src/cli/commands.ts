@@ -48,7 +48,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'serve',
     summary: 'run the proxy (the default command)',
-    flags: ['config', 'host', 'port', 'log-level', 'allow-anonymous-remote'],
+    flags: ['config', 'host', 'port', 'log-level', 'workers', 'allow-anonymous-remote'],
     description: [
       'Reads the config file, listens (http://localhost:8080, on 127.0.0.1 and ::1, unless the file or a flag says otherwise) and forwards each request to its route\'s target with a bearer token injected.',
       'The file is read again when it changes or on SIGHUP (an invalid file keeps the old config serving); SIGTERM or Ctrl+C drains requests in flight and exits 0. Logs go to standard output: JSON, or readable lines on a terminal.',
@@ -58,10 +58,11 @@ export const COMMANDS: readonly CommandSpec[] = [
       ['bearer-proxy', 'serve ./proxy.yaml on http://localhost:8080'],
       ['bearer-proxy serve -c /etc/bearer-proxy/proxy.yaml --port 9090', 'another file, another port'],
       ['LOG_LEVEL=warn bearer-proxy', 'log only warnings and errors'],
+      ['bearer-proxy --workers 2', 'two processes on one port, for a host with two cores or more'],
     ],
     docs: { anchor: 'running-it', title: 'Running it' },
     run: async ({ io, values, onSignal }) =>
-      (await import('./serve.ts')).serve(io, { config: values.config, host: values.host, port: values.port, logLevel: values['log-level'], allowAnonymousRemote: values['allow-anonymous-remote'] }, onSignal),
+      (await import('./serve.ts')).serve(io, { config: values.config, host: values.host, port: values.port, logLevel: values['log-level'], workers: values.workers, allowAnonymousRemote: values['allow-anonymous-remote'] }, onSignal),
   },
   {
     name: 'check',

@@ -28,6 +28,7 @@ export const FLAGS = {
   host: { type: 'string', value: 'HOST', description: 'address to listen on, instead of listen.host; 0.0.0.0 is every interface', default: 'listen.host, else localhost (127.0.0.1 and ::1)' },
   port: { type: 'string', value: 'PORT', description: 'port to listen on, instead of listen.port; 0 takes a free one', default: 'listen.port, else 8080', range: [0, 65535] },
   'log-level': { type: 'string', value: 'LEVEL', description: 'how much to log', default: '$LOG_LEVEL, else info', choices: LOG_LEVELS },
+  workers: { type: 'string', value: 'N', description: 'serve with N processes sharing the port, one per core; tokens are still fetched once for all of them', default: '1', range: [1, 64] },
   'allow-anonymous-remote': { type: 'boolean', description: 'start even though inbound.anonymous is "any" and the address is not loopback: anyone who reaches the port then uses your tokens' },
   'fetch-tokens': { type: 'boolean', description: 'also fetch one token from each token source, and show what the IdP answered' },
   raw: { type: 'boolean', description: 'print only the token itself, for scripts; it is a credential, so keep it out of logs and chats' },

@@ -9,6 +9,17 @@ export interface CliIo {
   stderr: NodeJS.WritableStream;
   stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
   cwd: string;
+  /** The script this process runs (what a `--workers` primary starts again in each worker). */
+  entry?: string | undefined;
+  /** The link to the parent process, when there is one (a `--workers` worker's to its primary). */
+  ipc?: IpcChannel | undefined;
+}
+
+/** Messages to and from the parent process (node:cluster's process.send / 'message'). */
+export interface IpcChannel {
+  send(message: unknown): unknown;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  on(event: 'disconnect', listener: () => void): unknown;
 }
 
 /** A mistake by the user: printed as a message, never with a stack trace. */

@@ -7,38 +7,47 @@ import { loadFromCli } from './config-file.ts';
 import { LOG_LEVELS } from './flags.ts';
 import { reloadInto, watchConfigFile } from './reload.ts';
 import { packageVersion, UsageError, type CliIo } from './io.ts';
+import { sharedTokenSources } from '../tokens/shared-tokens.ts';
+import type { LoadedConfig } from '../config/load.ts';
 
 export interface ServeOptions {
   config?: string;
   host?: string;
   port?: string;
   logLevel?: string;
+  /** Processes to serve with (--workers); 1 serves in this process. */
+  workers?: string;
   allowAnonymousRemote?: boolean;
 }
 
 export type SignalSubscriber = (handler: (signal: string) => void, signals: readonly NodeJS.Signals[]) => void;
 
+/** Set by a `--workers` primary in each worker's environment. */
+export const WORKER_ENV = 'BEARER_PROXY_WORKER';
+
 export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSubscriber): Promise<number> {
+  const workers = Number(options.workers ?? 1);
+  const worker = io.env[WORKER_ENV] !== undefined && io.ipc !== undefined ? io.ipc : undefined;
+  if (workers > 1 && !worker) return (await import('./workers.ts')).servePrimary(io, options, workers, onSignal);
   const level = parseLogLevel(options.logLevel, io.env.LOG_LEVEL);
   const pretty = io.stdout.isTTY === true;
-  const logger = createLogger({ level, pretty });
-  // Where the proxy really listens once started: a reload cannot move it.
-  let listening: Config['listen'] | undefined;
-  // Command-line overrides and the exposure check apply to every load, so a reload can
-  // neither undo --port nor open anonymous access beyond loopback that a start would refuse.
-  const load = () => {
-    const loaded = loadFromCli(io, options.config);
-    if (options.host) loaded.config.listen.host = options.host;
-    if (options.port !== undefined) loaded.config.listen.port = parsePort(options.port);
-    checkExposure({ ...loaded.config, listen: listening ?? loaded.config.listen }, options, logger);
-    return loaded;
-  };
-  const { config, warnings, source } = load();
+  const workerNumber = worker ? Number(io.env[WORKER_ENV]) : undefined;
+  // Every line of a worker says which worker wrote it.
+  const rootLogger = createLogger({ level, pretty });
+  const logger = workerNumber === undefined ? rootLogger : rootLogger.child({ worker: workerNumber });
+  const configLoader = serveConfigLoader(io, options, logger);
+  const { config, warnings, source } = configLoader.load();
   for (const warning of warnings) logger.warn(warning);
 
-  // JSON access lines go out in batches; on a terminal each shows as it happens.
-  const proxy = createProxyServer(config, { logger, version: packageVersion(), ...(pretty ? {} : { accessLog: batchedAccessLog(level) }) });
-  listening = config.listen;
+  const proxy = createProxyServer(config, {
+    logger,
+    version: packageVersion(),
+    // JSON access lines go out in batches; on a terminal each shows as it happens.
+    ...(pretty ? {} : { accessLog: batchedAccessLog(level, { bindings: workerNumber === undefined ? {} : { worker: workerNumber } }) }),
+    // A worker's tokens come from its primary, which fetches once for every worker.
+    ...(worker ? { relayedTokenSource: sharedTokenSources(worker) } : {}),
+  });
+  configLoader.listening = config.listen;
   let url: string;
   try {
     url = await proxy.listen();
@@ -52,17 +61,17 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
   // A prefetch that fails is logged and retried by requests and probes; it must never end the process.
   proxy.prefetch().catch((error: unknown) => logger.error({ err: { name: (error as Error).name, message: (error as Error).message } }, 'prefetch failed unexpectedly; tokens are fetched on first use'));
 
-  const unwatch = watchConfigFile(source, () => reloadInto(proxy, load, logger, 'file changed'));
+  const reload = (reason: string) => reloadInto(proxy, configLoader.load, logger, reason);
+  // A worker's primary watches the file and tells every worker at once.
+  const unwatch = worker ? () => undefined : watchConfigFile(source, () => reload('file changed'));
 
   return new Promise((resolve) => {
     let stopping = false;
-    onSignal((signal) => {
-      if (signal === 'SIGHUP') {
-        if (!stopping) reloadInto(proxy, load, logger, 'SIGHUP');
-        return;
-      }
+    const stop = (signal: string, { repeated }: { repeated: boolean }) => {
       unwatch();
       if (stopping) {
+        // A worker told by both the terminal (Ctrl+C reaches the whole process group) and its primary keeps draining.
+        if (!repeated) return;
         logger.warn({ signal }, 'second signal: exiting at once');
         resolve(1);
         return;
@@ -74,8 +83,45 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
         logger.flush();
         resolve(0);
       });
+    };
+    onSignal((signal) => {
+      if (signal === 'SIGHUP') {
+        // Each worker hears SIGHUP from its primary's message instead, so a group-wide SIGHUP reloads once.
+        if (!stopping && !worker) reload('SIGHUP');
+        return;
+      }
+      stop(signal, { repeated: !worker });
     }, ['SIGINT', 'SIGTERM', 'SIGHUP']);
+    worker?.on('message', (message) => {
+      const type = (message as { type?: unknown } | null)?.type;
+      if (type === WORKER_MESSAGES.reload && !stopping) reload((message as { reason?: string }).reason ?? 'primary');
+      if (type === WORKER_MESSAGES.stop) stop('primary', { repeated: false });
+    });
+    // The primary is gone: nobody hands out tokens any more, so this worker drains and ends too.
+    worker?.on('disconnect', () => stop('primary exited', { repeated: false }));
   });
+}
+
+/** What a `--workers` primary tells its workers. */
+export const WORKER_MESSAGES = { reload: 'bearer-proxy:reload', stop: 'bearer-proxy:stop' } as const;
+
+/**
+ * Loads the config as serve does on every load: command-line overrides applied, and the
+ * exposure check made against where the proxy really listens once started, so a reload
+ * can neither undo --port nor open anonymous access beyond loopback that a start would refuse.
+ */
+export function serveConfigLoader(io: CliIo, options: ServeOptions, logger: Logger): { load: () => LoadedConfig; listening: Config['listen'] | undefined } {
+  const loader = {
+    listening: undefined as Config['listen'] | undefined,
+    load: (): LoadedConfig => {
+      const loaded = loadFromCli(io, options.config);
+      if (options.host) loaded.config.listen.host = options.host;
+      if (options.port !== undefined) loaded.config.listen.port = parsePort(options.port);
+      checkExposure({ ...loaded.config, listen: loader.listening ?? loaded.config.listen }, options, logger);
+      return loaded;
+    },
+  };
+  return loader;
 }
 
 function checkExposure(config: Config, options: ServeOptions, logger: Logger): void {

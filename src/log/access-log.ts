@@ -47,19 +47,21 @@ const BATCH_MS = 1000;
  * most that. Every other log line stays unbuffered, so a line about the proxy itself may
  * come out ahead of access lines written just before it.
  */
-export function batchedAccessLog(level: string, fd = 1): AccessLog {
+export function batchedAccessLog(level: string, { fd = 1, bindings = {} }: { fd?: number; bindings?: Record<string, string | number> } = {}): AccessLog {
   if (pino.levels.values[level]! > pino.levels.values.info!) return { write: () => undefined, flush: () => undefined };
   const destination = pino.destination({ dest: fd, sync: true, minLength: BATCH_BYTES, periodicFlush: BATCH_MS });
   const time = cachedIsoTime();
+  // Fields of every line (a worker's number), serialised once, as a pino child's bindings are.
+  const bound = Object.entries(bindings).map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`).join('');
   return {
-    write: (entry) => void destination.write(serialise(entry, time())),
+    write: (entry) => void destination.write(serialise(entry, time() + bound)),
     flush: () => destination.flushSync(),
   };
 }
 
-/** pino's line for `info(entry, 'request')`: level, time, the fields in order (undefined ones left out), msg. */
-function serialise(entry: AccessEntry, time: string): string {
-  let line = `{"level":30${time},"requestId":${JSON.stringify(entry.requestId)}`;
+/** pino's line for `info(entry, 'request')`: level, time, bindings, the fields in order (undefined ones left out), msg. */
+function serialise(entry: AccessEntry, timeAndBindings: string): string {
+  let line = `{"level":30${timeAndBindings},"requestId":${JSON.stringify(entry.requestId)}`;
   if (entry.method !== undefined) line += `,"method":${JSON.stringify(entry.method)}`;
   if (entry.path !== undefined) line += `,"path":${JSON.stringify(entry.path)}`;
   if (entry.route !== undefined) line += `,"route":${JSON.stringify(entry.route)}`;

@@ -36,6 +36,8 @@ export interface ProxyServerDeps {
   accessLog?: AccessLog;
   /** How each token source answered each request (a test seam). */
   onTokenDemand?: TokenProviderDeps['onDemand'];
+  /** Tokens from another process instead of the IdP (a `--workers` worker). */
+  relayedTokenSource?: TokenProviderDeps['relayedSource'];
   /** Budget and idle timeout of request bodies held for replay (tests make them small). */
   requestBodies?: { replayBudgetBytes?: number; idleTimeoutMs?: number };
   /** Brute-force throttling policy and timers (tests shorten the waits). */
@@ -89,7 +91,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   const replayBuffers = new ReplayBuffers(deps.requestBodies?.replayBudgetBytes, deps.requestBodies?.idleTimeoutMs);
   const metrics = createMetrics(() => state.tokenProviders, clock, { replayBufferedBytes: () => replayBuffers.inUse });
   const transport = createTransport({ env: deps.env ?? process.env, logger, fetch: deps.fetch, dispatcher: deps.dispatcher });
-  const providerDeps: TokenProviderDeps = { transport, clock, logger, onFetch: metrics.tokenFetched, onDemand: deps.onTokenDemand };
+  const providerDeps: TokenProviderDeps = { transport, clock, logger, onFetch: metrics.tokenFetched, onDemand: deps.onTokenDemand, relayedSource: deps.relayedTokenSource };
   // One throttle for the server's life: a reload must not forget the failures counted so far.
   const throttle = new LoginThrottle({ clock, ...deps.throttle, onThrottle: metrics.authThrottled });
   const parts: StateParts = {

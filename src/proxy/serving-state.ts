@@ -5,6 +5,7 @@ import type { TlsSettings } from '../http/dispatchers.ts';
 import { createAuthenticator, type Authenticator } from '../inbound/auth.ts';
 import { RouteTable, routesFromConfig } from '../routes/table.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
+import { sameSourceSettings } from '../tokens/factory.ts';
 import { createUpstream, type Upstream } from './upstream.ts';
 
 /**
@@ -51,7 +52,7 @@ export function buildServingState(config: Config, parts: StateParts, previous?: 
   const tokenProviders = new Map<string, TokenProvider>();
   for (const [name, source] of Object.entries(config.tokens)) {
     const before = previous?.config.tokens[name];
-    const reusable = before !== undefined && sameSettings(before, source) ? previous!.tokenProviders.get(name) : undefined;
+    const reusable = before !== undefined && sameSourceSettings(before, source) ? previous!.tokenProviders.get(name) : undefined;
     (reusable ? keptSources : newSources).push(name);
     tokenProviders.set(name, reusable ?? parts.makeProvider(name, source));
   }
@@ -72,11 +73,6 @@ export function buildServingState(config: Config, parts: StateParts, previous?: 
     keptSources,
     newSources,
   };
-}
-
-/** Both come from the same schema, so their keys are in the same order and JSON compares them exactly. */
-function sameSettings(a: TokenSourceConfig, b: TokenSourceConfig): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /**

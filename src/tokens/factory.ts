@@ -4,6 +4,7 @@ import type { Transport } from '../http/transport.ts';
 import type { Logger } from '../log/logger.ts';
 import { createClientCredentialsSource } from './client-credentials.ts';
 import { TokenProvider, type TokenProviderOptions } from './provider.ts';
+import type { TokenSource } from './token.ts';
 
 export interface TokenProviderDeps {
   /** Decides how the IdP is reached: the source's CA, the outbound proxy. */
@@ -14,6 +15,8 @@ export interface TokenProviderDeps {
   onFetch?: ((source: string, result: string) => void) | undefined;
   /** Per-request outcomes (a test seam; nothing in the product listens). */
   onDemand?: TokenProviderOptions['onDemand'];
+  /** Where tokens come from instead of the IdP: a `--workers` worker asks the primary process. */
+  relayedSource?: ((name: string) => TokenSource) | undefined;
 }
 
 /**
@@ -22,13 +25,25 @@ export interface TokenProviderDeps {
  * schema, which holds every default.
  */
 export function createTokenProvider(name: string, source: TokenSourceConfig, deps: TokenProviderDeps): TokenProvider {
-  const fetch = deps.transport.idpFetch(source.ca);
-  const tokenSource = createClientCredentialsSource(name, source, { clock: deps.clock, ...(fetch ? { fetch } : {}) });
+  const tokenSource = deps.relayedSource?.(name) ?? idpSource(name, source, deps);
+  // A relayed source's fetches are the primary's to log and count; the worker's would read as IdP calls that never happened.
+  const relayed = deps.relayedSource !== undefined;
   return new TokenProvider(tokenSource, deps.clock, {
     refreshAhead: source.refreshAhead,
     backoff: { initialMs: source.backoff.initial, maxMs: source.backoff.max },
-    logger: deps.logger,
-    onFetch: deps.onFetch && ((result) => deps.onFetch!(name, result)),
+    logger: relayed ? undefined : deps.logger,
+    onFetch: relayed ? undefined : deps.onFetch && ((result) => deps.onFetch!(name, result)),
+    honourRetryAfter: relayed,
     onDemand: deps.onDemand,
   });
+}
+
+function idpSource(name: string, source: TokenSourceConfig, deps: TokenProviderDeps): TokenSource {
+  const fetch = deps.transport.idpFetch(source.ca);
+  return createClientCredentialsSource(name, source, { clock: deps.clock, ...(fetch ? { fetch } : {}) });
+}
+
+/** Both come from the same schema, so their keys are in the same order and JSON compares them exactly. */
+export function sameSourceSettings(a: TokenSourceConfig, b: TokenSourceConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

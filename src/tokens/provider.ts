@@ -23,6 +23,8 @@ export interface TokenProviderOptions {
   onFetch?: ((result: string) => void) | undefined;
   /** Told how each getToken was answered; a seam for tests, so the hot path keeps no counters of its own. */
   onDemand?: ((outcome: TokenDemand) => void) | undefined;
+  /** Wait at least as long as a failure's Retry-After says: for a source relayed from another process, which keeps its own backoff. */
+  honourRetryAfter?: boolean;
   /** At most one token is dropped for an upstream's 401 in this long (see invalidate). */
   rejectionRefetchIntervalMs?: number;
 }
@@ -76,7 +78,10 @@ export class TokenProvider {
   readonly #onFetch: ((result: string) => void) | undefined;
   readonly #onDemand: ((outcome: TokenDemand) => void) | undefined;
   readonly #rejectionRefetchIntervalMs: number;
+  readonly #honourRetryAfter: boolean;
   #lastRejectionDropAt = Number.NEGATIVE_INFINITY;
+  /** The token last dropped for an upstream's 401, until a fetch replaces it. */
+  #rejected: AccessToken | undefined;
 
   constructor(
     readonly source: TokenSource,
@@ -91,6 +96,7 @@ export class TokenProvider {
     this.#onFetch = options.onFetch;
     this.#onDemand = options.onDemand;
     this.#rejectionRefetchIntervalMs = options.rejectionRefetchIntervalMs ?? 30_000;
+    this.#honourRetryAfter = options.honourRetryAfter ?? false;
   }
 
   get name(): string {
@@ -128,8 +134,25 @@ export class TokenProvider {
     const now = this.clock.now();
     if (now - this.#lastRejectionDropAt < this.#rejectionRefetchIntervalMs) return false;
     this.#lastRejectionDropAt = now;
+    this.#rejected = token;
     this.#current = undefined;
     return true;
+  }
+
+  /**
+   * A token fresher than the one held: joins the fetch in flight or starts one, unless a
+   * failure's backoff step has not passed (then it fails fast, as getToken would). For a
+   * primary process answering a worker that is renewing ahead of expiry.
+   */
+  refresh(): Promise<AccessToken> {
+    const now = this.clock.now();
+    if (!this.#inFlight && this.#lastError && now < this.#retryAt) return Promise.reject(this.#failFast(this.#lastError, this.#retryAt - now));
+    return this.#fetchShared();
+  }
+
+  /** The token held now, fresh or not (the same object getToken gives), without fetching. */
+  current(): AccessToken | undefined {
+    return this.#current;
   }
 
   state(): TokenState {
@@ -175,8 +198,9 @@ export class TokenProvider {
     const startedAt = this.clock.now();
     const ahead = this.#current !== undefined && this.#isFresh(this.#current, startedAt);
     try {
-      const token = await this.source.fetchToken();
+      const token = await this.source.fetchToken({ renewing: ahead ? this.#current : undefined, rejected: this.#rejected });
       this.#current = token;
+      this.#rejected = undefined;
       this.#consecutiveFailures = 0;
       this.#retryAt = 0;
       this.#lastError = undefined;
@@ -188,7 +212,9 @@ export class TokenProvider {
       return token;
     } catch (error) {
       this.#consecutiveFailures++;
-      const delayMs = this.#backoffDelay(this.#consecutiveFailures);
+      // A source relayed from another process says when that one tries again; asking sooner is pointless.
+      const suggestedMs = this.#honourRetryAfter ? Number((error as ProxyError).headers?.['retry-after']) * 1000 : 0;
+      const delayMs = Math.max(this.#backoffDelay(this.#consecutiveFailures), Number.isFinite(suggestedMs) ? suggestedMs : 0);
       this.#retryAt = this.clock.now() + delayMs;
       this.#lastError = error instanceof ProxyError ? error : new ProxyError('TOKEN_UNAVAILABLE', undefined, { cause: error });
       this.#lastFailure = { code: this.#lastError.code, message: this.#lastError.message, at: this.clock.now() };

@@ -34,7 +34,7 @@ function throughPino(entries: AccessEntry[]): Array<Record<string, unknown>> {
 t.test('batched lines are pino’s lines for the same entries, fields and order alike', async (t) => {
   const file = join(t.testdir(), 'access.log');
   const fd = openSync(file, 'w');
-  const log = batchedAccessLog('info', fd);
+  const log = batchedAccessLog('info', { fd });
   log.write(full);
   log.write(sparse);
   t.equal(readFileSync(file, 'utf8'), '', 'held until 4 KiB, a second, or a flush');
@@ -51,7 +51,7 @@ t.test('batched lines are pino’s lines for the same entries, fields and order 
 t.test('lines go out once 4 KiB are held, whole', async (t) => {
   const file = join(t.testdir(), 'access.log');
   const fd = openSync(file, 'w');
-  const log = batchedAccessLog('info', fd);
+  const log = batchedAccessLog('info', { fd });
   t.teardown(() => closeSync(fd));
   for (let i = 0; i < 40; i++) log.write({ ...sparse, requestId: `req-${i}` });
   const text = readFileSync(file, 'utf8');
@@ -64,9 +64,21 @@ t.test('lines go out once 4 KiB are held, whole', async (t) => {
 t.test('above info, nothing is written', async (t) => {
   const file = join(t.testdir(), 'access.log');
   const fd = openSync(file, 'w');
-  const log = batchedAccessLog('warn', fd);
+  const log = batchedAccessLog('warn', { fd });
   log.write(full);
   log.flush();
   closeSync(fd);
   t.equal(readFileSync(file, 'utf8'), '');
+});
+
+t.test('bindings go on every line, after the time, as a pino child’s do', async (t) => {
+  const file = join(t.testdir(), 'access.log');
+  const fd = openSync(file, 'w');
+  const log = batchedAccessLog('info', { fd, bindings: { worker: 2 } });
+  log.write(sparse);
+  log.flush();
+  closeSync(fd);
+  const [line] = readFileSync(file, 'utf8').trim().split('\n');
+  t.same(Object.keys(JSON.parse(line!) as object).slice(0, 4), ['level', 'time', 'worker', 'requestId']);
+  t.match(JSON.parse(line!), { worker: 2, requestId: 'req-2' });
 });

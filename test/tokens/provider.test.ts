@@ -315,3 +315,58 @@ t.test('backoff doubles up to its cap, with jitter between half and all of the s
   t.same(await delays(0.999), [1_000, 2_000, 4_000, 8_000, 8_000, 8_000]);
   t.same(await delays(0), [500, 1_000, 2_000, 4_000, 4_000, 4_000]);
 });
+
+t.test('the source is told why it fetches: renewing the token held, or replacing one an upstream refused', async (t) => {
+  const clock = manualClock();
+  const contexts: Array<{ renewing?: string; rejected?: string }> = [];
+  let issued = 0;
+  const provider = new TokenProvider(
+    {
+      name: 'told',
+      fetchToken: async (context) => {
+        contexts.push({ ...(context?.renewing ? { renewing: context.renewing.value } : {}), ...(context?.rejected ? { rejected: context.rejected.value } : {}) });
+        const now = clock.now();
+        return { value: `token-${++issued}`, tokenType: 'bearer', obtainedAt: now, expiresAt: now + 100_000 };
+      },
+    },
+    clock,
+  );
+  const first = await provider.getToken();
+  clock.advance(80_000);
+  await provider.getToken();
+  await settle();
+  const second = await provider.getToken();
+  provider.invalidate(second);
+  await provider.getToken();
+  t.same(contexts, [{}, { renewing: 'token-1' }, { rejected: 'token-2' }]);
+  t.equal(first.value, 'token-1');
+  t.equal(provider.current()?.value, 'token-3', 'current() is the token held, without a fetch');
+});
+
+t.test('refresh() joins or starts a fetch, but keeps a failure’s backoff step', async (t) => {
+  const clock = manualClock();
+  const idp = switchableSource(clock, 600_000);
+  const provider = new TokenProvider(idp.source, clock, { backoff: { initialMs: 10_000, maxMs: 10_000 }, random: () => 1 });
+  await provider.getToken();
+  const [a, b] = await Promise.all([provider.refresh(), provider.refresh()]);
+  t.equal(a, b, 'two refreshes share one fetch');
+  t.equal(idp.calls, 2);
+  idp.up = false;
+  await t.rejects(provider.refresh(), { code: 'TOKEN_UNAVAILABLE' });
+  const failedFast = await provider.refresh().then(() => undefined, (error: unknown) => error as ProxyError);
+  t.equal(failedFast?.headers['retry-after'], '10', 'inside the step it fails fast');
+  t.equal(idp.calls, 3);
+});
+
+t.test('honourRetryAfter: a relayed failure’s Retry-After lengthens the wait; otherwise the provider keeps its own', async (t) => {
+  for (const honour of [false, true]) {
+    const clock = manualClock();
+    const idp = switchableSource(clock, 600_000); // fails with Retry-After: 5
+    idp.up = false;
+    const provider = new TokenProvider(idp.source, clock, { backoff: { initialMs: 1_000, maxMs: 1_000 }, random: () => 1, honourRetryAfter: honour });
+    await provider.getToken().catch(() => undefined);
+    clock.advance(1_001);
+    await provider.getToken().catch(() => undefined);
+    t.equal(idp.calls, honour ? 1 : 2, honour ? 'still waiting out the 5 s it was told' : 'its own 1 s step has passed');
+  }
+});
