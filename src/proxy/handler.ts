@@ -50,94 +50,10 @@ const NO_STORE = { 'cache-control': 'no-store' };
 
 /** Request handling, apart from the wiring: each request is served, then logged once both it and its response are done. */
 export function createRequestHandler(ctx: RequestHandlerContext): (role: ListenerRole) => RequestListener {
-  const { metrics } = ctx.admin;
-  const { accessLog } = ctx;
-
-  async function serve(req: IncomingMessage, res: ServerResponse, role: ListenerRole, requestId: string): Promise<Outcome> {
-    // The state at arrival serves the whole request, even if a reload swaps it meanwhile.
-    const state = ctx.state();
-    const loopback = isLoopbackAddress(req.socket.remoteAddress);
-    let user: string | undefined;
-    let upstream: Upstream | undefined;
-    try {
-      refuseEchoingMethods(req);
-      if (req.url === '*' && req.method === 'OPTIONS') {
-        // Asks what the server supports, not any resource: answered here, for any caller.
-        sendText(res, 200, 'text/plain; charset=utf-8', '', { headers: { allow: ALLOWED_METHODS } });
-        return {};
-      }
-      const target = parseRequestTarget(req.url ?? '');
-      const endpoint = adminEndpoint(target.path);
-      refuseOnThisListener(endpoint, target.path, role, state);
-      if (!endpoint?.beforeAuth) user = (await state.authenticator.authenticate(req, loopback)).user;
-      if (endpoint) {
-        await endpoint.answer({ req, res, state, loopback }, ctx.admin);
-        return { user };
-      }
-      if (target.path === '/') {
-        // The Power BI service tests a data source's root URL; it must answer without reaching an upstream.
-        sendJson(res, 200, state.routeList, { method: req.method, headers: NO_STORE });
-        return { user };
-      }
-      const match = state.routes.match(target.path);
-      if (!match) throw new ProxyError('NO_ROUTE', `No route matches ${target.path}. Routes: ${state.routes.prefixes.join(', ')}.`);
-      upstream = match.route;
-      const origin = publicOrigin(req, state.config.inbound.trustForwardedHeaders);
-      const forwarded = await forward({ req, res, upstream, rest: match.rest, search: target.search, requestId, origin, loopback, replayBuffers: ctx.replayBuffers });
-      return { user, upstream, forwarded, error: forwarded.error === undefined ? undefined : answerFailure(req, res, forwarded.error, requestId, upstream) };
-    } catch (error) {
-      return { user, upstream, error: answerFailure(req, res, error, requestId, upstream) };
-    }
-  }
-
-  /** Answers with the error (an unexpected one as INTERNAL, logged with its stack); undefined when the client had already left. */
-  function answerFailure(req: IncomingMessage, res: ServerResponse, error: unknown, requestId: string, upstream: Upstream | undefined): ProxyError | undefined {
-    if (!isProxyError(error) && res.destroyed) return undefined; // the client went away; nothing to answer
-    const proxyError = isProxyError(error) ? error : new ProxyError('INTERNAL', undefined, { cause: error });
-    ctx.recentErrors.record(proxyError.code);
-    if (proxyError.code === 'AUTH_INVALID' || proxyError.code === 'AUTH_REQUIRED' || proxyError.code === 'AUTH_THROTTLED') metrics.authFailed(proxyError.code);
-    if (proxyError.code === 'INTERNAL') {
-      // name, message and stack only: an arbitrary error object may carry request headers.
-      const { name, message, stack } = error instanceof Error ? error : new Error(String(error));
-      ctx.logger.error({ requestId, err: { name, message, stack } }, 'unexpected failure');
-    }
-    sendError(res, proxyError, { requestId, accept: req.headers.accept, ...(upstream ? { route: upstream.prefix } : {}) });
-    return proxyError;
-  }
-
-  function finish(req: IncomingMessage, res: ServerResponse, requestId: string, started: number, outcome: Outcome): void {
-    // 499 (nginx's "client closed request"): the client left before any response was sent.
-    const status = res.headersSent ? res.statusCode : 499;
-    const seconds = (performance.now() - started) / 1000;
-    const route = outcome.upstream?.prefix;
-    const forwarded = outcome.forwarded ?? {};
-    const series = outcome.upstream?.metrics ?? metrics.unrouted;
-    series.requestFinished(status, seconds);
-    if (forwarded.upstreamSeconds !== undefined) series.upstreamResponded(forwarded.upstreamSeconds);
-    if (forwarded.rewritten && forwarded.bytes) series.rewritten(forwarded.bytes);
-    const error = outcome.error;
-    const entry: AccessEntry = {
-      requestId,
-      method: req.method,
-      path: pathOnly(req.url),
-      route,
-      status,
-      durationMs: Math.round(seconds * 100_000) / 100,
-      upstreamStatus: forwarded.upstreamStatus,
-      tokenSource: outcome.upstream?.tokenSource,
-      bytes: forwarded.bytes,
-      user: outcome.user,
-    };
-    if (forwarded.retriedWithNewToken) entry.retriedWithNewToken = true;
-    if (!res.writableFinished) entry.aborted = true;
-    if (error) entry.error = { code: error.code, message: error.message, ...error.logDetails, ...describeCause(error.cause) };
-    accessLog.write(entry);
-  }
-
   return (role) => (req, res) => {
     const started = performance.now();
     const requestId = requestIdFor(req);
-    metrics.requestStarted();
+    ctx.admin.metrics.requestStarted();
     // While draining, a keep-alive client is told to reconnect elsewhere rather than reuse this socket.
     if (ctx.draining()) res.shouldKeepAlive = false;
     // Logged once both are done: the response can close before serve() returns, and the reverse.
@@ -146,13 +62,95 @@ export function createRequestHandler(ctx: RequestHandlerContext): (role: Listene
     res.once('close', () => {
       closed = true;
       ctx.responseClosed(role);
-      if (outcome) finish(req, res, requestId, started, outcome);
+      if (outcome) finish(ctx, req, res, requestId, started, outcome);
     });
-    void serve(req, res, role, requestId).then((served) => {
+    void serve(ctx, req, res, role, requestId).then((served) => {
       outcome = served;
-      if (closed) finish(req, res, requestId, started, served);
+      if (closed) finish(ctx, req, res, requestId, started, served);
     });
   };
+}
+
+
+async function serve(ctx: RequestHandlerContext, req: IncomingMessage, res: ServerResponse, role: ListenerRole, requestId: string): Promise<Outcome> {
+  // The state at arrival serves the whole request, even if a reload swaps it meanwhile.
+  const state = ctx.state();
+  const loopback = isLoopbackAddress(req.socket.remoteAddress);
+  let user: string | undefined;
+  let upstream: Upstream | undefined;
+  try {
+    refuseEchoingMethods(req);
+    if (req.url === '*' && req.method === 'OPTIONS') {
+      // Asks what the server supports, not any resource: answered here, for any caller.
+      sendText(res, 200, 'text/plain; charset=utf-8', '', { headers: { allow: ALLOWED_METHODS } });
+      return {};
+    }
+    const target = parseRequestTarget(req.url ?? '');
+    const endpoint = adminEndpoint(target.path);
+    refuseOnThisListener(endpoint, target.path, role, state);
+    if (!endpoint?.beforeAuth) user = (await state.authenticator.authenticate(req, loopback)).user;
+    if (endpoint) {
+      await endpoint.answer({ req, res, state, loopback }, ctx.admin);
+      return { user };
+    }
+    if (target.path === '/') {
+      // The Power BI service tests a data source's root URL; it must answer without reaching an upstream.
+      sendJson(res, 200, state.routeList, { method: req.method, headers: NO_STORE });
+      return { user };
+    }
+    const match = state.routes.match(target.path);
+    if (!match) throw new ProxyError('NO_ROUTE', `No route matches ${target.path}. Routes: ${state.routes.prefixes.join(', ')}.`);
+    upstream = match.route;
+    const origin = publicOrigin(req, state.config.inbound.trustForwardedHeaders);
+    const forwarded = await forward({ req, res, upstream, rest: match.rest, search: target.search, requestId, origin, loopback, replayBuffers: ctx.replayBuffers });
+    return { user, upstream, forwarded, error: forwarded.error === undefined ? undefined : answerFailure(ctx, req, res, forwarded.error, requestId, upstream) };
+  } catch (error) {
+    return { user, upstream, error: answerFailure(ctx, req, res, error, requestId, upstream) };
+  }
+}
+
+/** Answers with the error (an unexpected one as INTERNAL, logged with its stack); undefined when the client had already left. */
+function answerFailure(ctx: RequestHandlerContext, req: IncomingMessage, res: ServerResponse, error: unknown, requestId: string, upstream: Upstream | undefined): ProxyError | undefined {
+  if (!isProxyError(error) && res.destroyed) return undefined; // the client went away; nothing to answer
+  const proxyError = isProxyError(error) ? error : new ProxyError('INTERNAL', undefined, { cause: error });
+  ctx.recentErrors.record(proxyError.code);
+  if (proxyError.code === 'AUTH_INVALID' || proxyError.code === 'AUTH_REQUIRED' || proxyError.code === 'AUTH_THROTTLED') ctx.admin.metrics.authFailed(proxyError.code);
+  if (proxyError.code === 'INTERNAL') {
+    // name, message and stack only: an arbitrary error object may carry request headers.
+    const { name, message, stack } = error instanceof Error ? error : new Error(String(error));
+    ctx.logger.error({ requestId, err: { name, message, stack } }, 'unexpected failure');
+  }
+  sendError(res, proxyError, { requestId, accept: req.headers.accept, ...(upstream ? { route: upstream.prefix } : {}) });
+  return proxyError;
+}
+
+function finish(ctx: RequestHandlerContext, req: IncomingMessage, res: ServerResponse, requestId: string, started: number, outcome: Outcome): void {
+  // 499 (nginx's "client closed request"): the client left before any response was sent.
+  const status = res.headersSent ? res.statusCode : 499;
+  const seconds = (performance.now() - started) / 1000;
+  const route = outcome.upstream?.prefix;
+  const forwarded = outcome.forwarded ?? {};
+  const series = outcome.upstream?.metrics ?? ctx.admin.metrics.unrouted;
+  series.requestFinished(status, seconds);
+  if (forwarded.upstreamSeconds !== undefined) series.upstreamResponded(forwarded.upstreamSeconds);
+  if (forwarded.rewritten && forwarded.bytes) series.rewritten(forwarded.bytes);
+  const error = outcome.error;
+  const entry: AccessEntry = {
+    requestId,
+    method: req.method,
+    path: pathOnly(req.url),
+    route,
+    status,
+    durationMs: Math.round(seconds * 100_000) / 100,
+    upstreamStatus: forwarded.upstreamStatus,
+    tokenSource: outcome.upstream?.tokenSource,
+    bytes: forwarded.bytes,
+    user: outcome.user,
+  };
+  if (forwarded.retriedWithNewToken) entry.retriedWithNewToken = true;
+  if (!res.writableFinished) entry.aborted = true;
+  if (error) entry.error = { code: error.code, message: error.message, ...error.logDetails, ...describeCause(error.cause) };
+  ctx.accessLog.write(entry);
 }
 
 /** The admin listener answers only admin endpoints; with one configured, /metrics and /_status leave the main listener. */

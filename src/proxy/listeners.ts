@@ -39,12 +39,7 @@ export function createListeners(config: Config, onRequest: (role: ListenerRole) 
     recentErrors.record(refusal.code);
     logger.info({ error: { code: refusal.code, message: refusal.message } }, 'request refused before it was parsed');
   };
-  const makeServer = (role: ListenerRole, withTls: ListenTls): Server => {
-    const server: Server = withTls ? createHttpsServer({ cert: withTls.cert, key: withTls.key }, onRequest(role)) : createServer(onRequest(role));
-    server.on('clientError', (error: NodeJS.ErrnoException, socket) => refused(answerClientError(error, socket)));
-    server.on('connect', (_req: IncomingMessage, socket) => refused(refuseConnect(socket)));
-    return server;
-  };
+  const makeServer = (role: ListenerRole, withTls: ListenTls): Server => serverFor(onRequest(role), withTls, refused);
   let main: Server[] = [];
   // The admin listener serves only the reserved endpoints, on its own address (say, a port only the monitoring network reaches).
   const admin = config.admin ? makeServer('admin', undefined) : undefined;
@@ -72,39 +67,49 @@ export function createListeners(config: Config, onRequest: (role: ListenerRole) 
     async listenAdmin() {
       return admin && config.admin ? listenOn(admin, config.admin.port, config.admin.host) : undefined;
     },
-    applyTls(before, after) {
-      if (after && main.every((server) => server instanceof HttpsServer)) {
-        if (after.cert === before?.cert && after.key === before?.key) return;
-        for (const server of main as HttpsServer[]) server.setSecureContext({ cert: after.cert, key: after.key });
-        logger.info('listen.tls: new certificate in use for new connections');
-      } else if (Boolean(after) !== Boolean(before)) {
-        logger.warn('listen.tls was added or removed: switching between HTTP and HTTPS takes a restart');
-      }
-    },
+    applyTls: (before, after) => applyTlsChange(main, before, after, logger),
     closeIdleConnections(role) {
       for (const server of role === 'admin' ? [admin] : main) server?.closeIdleConnections();
     },
-    async close(drainTimeoutMs) {
-      const listeners = all();
-      const forced =
-        drainTimeoutMs === undefined
-          ? undefined
-          : setTimeout(() => {
-              logger.warn({ shutdownTimeoutMs: drainTimeoutMs }, 'shutdownTimeout passed: closing the connections still open');
-              for (const listener of listeners) listener.closeAllConnections();
-            }, drainTimeoutMs).unref();
-      await Promise.all(
-        listeners.map(
-          (listener) =>
-            new Promise<void>((resolve) => {
-              listener.close(() => resolve());
-              listener.closeIdleConnections();
-            }),
-        ),
-      );
-      clearTimeout(forced);
-    },
+    close: (drainTimeoutMs) => drain(all(), drainTimeoutMs, logger),
   };
+}
+
+function serverFor(onRequest: RequestListener, tls: ListenTls, refused: (refusal: ProxyError | undefined) => void): Server {
+  const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createServer(onRequest);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => refused(answerClientError(error, socket)));
+  server.on('connect', (_req: IncomingMessage, socket) => refused(refuseConnect(socket)));
+  return server;
+}
+
+function applyTlsChange(main: readonly Server[], before: ListenTls, after: ListenTls, logger: Logger): void {
+  if (after && main.every((server) => server instanceof HttpsServer)) {
+    if (after.cert === before?.cert && after.key === before?.key) return;
+    for (const server of main as HttpsServer[]) server.setSecureContext({ cert: after.cert, key: after.key });
+    logger.info('listen.tls: new certificate in use for new connections');
+  } else if (Boolean(after) !== Boolean(before)) {
+    logger.warn('listen.tls was added or removed: switching between HTTP and HTTPS takes a restart');
+  }
+}
+
+async function drain(listeners: readonly Server[], drainTimeoutMs: number | undefined, logger: Logger): Promise<void> {
+  const forced =
+    drainTimeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          logger.warn({ shutdownTimeoutMs: drainTimeoutMs }, 'shutdownTimeout passed: closing the connections still open');
+          for (const listener of listeners) listener.closeAllConnections();
+        }, drainTimeoutMs).unref();
+  await Promise.all(
+    listeners.map(
+      (listener) =>
+        new Promise<void>((resolve) => {
+          listener.close(() => resolve());
+          listener.closeIdleConnections();
+        }),
+    ),
+  );
+  clearTimeout(forced);
 }
 
 /** The second loopback address, on the first one's port; a machine without IPv6 keeps the IPv4 listener alone. */

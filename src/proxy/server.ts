@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.ts';
 import type { Server } from '../http/lifecycle.ts';
 import { createAuthenticator } from '../inbound/auth.ts';
 import { LoginThrottle, type LoginThrottleOptions } from '../inbound/throttle.ts';
-import { createTransport, type FetchFunction } from '../http/transport.ts';
+import { createTransport, type FetchFunction, type Transport } from '../http/transport.ts';
 import { loggerAccessLog, type AccessLog } from '../log/access-log.ts';
 import type { Logger } from '../log/logger.ts';
 import type { RouteTable } from '../routes/table.ts';
@@ -91,15 +91,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   const replayBuffers = new ReplayBuffers(deps.requestBodies?.replayBudgetBytes, deps.requestBodies?.idleTimeoutMs);
   const metrics = createMetrics(() => state.tokenProviders, clock, { replayBufferedBytes: () => replayBuffers.inUse });
   const transport = createTransport({ env: deps.env ?? process.env, logger, fetch: deps.fetch, dispatcher: deps.dispatcher });
-  const providerDeps: TokenProviderDeps = { transport, clock, logger, onFetch: metrics.tokenFetched, onDemand: deps.onTokenDemand, relayedSource: deps.relayedTokenSource };
-  // One throttle for the server's life: a reload must not forget the failures counted so far.
-  const throttle = new LoginThrottle({ clock, ...deps.throttle, onThrottle: metrics.authThrottled });
-  const parts: StateParts = {
-    makeProvider: (name, source) => createTokenProvider(name, source, providerDeps),
-    dispatcherFor: transport.dispatcherFor,
-    metricsFor: metrics.forRoute,
-    makeAuthenticator: (inbound) => createAuthenticator(inbound, { throttle }),
-  };
+  const parts = stateParts(deps, { clock, metrics, transport });
   const build = (next: Config, previous?: ServingState) => buildServingState(next, parts, previous);
   state = build(config).state;
   const admin: AdminServices = {
@@ -164,6 +156,19 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       accessLog.flush();
       await transport.close();
     },
+  };
+}
+
+/** How each config's serving state gets its providers, pools, metric series and authenticator. */
+function stateParts(deps: ProxyServerDeps, { clock, metrics, transport }: { clock: Clock; metrics: ProxyMetrics; transport: Transport }): StateParts {
+  const providerDeps: TokenProviderDeps = { transport, clock, logger: deps.logger, onFetch: metrics.tokenFetched, onDemand: deps.onTokenDemand, relayedSource: deps.relayedTokenSource };
+  // One throttle for the server's life: a reload must not forget the failures counted so far.
+  const throttle = new LoginThrottle({ clock, ...deps.throttle, onThrottle: metrics.authThrottled });
+  return {
+    makeProvider: (name, source) => createTokenProvider(name, source, providerDeps),
+    dispatcherFor: transport.dispatcherFor,
+    metricsFor: metrics.forRoute,
+    makeAuthenticator: (inbound) => createAuthenticator(inbound, { throttle }),
   };
 }
 
