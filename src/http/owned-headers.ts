@@ -1,11 +1,11 @@
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and their obsolete kin: they describe one connection, never the message. */
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings']);
+export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings']);
 
 /**
  * Set by the proxy itself on the way up; whatever the client sent under these names is
  * dropped so it cannot pose as the proxy (a forged X-Forwarded-For, a smuggled token).
  */
-export const SET_BY_PROXY = new Set(['host', 'authorization', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+export const SET_BY_PROXY: ReadonlySet<string> = new Set(['host', 'authorization', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
 
 /**
  * What a client may claim about where the request came from or where it should go, in
@@ -13,7 +13,7 @@ export const SET_BY_PROXY = new Set(['host', 'authorization', 'expect', 'x-forwa
  * (Forwarded, X-Real-IP) or another path (X-Original-URL, honoured by IIS URL Rewrite and
  * Symfony). Dropped from the caller's request; a route's static `headers:` may still set them.
  */
-export const CLIENT_CLAIMS = new Set([
+export const CLIENT_CLAIMS: ReadonlySet<string> = new Set([
   'forwarded',
   'x-real-ip',
   'x-client-ip',
