@@ -7,17 +7,17 @@ import { Writable } from 'node:stream';
 t.test('IdP requests use the runtime’s fetch unless a CA or an outbound proxy needs undici’s', async (t) => {
   const plain = createTransport({ env: {} });
   t.teardown(() => plain.close());
-  t.equal(plain.idpFetch(undefined), undefined, 'no CA, no proxy: the runtime’s own fetch');
-  t.type(plain.idpFetch('-----BEGIN CERTIFICATE-----'), 'function', 'a CA needs a dispatcher of its own');
+  t.equal(plain.idpFetch({}), undefined, 'no CA, no proxy: the runtime’s own fetch');
+  t.type(plain.idpFetch({ ca: '-----BEGIN CERTIFICATE-----' }), 'function', 'a CA needs a dispatcher of its own');
 
   const proxied = createTransport({ env: { https_proxy: 'http://proxy.corp:3128' } });
   t.teardown(() => proxied.close());
-  t.type(proxied.idpFetch(undefined), 'function', 'an outbound proxy carries IdP requests too');
+  t.type(proxied.idpFetch({}), 'function', 'an outbound proxy carries IdP requests too');
 
   const injected: typeof fetch = async () => new Response('{}');
   const testing = createTransport({ env: { HTTPS_PROXY: 'http://proxy.corp:3128' }, fetch: injected });
   t.teardown(() => testing.close());
-  t.equal(testing.idpFetch('ca'), injected, 'an injected fetch serves every source');
+  t.equal(testing.idpFetch({ ca: 'ca' }), injected, 'an injected fetch serves every source');
 });
 
 t.test('upstream pools: one per distinct TLS setting; an injected dispatcher serves routes without TLS settings', async (t) => {
