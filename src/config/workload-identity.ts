@@ -47,7 +47,7 @@ export function applyWorkloadIdentityDefaults(raw: unknown, env: Readonly<Record
     if (missing.length > 0) {
       problems.push({
         path: ['tokens', name, 'azureWorkloadIdentity'],
-        message: `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set (the AKS workload identity webhook sets them in pods whose service account is annotated azure.workload.identity/client-id); set them or write the keys they fill`,
+        message: `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set (the AKS workload identity webhook sets them in pods labelled azure.workload.identity/use: "true"); set them, or write the keys they fill`,
       });
     }
   }

@@ -42,3 +42,16 @@ t.test('an unreadable NODE_EXTRA_CA_CERTS is a warning naming the path, not a fa
   t.teardown(() => transport.close());
   t.match(JSON.parse(lines[0]!), { level: 40, path: '/nonexistent/extra.pem', code: 'ENOENT' });
 });
+
+t.test('a direct IdP connection skips the outbound proxy; the others go through it', async (t) => {
+  const { createServer } = await import('node:http');
+  const server = createServer((_req, res) => res.end('here'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/metadata/identity/oauth2/token`;
+  // A proxy address where nothing listens: whatever goes through it fails.
+  const transport = createTransport({ env: { HTTP_PROXY: 'http://127.0.0.1:9', HTTPS_PROXY: 'http://127.0.0.1:9' } });
+  t.teardown(() => transport.close());
+  t.equal(await (await transport.idpFetch({ direct: true })!(url)).text(), 'here', 'direct: straight to the endpoint');
+  await t.rejects(transport.idpFetch({})!(url), 'otherwise through the (unreachable) proxy');
+});
