@@ -87,6 +87,8 @@ t.test('mutual TLS client authentication (RFC 8705) and certificate-bound tokens
   const viaCa = await fetchWith(t, { tokenUrl: idp.tokenUrl, ca: ca.certPem, clientId: pki.clientId, authMethod: 'tls_client_auth', tls: tlsOf(pki) });
   t.match(decodeJwt(viaCa.value), { client_id: pki.clientId }, 'tls_client_auth: a CA-issued certificate, matched by subject');
   t.same(Object.keys(lastRequest(idp).params).sort(), ['client_id', 'grant_type'], 'only the client id in the body: the TLS connection authenticates');
+  const discovered = await fetchWith(t, { issuer: idp.issuer, ca: ca.certPem, clientId: pki.clientId, authMethod: 'tls_client_auth', tls: tlsOf(pki) });
+  t.match(decodeJwt(discovered.value), { client_id: pki.clientId }, 'by discovery too (mtls_endpoint_aliases when the IdP publishes them)');
 
   const viaSelfSigned = await fetchWith(t, { tokenUrl: idp.tokenUrl, ca: ca.certPem, clientId: selfSigned.clientId, authMethod: 'self_signed_tls_client_auth', tls: tlsOf(selfSigned) });
   t.match(decodeJwt(viaSelfSigned.value), { client_id: selfSigned.clientId }, 'self_signed_tls_client_auth: the registered certificate');
