@@ -9,7 +9,7 @@ import { CLIENT_AUTHENTICATION, type SentCredentials } from './client-auth.ts';
 import { describeOAuthSource } from './describe.ts';
 import { createGrantAssertion, JWT_BEARER_GRANT } from './jwt-bearer.ts';
 import { tokenLifetimeMs } from './lifetime.ts';
-import type { AccessToken, TokenSource } from './token.ts';
+import { parseRetryAfter, RetryLaterError, type AccessToken, type TokenSource } from './token.ts';
 import { refuseUnusableToken, unsupportedTokenType } from './usable-token.ts';
 
 
@@ -128,6 +128,8 @@ export function classifyTokenError(source: string, error: unknown, scrub: Scrub 
   const own = nestedErrors(error).find((candidate): candidate is ProxyError => candidate instanceof ProxyError);
   if (own) return own;
   // The IdP's own words are repeated to callers, logs and /_status: scrubbed of what it was sent, and bounded.
+  const throttled = throttling(source, error, scrub);
+  if (throttled) return throttled;
   if (error instanceof oidc.ResponseBodyError && error.status < 500) {
     const description = error.error_description ? `: ${scrub(error.error_description)}` : '';
     return new ProxyError('TOKEN_FETCH_FAILED', `The identity provider refused the token request for "${source}" with ${scrub(error.error)}${description}`, { cause: error });
@@ -148,6 +150,18 @@ export function classifyTokenError(source: string, error: unknown, scrub: Scrub 
   if (unsupported) return unsupportedTokenType(source, (unsupported as { cause?: { body?: { token_type?: unknown } } }).cause?.body?.token_type);
   const reason = describeFailure(error, scrub);
   return new ProxyError('TOKEN_UNAVAILABLE', `No access token for "${source}": the identity provider ${reason}.`, { cause: error });
+}
+
+/**
+ * An IdP that is throttling (429, as Entra ID does) or briefly down (503) and says when to
+ * come back: TOKEN_UNAVAILABLE, since it heals, and the provider waits as long as it asked.
+ */
+function throttling(source: string, error: unknown, scrub: Scrub): RetryLaterError | undefined {
+  if (!(error instanceof oidc.ResponseBodyError) || (error.status !== 429 && error.status !== 503)) return undefined;
+  const retryAfterMs = parseRetryAfter(error.response.headers.get('retry-after'), Date.now());
+  if (retryAfterMs === undefined) return undefined;
+  const description = error.error_description ? `: ${scrub(error.error_description)}` : '';
+  return new RetryLaterError('TOKEN_UNAVAILABLE', `No access token for "${source}": the identity provider answered HTTP ${error.status} (${scrub(error.error)}${description}).`, retryAfterMs, { cause: error });
 }
 
 /** Why an endpoint could not be reached or did not answer sensibly, in words (managed identity sources say it too). */
