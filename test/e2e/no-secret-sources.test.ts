@@ -1,10 +1,13 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
 import t, { type Test } from 'tap';
 import { Agent, request } from 'undici';
+import { parseConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { createProxyServer } from '../../src/proxy/server.ts';
 import { startIdp } from '../helpers/idp.ts';
 import { startJwtBearerIdp } from '../helpers/jwt-bearer-idp.ts';
 import { generateTestKey } from '../helpers/keys.ts';
@@ -46,6 +49,25 @@ t.test('a federated token file: the upstream gets a token; after the platform ro
   t.equal(idp.tokenRequests.length, 2);
   t.equal(idp.tokenRequests.at(-1)!.params.client_assertion, rotated, 'fetched with the rotated assertion');
   for (const assertion of [first, rotated]) t.notMatch(proxy.logText(), assertion, 'no assertion in the log');
+});
+
+t.test('azureWorkloadIdentity: the webhook’s variables are all the proxy needs', async (t) => {
+  const tenant = randomUUID();
+  const entra = await startIdp({ tokenPath: `/${tenant}/oauth2/v2.0/token` });
+  t.teardown(() => entra.close());
+  const upstream = await startUpstream({ jwksUrl: entra.jwksUrl, issuer: entra.issuer, audience: entra.audience });
+  t.teardown(() => upstream.close());
+  const file = `${t.testdir({})}/azure-identity-token`;
+  writeFileSync(file, await entra.federatedClient.mint());
+  const env = { AZURE_AUTHORITY_HOST: entra.issuer, AZURE_TENANT_ID: tenant, AZURE_CLIENT_ID: entra.federatedClient.clientId, AZURE_FEDERATED_TOKEN_FILE: file };
+  const text = `tokens:\n  lake: { azureWorkloadIdentity: true, allowInsecure: true }\nroutes:\n  /lake: { target: "${upstream.url}", token: lake }\n`;
+  const proxy = createProxyServer(parseConfig(text, { env }).config, { logger: createLogger({ level: 'silent' }), env });
+  const url = await proxy.listen(0, '127.0.0.1');
+  t.teardown(() => proxy.close());
+  const response = await fetch(`${url}/lake/items`);
+  t.equal(response.status, 200, 'the upstream verified the token got with the federated token');
+  t.match(((await response.json()) as { claims: unknown }).claims, { client_id: entra.federatedClient.clientId });
+  t.match(entra.tokenRequests.at(-1)!.params, { client_id: entra.federatedClient.clientId, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' });
 });
 
 t.test('mutual TLS client authentication, and a certificate-bound token the upstream checks against the connection', async (t) => {
