@@ -25,8 +25,10 @@ export function buildStatusModel(sources: StatusSources): StatusModel {
     tokenSources: [...sources.tokenProviders.values()].map((provider) => {
       const state = provider.state();
       const failure = provider.lastFailure();
+      const kind = provider.source.kind;
       return {
         name: provider.name,
+        ...(kind ? { kind } : {}),
         // No token and the last fetch failed: requests are being refused, unlike a source not used yet.
         state: state.status === 'empty' && provider.isFailing() ? 'failing' : state.status,
         ...(state.status === 'empty' ? {} : { expiresAt: state.expiresAt }),

@@ -9,6 +9,8 @@ export interface StatusModel {
   routes: Array<{ prefix: string; target: string; tokenSource: string; rewriteUrls: boolean }>;
   tokenSources: Array<{
     name: string;
+    /** What kind of source it is ("managed identity (IMDS)", "client credentials (private_key_jwt)"). */
+    kind?: string;
     /** empty: not fetched yet; failing: no token, and the last fetch failed. */
     state: 'empty' | 'failing' | 'valid' | 'expired';
     expiresAt?: number;
@@ -93,7 +95,8 @@ function tokenRow(source: StatusModel['tokenSources'][number], now: number): str
   const failure = source.lastFailure
     ? `<code>${escapeMarkup(source.lastFailure.code)}</code> ${escapeMarkup(relative(source.lastFailure.at - now))}: ${escapeMarkup(source.lastFailure.message)}`
     : '<span class="muted">none</span>';
-  return `<tr><td>${escapeMarkup(source.name)}</td><td>${state}</td><td>${expires}</td><td>${source.fetches} (${source.fetchFailures})</td><td>${failure}</td></tr>`;
+  const kind = source.kind ? `<br><span class="muted">${escapeMarkup(source.kind)}</span>` : '';
+  return `<tr><td>${escapeMarkup(source.name)}${kind}</td><td>${state}</td><td>${expires}</td><td>${source.fetches} (${source.fetchFailures})</td><td>${failure}</td></tr>`;
 }
 
 function relative(deltaMs: number): string {

@@ -2,6 +2,7 @@ import { systemClock } from '../clock.ts';
 import { isProxyError } from '../errors.ts';
 import { createTransport } from '../http/transport.ts';
 import { RouteTable } from '../routes/table.ts';
+import { describeTokenSource } from '../tokens/describe.ts';
 import { createTokenProvider } from '../tokens/factory.ts';
 import { loadFromCli } from './config-file.ts';
 import { print, type CliIo } from './io.ts';
@@ -15,25 +16,15 @@ export async function check(io: CliIo, options: { config?: string; fetchTokens?:
   print(out, `listen   ${config.listen.host}:${config.listen.port}   anonymous: ${config.inbound.anonymous}   users: ${config.inbound.users.map((user) => user.name).join(', ') || '(none)'}`);
   print(out);
   print(out, 'routes (longest prefix first)');
-  const routes = RouteTable.fromConfig(config.routes).routes;
+  const routes = RouteTable.fromConfig(config.routes, config.tokens).routes;
   const width = Math.max(...routes.map((route) => route.prefix.length));
   for (const route of routes) {
-    print(out, `  ${route.prefix.padEnd(width)}  →  ${route.baseUrl}   token: ${route.tokenSource}, timeout ${route.timeoutMs / 1000}s${route.rewriteUrls ? '' : ', no URL rewriting'}`);
+    const certificate = route.certificateBoundTo ? `, presents ${route.certificateBoundTo}'s client certificate` : route.tls.cert ? ', client certificate' : '';
+    print(out, `  ${route.prefix.padEnd(width)}  →  ${route.baseUrl}   token: ${route.tokenSource}, timeout ${route.timeoutMs / 1000}s${route.rewriteUrls ? '' : ', no URL rewriting'}${certificate}`);
   }
   print(out);
   print(out, 'token sources');
-  for (const [name, token] of Object.entries(config.tokens)) {
-    const extras = [
-      token.keyId && `kid ${token.keyId}`,
-      token.certificate && 'with certificate thumbprint',
-      token.scope && `scope ${token.scope}`,
-      token.resource && `resource ${token.resource}`,
-      token.audience && `audience ${token.audience}`,
-    ]
-      .filter(Boolean)
-      .join(', ');
-    print(out, `  ${name}: ${token.tokenUrl ?? `${token.issuer} (discovery)`}, client ${token.clientId}, ${token.authMethod}${extras ? `, ${extras}` : ''}`);
-  }
+  for (const [name, token] of Object.entries(config.tokens)) print(out, `  ${name}: ${describeTokenSource(token, io.env)}`);
   for (const warning of warnings) print(io.stderr, `warning: ${warning}`);
   if (!options.fetchTokens) return 0;
 
@@ -44,7 +35,7 @@ export async function check(io: CliIo, options: { config?: string; fetchTokens?:
   const transport = createTransport({ env: io.env });
   for (const [name, token] of Object.entries(config.tokens)) {
     try {
-      const fetched = await createTokenProvider(name, token, { transport, clock: systemClock }).getToken();
+      const fetched = await createTokenProvider(name, token, { transport, clock: systemClock, env: io.env }).getToken();
       const seconds = Math.round((fetched.expiresAt - fetched.obtainedAt) / 1000);
       print(out, `  ✓ ${name}: ${fetched.tokenType} token, expires in ${seconds}s${fetched.scope ? `, scope ${fetched.scope}` : ''}`);
     } catch (error) {

@@ -17,15 +17,14 @@ export async function token(io: CliIo, options: { config?: string; source?: stri
 
   // The transport serve would use: the source's CA, the outbound proxy, NODE_EXTRA_CA_CERTS.
   const transport = createTransport({ env: io.env });
-  const fetched = await createTokenProvider(options.source, sourceConfig, { transport, clock: systemClock })
-    .getToken()
-    .finally(() => transport.close());
+  const provider = createTokenProvider(options.source, sourceConfig, { transport, clock: systemClock, env: io.env });
+  const fetched = await provider.getToken().finally(() => transport.close());
   if (options.raw) {
     print(io.stdout, fetched.value);
     return 0;
   }
   const out = io.stdout;
-  print(out, `token source  ${options.source}`);
+  print(out, `token source  ${options.source}${provider.source.kind ? ` (${provider.source.kind})` : ''}`);
   print(out, `token type    ${fetched.tokenType}`);
   print(out, `expires       ${formatInstant(fetched.expiresAt)} (in ${Math.round((fetched.expiresAt - fetched.obtainedAt) / 1000)}s)`);
   if (fetched.scope) print(out, `scope         ${fetched.scope}`);

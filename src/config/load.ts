@@ -8,6 +8,7 @@ import { configSchema, crossReferenceIssues, type Config } from './schema.ts';
 import { targetWarnings } from './target-warnings.ts';
 import { MAX_CONFIG_BYTES, MAX_REFERENCED_FILE_BYTES, readBoundedFile, structureProblems, textTooLarge } from './size-limits.ts';
 import { knownKeysAt, suggestKey } from './suggest.ts';
+import { applyWorkloadIdentityDefaults } from './workload-identity.ts';
 
 export interface ConfigProblem {
   path: KeyPath;
@@ -102,6 +103,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
     scrubInterpolatedValues(problems, doc, referenced);
     throw new ConfigError(source, [...problems, { path: [], message: `YAML aliases: ${(error as Error).message}` }]);
   }
+  problems.push(...applyWorkloadIdentityDefaults(raw, options.env ?? {}).map((problem) => at(problem.path, problem.message, 'key')));
   // reportInput: a value of the wrong type is not a missing key (issue.input tells them apart).
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   // A value that could not be read is reported once, not again for what stood in its place.
@@ -113,6 +115,8 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
     scrubInterpolatedValues(problems, doc, referenced);
     throw new ConfigError(source, dedupe(problems).sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
   }
+  // Read on every token request, maybe after the working directory changed: relative to the config file, as ${file:} is.
+  for (const token of Object.values(parsed.data.tokens)) if (token.clientAssertionFile !== undefined) token.clientAssertionFile = resolve(baseDir, token.clientAssertionFile);
   const warnings = [...plainTextSecretWarnings(parsed.data, referenced, at, source), ...targetWarnings(parsed.data).map((warning) => formatProblem(source, at(warning.path, warning.message)))];
   return { config: parsed.data, warnings, source };
 }
@@ -160,9 +164,11 @@ function describeIssue(issue: z.core.$ZodIssue, at: Locate): ConfigProblem[] {
 
 function plainTextSecretWarnings(config: Config, referenced: Set<string>, at: Locate, source: string): string[] {
   const secretPaths: KeyPath[] = [
-    ...Object.entries(config.tokens).flatMap(([name, token]) =>
-      (['clientSecret', 'privateKey'] as const).filter((key) => token[key] !== undefined).map((key) => ['tokens', name, key]),
-    ),
+    ...Object.entries(config.tokens).flatMap(([name, token]) => [
+      ...(['clientSecret', 'privateKey'] as const).filter((key) => token[key] !== undefined).map((key) => ['tokens', name, key]),
+      ...(token.tls ? [['tokens', name, 'tls', 'key']] : []),
+      ...(token.jwtBearer ? [['tokens', name, 'jwtBearer', 'privateKey']] : []),
+    ]),
     ...config.inbound.users.flatMap((user, index) => (user.password === undefined ? [] : [['inbound', 'users', index, 'password']])),
   ];
   return secretPaths

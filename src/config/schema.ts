@@ -3,10 +3,10 @@ import { RESERVED_PATHS } from '../admin/reserved-paths.ts';
 import { FORWARDED_HEADERS, isProxyOwnedHeader } from '../http/owned-headers.ts';
 import { parsePasswordHash } from '../inbound/password.ts';
 import { DEFAULT_MAX_LIFETIME_MS } from '../tokens/lifetime.ts';
-import { privateKeyProblem } from '../tokens/private-key.ts';
 import { belongsToOtherKey, caBundleProblem, certificateProblem, tlsKeyProblem } from './pem.ts';
 import { parseDuration } from './duration.ts';
 import type { KeyPath } from './positions.ts';
+import { AUTH_METHODS, credentialIssues, effectiveAuthMethod, SECRET_JWT_ALGORITHMS, type AuthMethod } from './token-credentials.ts';
 
 /**
  * The one definition of proxy.yaml: TypeScript types, validation, defaults and the
@@ -24,6 +24,9 @@ export const PEM_KEYS: readonly KeyPath[] = [
   ['tokens', '*', 'privateKey'],
   ['tokens', '*', 'certificate'],
   ['tokens', '*', 'ca'],
+  ['tokens', '*', 'tls', 'cert'],
+  ['tokens', '*', 'tls', 'key'],
+  ['tokens', '*', 'jwtBearer', 'privateKey'],
   ['routes', '*', 'ca'],
   ['routes', '*', 'clientCert'],
   ['routes', '*', 'clientKey'],
@@ -124,11 +127,54 @@ const inboundSchema = z.strictObject({
     .describe('Host names besides localhost and IP addresses by which callers without credentials may address the proxy (a guard against DNS rebinding).'),
 });
 
-export const AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'private_key_jwt'] as const;
+export { AUTH_METHODS } from './token-credentials.ts';
 
 const backoffSchema = z.strictObject({
   initial: duration(1_000).describe('Wait after the first failed token fetch; doubles after each further failure.'),
   max: duration(60_000).describe('Longest wait between failed token fetches.'),
+});
+
+const managedIdentitySchema = z
+  .strictObject({
+    resource: z
+      .string()
+      .min(1)
+      .describe('The API the token is for: its App ID URI or application id, such as https://storage.azure.com or api://datalake. A trailing /.default (the v2 scope form) is dropped.'),
+    clientId: z.string().min(1).optional().describe('A user-assigned identity, by its client id. Unset (and no objectId/resourceId): the system-assigned identity.'),
+    objectId: z.string().min(1).optional().describe('A user-assigned identity, by its object (principal) id.'),
+    resourceId: z.string().min(1).optional().describe('A user-assigned identity, by its Azure resource id (/subscriptions/…/userAssignedIdentities/NAME).'),
+    endpoint: httpUrl
+      .refine((url) => !hasUserinfo(url), 'an endpoint cannot carry user:password@')
+      .optional()
+      .describe(
+        'An IMDS-compatible endpoint to ask instead of the one found from the environment (tests, IMDS proxies). Unset: IDENTITY_ENDPOINT with IDENTITY_HEADER (App Service, Functions, Container Apps), ' +
+          'IDENTITY_ENDPOINT with IMDS_ENDPOINT (Azure Arc), AZURE_POD_IDENTITY_AUTHORITY_HOST, else IMDS at http://169.254.169.254 (plain http by design: it never leaves the host).',
+      ),
+    arcKeyDirectory: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Azure Arc: the only directory whose challenge key files are read. Default: /var/opt/azcmagent/tokens, or %ProgramData%\\AzureConnectedMachineAgent\\Tokens on Windows.'),
+  })
+  .superRefine((identity, ctx) => {
+    const named = (['clientId', 'objectId', 'resourceId'] as const).filter((key) => identity[key] !== undefined);
+    if (named.length > 1) {
+      ctx.addIssue({ code: 'custom', path: [named[1]!], message: `set at most one of clientId, objectId or resourceId (they name one user-assigned identity three ways): ${named.join(' and ')} are set` });
+    }
+  });
+
+const tokenTlsSchema = z.strictObject({
+  cert: certificatePem.describe(`Client certificate presented to the token endpoint (and, with certificateBoundTokens, to upstreams): ${PEM_OR_PATH}.`),
+  key: keyPem.describe(`Private key of tls.cert: ${PEM_OR_PATH}.`),
+});
+
+const jwtBearerSchema = z.strictObject({
+  issuer: z.string().min(1).describe('iss of the assertion: who signs it (a Google service account’s client_email, a Salesforce connected app’s consumer key).'),
+  subject: z.string().min(1).optional().describe('sub: whom the token acts for (a Salesforce user name; a Workspace user for Google domain-wide delegation). Default: the issuer.'),
+  audience: z.string().min(1).optional().describe('aud of the assertion. Default: the token endpoint URL (Google); Salesforce wants https://login.salesforce.com.'),
+  privateKey: z.string().min(1).describe(`Key that signs the assertion (RSA, EC or Ed25519; the algorithm follows the key): ${PEM_OR_PATH}.`),
+  keyId: z.string().min(1).optional().describe('kid header (Google: the private_key_id of the service account key).'),
+  claims: z.record(z.string(), z.string()).default({}).describe('Further claims of the assertion, such as { scope: … } for Google, which reads the scope from it.'),
 });
 
 const tokenSourceSchema = z
@@ -136,13 +182,17 @@ const tokenSourceSchema = z
     tokenUrl: httpUrl
       .refine((url) => !hasUserinfo(url), 'a token URL cannot carry user:password@ (it would be printed by check and sent in clear to any proxy): use clientId/clientSecret')
       .optional()
-      .describe('The IdP token endpoint. Set this or issuer.'),
+      .describe('The IdP token endpoint. Set this or issuer (not with managedIdentity; azureWorkloadIdentity has a default).'),
     issuer: httpUrl
       .refine((url) => !hasUserinfo(url), 'an issuer URL cannot carry user:password@ (it would be printed by check and sent in clear to any proxy): use clientId/clientSecret')
       .optional()
       .describe('The IdP issuer; its token endpoint is found by OIDC discovery.'),
-    clientId: z.string().min(1),
-    clientSecret: z.string().min(1).optional().describe('For client_secret_post/basic. Normally ${ENV} or ${file:PATH}, never written in plain text.'),
+    clientId: z.string().min(1).optional().describe('The client id at the IdP (not with managedIdentity; optional with jwtBearer; azureWorkloadIdentity has a default).'),
+    clientSecret: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('For client_secret_post/basic/jwt. Normally ${ENV} or ${file:PATH}, never written in plain text.'),
     privateKey: z.string().min(1).optional().describe(`For private_key_jwt: private key (RSA, EC or Ed25519), ${PEM_OR_PATH}.`),
     keyId: z.string().min(1).optional().describe('For private_key_jwt: the kid the IdP knows the key by.'),
     certificate: z
@@ -150,15 +200,47 @@ const tokenSourceSchema = z
       .min(1)
       .optional()
       .describe(`For private_key_jwt: certificate of the key, ${PEM_OR_PATH}; its thumbprint is sent as x5t/x5t#S256 (Entra ID).`),
+    clientAssertionFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'For private_key_jwt without a key: a file holding a JWT the platform signed and rotates (AKS workload identity, a projected Kubernetes service-account token, a GitHub OIDC token), ' +
+          're-read for every token request and sent as the client assertion.',
+      ),
+    azureWorkloadIdentity: z
+      .boolean()
+      .default(false)
+      .describe('AKS workload identity: tokenUrl, clientId and clientAssertionFile default to AZURE_AUTHORITY_HOST/AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE, which the webhook sets.'),
     assertionAudience: z
       .string()
       .min(1)
       .optional()
-      .describe('For private_key_jwt: aud of the client assertion. Default: the token endpoint URL (Auth0 wants https://TENANT/).'),
+      .describe('For private_key_jwt and client_secret_jwt: aud of the client assertion. Default: the token endpoint URL (Auth0 wants https://TENANT/).'),
+    assertionAlgorithm: z.enum(SECRET_JWT_ALGORITHMS).optional().describe('For client_secret_jwt: HS256 (default), HS384 or HS512.'),
+    tls: tokenTlsSchema
+      .optional()
+      .describe('Mutual TLS to the token endpoint (RFC 8705): the client certificate for tls_client_auth or self_signed_tls_client_auth, or for certificate-bound tokens.'),
+    certificateBoundTokens: z
+      .boolean()
+      .default(false)
+      .describe('The IdP binds tokens to tls.cert (RFC 8705 §3): every route using this source presents that certificate to its upstream, which checks the binding.'),
+    managedIdentity: managedIdentitySchema
+      .optional()
+      .describe('Azure managed identity: tokens come from the Azure platform (IMDS on a VM, the identity endpoint of App Service, Functions, Container Apps or Arc); no tokenUrl, client or secret.'),
+    jwtBearer: jwtBearerSchema
+      .optional()
+      .describe('The JWT-bearer grant (RFC 7523) instead of client_credentials: the token request carries an assertion signed with jwtBearer.privateKey (Google service accounts, Salesforce JWT flow).'),
     scope: z.string().min(1).optional().describe('Sent only when set (Keycloak refuses unexpected scopes).'),
     resource: z.string().min(1).optional().describe('Sent only when set (Azure AD v1).'),
     audience: z.string().min(1).optional().describe('Sent only when set (Auth0).'),
-    authMethod: z.enum(AUTH_METHODS).default('client_secret_post'),
+    authMethod: z
+      .enum(AUTH_METHODS)
+      .optional()
+      .describe(
+        'How the client authenticates: client_secret_post (the default with clientSecret), client_secret_basic, client_secret_jwt, private_key_jwt (the default with privateKey or clientAssertionFile), ' +
+          'tls_client_auth or self_signed_tls_client_auth (with tls), none (jwtBearer without clientSecret).',
+      ),
     params: z.record(z.string(), z.string()).default({}).describe('Extra form fields for the token request.'),
     allowInsecure: z.boolean().default(false).describe('Allow an http:// IdP (tests and demos only).'),
     ca: caBundle.optional().describe(`CA certificate(s) to trust for the IdP, besides the system ones and NODE_EXTRA_CA_CERTS: ${PEM_OR_PATH}.`),
@@ -175,10 +257,11 @@ const tokenSourceSchema = z
     backoff: backoffSchema.default({ initial: 1_000, max: 60_000 }).describe('Waits between failed token fetches (capped doubling with jitter).'),
   })
   .superRefine((source, ctx) => {
-    if ((source.tokenUrl === undefined) === (source.issuer === undefined)) {
+    const endpoints = (source.tokenUrl === undefined ? 0 : 1) + (source.issuer === undefined ? 0 : 1);
+    if (source.managedIdentity === undefined && (endpoints === 2 || (endpoints === 0 && !source.azureWorkloadIdentity))) {
       ctx.addIssue({ code: 'custom', message: 'set exactly one of tokenUrl or issuer' });
     }
-    for (const issue of clientAuthIssues(source)) ctx.addIssue({ code: 'custom', ...issue });
+    for (const issue of credentialIssues(source)) ctx.addIssue({ code: 'custom', ...issue });
     if (source.backoff.max < source.backoff.initial) {
       ctx.addIssue({ code: 'custom', path: ['backoff', 'max'], message: 'backoff.max must be at least backoff.initial' });
     }
@@ -192,40 +275,12 @@ const tokenSourceSchema = z
         });
       }
     }
+  })
+  // The method a source authenticates with is written down once here, so nothing after the schema guesses it.
+  .transform((source) => {
+    const authMethod: AuthMethod = effectiveAuthMethod(source) ?? 'client_secret_post';
+    return { ...source, authMethod, ...(authMethod === 'client_secret_jwt' ? { assertionAlgorithm: source.assertionAlgorithm ?? 'HS256' } : {}) };
   });
-
-/** Which credentials each client authentication method needs, and that a private key and certificate can be read. */
-function clientAuthIssues(source: {
-  authMethod: (typeof AUTH_METHODS)[number];
-  clientSecret?: string | undefined;
-  privateKey?: string | undefined;
-  keyId?: string | undefined;
-  certificate?: string | undefined;
-  assertionAudience?: string | undefined;
-}): Array<{ path: string[]; message: string }> {
-  const issues: Array<{ path: string[]; message: string }> = [];
-  if (source.authMethod !== 'private_key_jwt') {
-    if (source.clientSecret === undefined) issues.push({ path: ['clientSecret'], message: `${source.authMethod} needs clientSecret (or set authMethod: private_key_jwt with privateKey)` });
-    for (const key of ['privateKey', 'keyId', 'certificate', 'assertionAudience'] as const) {
-      if (source[key] !== undefined) issues.push({ path: [key], message: `${key} is used only with authMethod: private_key_jwt` });
-    }
-    return issues;
-  }
-  if (source.clientSecret !== undefined) issues.push({ path: ['clientSecret'], message: 'private_key_jwt signs with privateKey: remove clientSecret so it is not sent anywhere' });
-  if (source.privateKey === undefined) issues.push({ path: ['authMethod'], message: 'private_key_jwt needs privateKey (a PEM private key: PEM text or a path to a PEM file)' });
-  else {
-    const problem = privateKeyProblem(source.privateKey);
-    if (problem) issues.push({ path: ['privateKey'], message: problem });
-  }
-  if (source.certificate !== undefined) {
-    const problem = certificateProblem(source.certificate);
-    if (problem) issues.push({ path: ['certificate'], message: problem });
-    else if (source.privateKey !== undefined && belongsToOtherKey(source.certificate, source.privateKey)) {
-      issues.push({ path: ['certificate'], message: 'this certificate does not belong to privateKey' });
-    }
-  }
-  return issues;
-}
 
 const routeSchema = z.strictObject({
   target: httpUrl
@@ -317,21 +372,17 @@ export function crossReferenceIssues(input: unknown, { clientAuth = true }: { cl
         message: `no token source named "${token}"${known.length ? ` (defined: ${known.join(', ')})` : ''}`,
       });
     }
+    const source = typeof token === 'string' ? tokens[token] : undefined;
+    if (isRecord(route) && route.clientCert !== undefined && isRecord(source) && source.certificateBoundTokens === true) {
+      issues.push({
+        path: ['routes', prefix, 'clientCert'],
+        message: `token source "${token}" has certificate-bound tokens: this route presents its tls.cert to the upstream, which checks the binding; remove clientCert and clientKey`,
+      });
+    }
   }
   for (const [name, source] of clientAuth ? Object.entries(tokens) : []) {
     if (!isRecord(source)) continue;
-    const authMethod = source.authMethod ?? 'client_secret_post';
-    if (!AUTH_METHODS.includes(authMethod as never)) continue; // the schema reports the bad value
-    const text = (key: string) => (typeof source[key] === 'string' ? source[key] : undefined);
-    const credentials = {
-      authMethod: authMethod as (typeof AUTH_METHODS)[number],
-      clientSecret: text('clientSecret'),
-      privateKey: text('privateKey'),
-      keyId: text('keyId'),
-      certificate: text('certificate'),
-      assertionAudience: text('assertionAudience'),
-    };
-    for (const issue of clientAuthIssues(credentials)) issues.push({ path: ['tokens', name, ...issue.path], message: issue.message });
+    for (const issue of credentialIssues(source)) issues.push({ path: ['tokens', name, ...issue.path], message: issue.message });
   }
   const inbound = isRecord(root.inbound) ? root.inbound : {};
   const names = new Set<unknown>();

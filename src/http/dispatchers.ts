@@ -8,6 +8,16 @@ export interface TlsSettings {
   key?: string | undefined;
 }
 
+/** How an IdP is reached: its TLS settings, and whether the outbound proxy is skipped. */
+export interface IdpConnection extends TlsSettings {
+  /**
+   * Never through HTTP_PROXY/HTTPS_PROXY: for endpoints on this machine or its host (Azure
+   * IMDS at 169.254.169.254, App Service's local identity endpoint), which a corporate proxy
+   * cannot reach and which IMDS refuses when a proxy adds X-Forwarded-For.
+   */
+  direct?: boolean | undefined;
+}
+
 /** The corporate proxy to reach upstreams and IdPs through, as HTTP_PROXY/HTTPS_PROXY/NO_PROXY say. */
 export interface OutboundProxy {
   httpProxy?: string;
@@ -46,10 +56,10 @@ export class DispatcherPool {
 
   constructor(private readonly options: DispatcherPoolOptions = {}) {}
 
-  get(tls: TlsSettings = {}): Dispatcher {
-    const custom = tls.ca !== undefined || tls.cert !== undefined;
+  get(tls: IdpConnection = {}): Dispatcher {
+    const custom = tls.ca !== undefined || tls.cert !== undefined || tls.direct === true;
     if (!custom && this.options.injectedDefault) return this.options.injectedDefault;
-    const key = custom ? JSON.stringify([tls.ca, tls.cert, tls.key]) : '';
+    const key = custom ? JSON.stringify([tls.ca, tls.cert, tls.key, tls.direct === true]) : '';
     let pool = this.#pools.get(key);
     if (!pool) {
       pool = this.#create(tls);
@@ -58,8 +68,8 @@ export class DispatcherPool {
     return pool;
   }
 
-  /** A fetch for openid-client that uses the pool for these settings (CA, outbound proxy). */
-  fetchFor(tls: TlsSettings = {}): typeof globalThis.fetch {
+  /** A fetch for openid-client that uses the pool for these settings (CA, client certificate, outbound proxy). */
+  fetchFor(tls: IdpConnection = {}): typeof globalThis.fetch {
     const dispatcher = this.get(tls);
     return ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof globalThis.fetch;
   }
@@ -69,14 +79,14 @@ export class DispatcherPool {
     this.#pools.clear();
   }
 
-  #create(tls: TlsSettings): Dispatcher {
+  #create(tls: IdpConnection): Dispatcher {
     const connect = {
       timeout: 30_000,
       // A configured CA is trusted besides the public roots and NODE_EXTRA_CA_CERTS, not instead of them.
       ...(tls.ca !== undefined ? { ca: [...rootCertificates, ...(this.options.extraCa ? [this.options.extraCa] : []), tls.ca] } : {}),
       ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
     };
-    if (this.options.outboundProxy) {
+    if (this.options.outboundProxy && tls.direct !== true) {
       // requestTls is the TLS to the target inside the proxy's tunnel.
       return new EnvHttpProxyAgent({ ...this.options.outboundProxy, connect, requestTls: connect, keepAliveTimeout: 30_000 });
     }

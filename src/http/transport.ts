@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.ts';
-import { DispatcherPool, outboundProxyFromEnv, type TlsSettings } from './dispatchers.ts';
+import { DispatcherPool, outboundProxyFromEnv, type IdpConnection, type TlsSettings } from './dispatchers.ts';
 
 export type FetchFunction = typeof globalThis.fetch;
 
@@ -14,8 +14,11 @@ export type FetchFunction = typeof globalThis.fetch;
 export interface Transport {
   /** The connection pool for an upstream's TLS settings. */
   dispatcherFor(tls: TlsSettings): Dispatcher;
-  /** The fetch for an IdP with this CA; undefined means the runtime's own fetch serves. */
-  idpFetch(ca: string | undefined): FetchFunction | undefined;
+  /**
+   * The fetch for an IdP reached this way (its CA, a client certificate for mutual TLS, or
+   * directly, bypassing the outbound proxy); undefined means the runtime's own fetch serves.
+   */
+  idpFetch(connection: IdpConnection): FetchFunction | undefined;
   close(): Promise<void>;
 }
 
@@ -34,8 +37,10 @@ export function createTransport(options: TransportOptions): Transport {
   const pool = new DispatcherPool({ outboundProxy, extraCa: readExtraCa(options.env, options.logger), injectedDefault: options.dispatcher });
   return {
     dispatcherFor: (tls) => pool.get(tls),
-    // IdP requests go through undici's own fetch only when they need a CA or the outbound proxy.
-    idpFetch: (ca) => options.fetch ?? (ca !== undefined || outboundProxy ? pool.fetchFor({ ca }) : undefined),
+    // IdP requests go through undici's own fetch only when they need a CA, a client certificate,
+    // the outbound proxy, or to be kept from it (the runtime's fetch may read proxy variables itself).
+    idpFetch: (connection) =>
+      options.fetch ?? (connection.ca !== undefined || connection.cert !== undefined || connection.direct === true || outboundProxy ? pool.fetchFor(connection) : undefined),
     close: () => pool.close(),
   };
 }

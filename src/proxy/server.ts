@@ -28,7 +28,7 @@ export interface ProxyServerDeps {
   fetch?: FetchFunction;
   /** Used for upstream requests of routes without TLS settings (tests inject one). */
   dispatcher?: Dispatcher;
-  /** HTTP_PROXY/HTTPS_PROXY/NO_PROXY and NODE_EXTRA_CA_CERTS are read from here (default: process.env). */
+  /** HTTP_PROXY/HTTPS_PROXY/NO_PROXY, NODE_EXTRA_CA_CERTS and managed identity's IDENTITY_ENDPOINT… are read from here (default: process.env). */
   env?: Record<string, string | undefined>;
   /** Shown on /_status. */
   version?: string;
@@ -90,8 +90,9 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
   let state: ServingState;
   const replayBuffers = new ReplayBuffers(deps.requestBodies?.replayBudgetBytes, deps.requestBodies?.idleTimeoutMs);
   const metrics = createMetrics(() => state.tokenProviders, clock, { replayBufferedBytes: () => replayBuffers.inUse });
-  const transport = createTransport({ env: deps.env ?? process.env, logger, fetch: deps.fetch, dispatcher: deps.dispatcher });
-  const parts = stateParts(deps, { clock, metrics, transport });
+  const env = deps.env ?? process.env;
+  const transport = createTransport({ env, logger, fetch: deps.fetch, dispatcher: deps.dispatcher });
+  const parts = stateParts(deps, { clock, env, metrics, transport });
   const build = (next: Config, previous?: ServingState) => buildServingState(next, parts, previous);
   state = build(config).state;
   const admin: AdminServices = {
@@ -160,8 +161,11 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
 }
 
 /** How each config's serving state gets its providers, pools, metric series and authenticator. */
-function stateParts(deps: ProxyServerDeps, { clock, metrics, transport }: { clock: Clock; metrics: ProxyMetrics; transport: Transport }): StateParts {
-  const providerDeps: TokenProviderDeps = { transport, clock, logger: deps.logger, onFetch: metrics.tokenFetched, onDemand: deps.onTokenDemand, relayedSource: deps.relayedTokenSource };
+function stateParts(
+  deps: ProxyServerDeps,
+  { clock, env, metrics, transport }: { clock: Clock; env: Record<string, string | undefined>; metrics: ProxyMetrics; transport: Transport },
+): StateParts {
+  const providerDeps: TokenProviderDeps = { transport, clock, env, logger: deps.logger, onFetch: metrics.tokenFetched, onDemand: deps.onTokenDemand, relayedSource: deps.relayedTokenSource };
   // One throttle for the server's life: a reload must not forget the failures counted so far.
   const throttle = new LoginThrottle({ clock, ...deps.throttle, onThrottle: metrics.authThrottled });
   return {

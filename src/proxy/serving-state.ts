@@ -57,7 +57,7 @@ export function buildServingState(config: Config, parts: StateParts, previous?: 
     tokenProviders.set(name, reusable ?? parts.makeProvider(name, source));
   }
   // The schema's cross-reference check guarantees every route names a defined source.
-  const upstreams = routesFromConfig(config.routes).map((route) =>
+  const upstreams = routesFromConfig(config.routes, config.tokens).map((route) =>
     createUpstream(route, tokenProviders.get(route.tokenSource)!, parts.dispatcherFor(route.tls), parts.metricsFor(route.prefix)),
   );
   const routes = new RouteTable(upstreams);

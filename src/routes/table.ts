@@ -1,4 +1,4 @@
-import type { Config, RouteConfig } from '../config/schema.ts';
+import type { Config, RouteConfig, TokenSourceConfig } from '../config/schema.ts';
 import type { TlsSettings } from '../http/dispatchers.ts';
 import { FORWARDED_HEADERS, type ForwardedHeader } from '../http/owned-headers.ts';
 
@@ -22,6 +22,8 @@ export interface Route {
   forwardedPrefix: string | undefined;
   /** CA and client certificate for the upstream connection. */
   tls: TlsSettings;
+  /** The token source whose client certificate the route presents, because its tokens are bound to it. */
+  certificateBoundTo: string | undefined;
 }
 
 export interface RouteMatch<R extends Route = Route> {
@@ -42,8 +44,8 @@ export class RouteTable<R extends Route = Route> {
     this.routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
   }
 
-  static fromConfig(routes: Config['routes']): RouteTable {
-    return new RouteTable(routesFromConfig(routes));
+  static fromConfig(routes: Config['routes'], tokens: Config['tokens'] = {}): RouteTable {
+    return new RouteTable(routesFromConfig(routes, tokens));
   }
 
   match(path: string): RouteMatch<R> | undefined {
@@ -61,11 +63,12 @@ export class RouteTable<R extends Route = Route> {
   }
 }
 
-export function routesFromConfig(routes: Config['routes']): Route[] {
-  return Object.entries(routes).map(([prefix, config]) => toRoute(prefix, config));
+/** With the token sources, a route whose source has certificate-bound tokens presents that source's client certificate. */
+export function routesFromConfig(routes: Config['routes'], tokens: Config['tokens'] = {}): Route[] {
+  return Object.entries(routes).map(([prefix, config]) => toRoute(prefix, config, tokens[config.token]));
 }
 
-function toRoute(prefix: string, config: RouteConfig): Route {
+function toRoute(prefix: string, config: RouteConfig, source: TokenSourceConfig | undefined): Route {
   const target = new URL(config.target);
   const basePath = target.pathname.replace(/\/+$/, '');
   return {
@@ -80,8 +83,19 @@ function toRoute(prefix: string, config: RouteConfig): Route {
     rewriteUrls: config.rewriteUrls,
     forwardedHeaders: new Set(config.forwardedHeaders === true ? FORWARDED_HEADERS : config.forwardedHeaders === false ? [] : config.forwardedHeaders),
     forwardedPrefix: strippedPrefix(prefix, basePath),
-    tls: { ca: config.ca, cert: config.clientCert, key: config.clientKey },
+    tls: { ca: config.ca, ...clientCertificate(config, source) },
+    certificateBoundTo: source?.certificateBoundTokens ? config.token : undefined,
   };
+}
+
+/**
+ * RFC 8705 §3: a certificate-bound token is good only over a connection made with the
+ * certificate it is bound to, so the route presents its source's tls.cert (the schema
+ * refuses a route with a certificate of its own there). Otherwise, the route's own, if any.
+ */
+function clientCertificate(config: RouteConfig, source: TokenSourceConfig | undefined): { cert?: string | undefined; key?: string | undefined } {
+  if (source?.certificateBoundTokens && source.tls) return { cert: source.tls.cert, key: source.tls.key };
+  return { cert: config.clientCert, key: config.clientKey };
 }
 
 /**

@@ -5,9 +5,11 @@ import type { TokenSourceConfig } from '../config/schema.ts';
 import { ProxyError } from '../errors.ts';
 import { basicCredentials, createScrub, type Scrub } from '../http/scrub.ts';
 import { boundedFetch, formatBytes, IdpAnswerTooLargeError } from './bounded-fetch.ts';
+import { CLIENT_AUTHENTICATION, type SentCredentials } from './client-auth.ts';
+import { describeOAuthSource } from './describe.ts';
+import { createGrantAssertion, JWT_BEARER_GRANT } from './jwt-bearer.ts';
 import { tokenLifetimeMs } from './lifetime.ts';
-import { loadSigningKey } from './private-key.ts';
-import type { AccessToken, TokenSource } from './token.ts';
+import { parseRetryAfter, RetryLaterError, type AccessToken, type TokenSource } from './token.ts';
 import { refuseUnusableToken, unsupportedTokenType } from './usable-token.ts';
 
 
@@ -17,25 +19,34 @@ export interface ClientCredentialsDeps {
   fetch?: FetchFunction;
 }
 
-/** The OAuth2 client_credentials grant through openid-client, by token URL or by OIDC discovery. */
+/**
+ * An OAuth2 token request through openid-client, by token URL or by OIDC discovery: the
+ * client_credentials grant, or with `jwtBearer` the JWT-bearer grant (RFC 7523). How the
+ * client authenticates comes from client-auth.ts; mutual TLS, when configured, is in the fetch.
+ */
 export function createClientCredentialsSource(name: string, config: TokenSourceConfig, deps: ClientCredentialsDeps): TokenSource {
   let configuration: Promise<oidc.Configuration> | undefined;
-  // What the IdP was sent that it must not be quoted back: the secret, and each client assertion signed.
-  const sent: SentCredentials = { assertion: undefined };
+  // What the IdP was sent that it must not be quoted back: each assertion of the current request.
+  const sent: SentCredentials = [];
   const resolveConfiguration = (): Promise<oidc.Configuration> => {
-    configuration ??= buildConfiguration(config, deps, sent).catch((error: unknown) => {
+    configuration ??= buildConfiguration(name, config, deps, sent).catch((error: unknown) => {
       configuration = undefined; // a failed discovery is retried on the next fetch
       throw error;
     });
     return configuration;
   };
   const parameters = grantParameters(config);
+  const grantAssertion = config.jwtBearer ? createGrantAssertion(config.jwtBearer, deps.clock) : undefined;
+  const secrets = config.clientSecret ? [config.clientSecret, ...(config.clientId ? basicCredentials(config.clientId, config.clientSecret) : [])] : [];
 
   return {
     name,
+    kind: describeOAuthSource(config),
     async fetchToken() {
+      sent.length = 0;
       try {
-        const response = await oidc.clientCredentialsGrant(await resolveConfiguration(), parameters);
+        const resolved = await resolveConfiguration();
+        const response = grantAssertion ? await jwtBearerGrant(resolved, parameters, grantAssertion, sent) : await oidc.clientCredentialsGrant(resolved, parameters);
         refuseUnusableToken(name, response);
         const obtainedAt = deps.clock.now();
         const lifetimeMs = tokenLifetimeMs(response, obtainedAt, { defaultMs: config.defaultExpiresIn, maxMs: config.maxLifetime });
@@ -47,18 +58,26 @@ export function createClientCredentialsSource(name: string, config: TokenSourceC
           ...(response.scope ? { scope: response.scope } : {}),
         } satisfies AccessToken;
       } catch (error) {
-        throw classifyTokenError(name, error, createScrub([config.clientSecret, ...(config.clientSecret ? basicCredentials(config.clientId, config.clientSecret) : []), sent.assertion]));
+        throw classifyTokenError(name, error, createScrub([...secrets, ...sent]));
       }
     },
   };
 }
 
-interface SentCredentials {
-  assertion: string | undefined;
+async function jwtBearerGrant(
+  configuration: oidc.Configuration,
+  parameters: Record<string, string>,
+  grantAssertion: (tokenEndpoint: string) => Promise<string>,
+  sent: SentCredentials,
+): Promise<oidc.TokenEndpointResponse> {
+  const metadata = configuration.serverMetadata();
+  const assertion = await grantAssertion(metadata.token_endpoint ?? metadata.issuer);
+  sent.push(assertion);
+  return oidc.genericGrantRequest(configuration, JWT_BEARER_GRANT, { ...parameters, assertion });
 }
 
-async function buildConfiguration(config: TokenSourceConfig, deps: ClientCredentialsDeps, sent: SentCredentials): Promise<oidc.Configuration> {
-  const auth = await clientAuthentication(config, sent);
+async function buildConfiguration(name: string, config: TokenSourceConfig, deps: ClientCredentialsDeps, sent: SentCredentials): Promise<oidc.Configuration> {
+  const auth = await CLIENT_AUTHENTICATION[config.authMethod](config, { source: name, clock: deps.clock, sent });
   const execute = config.allowInsecure ? [oidc.allowInsecureRequests] : [];
   // Every IdP answer, discovery included, is read through the size limit.
   const fetch = boundedFetch(deps.fetch ?? globalThis.fetch) as oidc.CustomFetch;
@@ -67,9 +86,13 @@ async function buildConfiguration(config: TokenSourceConfig, deps: ClientCredent
     configuration.timeout = config.timeout / 1000;
     return configuration;
   };
+  // A jwtBearer grant may name no client; openid-client needs an id all the same, and clientIdOnly sends none then.
+  const clientId = config.clientId ?? config.jwtBearer?.issuer ?? '';
+  // With a client certificate, an IdP's mtls_endpoint_aliases (RFC 8705 §5) are where mutual TLS is accepted.
+  const metadata: Partial<oidc.ClientMetadata> | undefined = config.tls ? { use_mtls_endpoint_aliases: true } : undefined;
   if (config.issuer) {
     return await oidc
-      .discovery(new URL(config.issuer), config.clientId, undefined, auth, {
+      .discovery(new URL(config.issuer), clientId, metadata, auth, {
         execute,
         timeout: config.timeout / 1000,
         [oidc.customFetch]: fetch,
@@ -78,26 +101,9 @@ async function buildConfiguration(config: TokenSourceConfig, deps: ClientCredent
   }
   const tokenUrl = new URL(config.tokenUrl!);
   // openid-client needs an issuer even without discovery; the token URL's origin stands in.
-  const configuration = new oidc.Configuration({ issuer: tokenUrl.origin, token_endpoint: tokenUrl.href }, config.clientId, undefined, auth);
+  const configuration = new oidc.Configuration({ issuer: tokenUrl.origin, token_endpoint: tokenUrl.href }, clientId, metadata, auth);
   for (const step of execute) step(configuration);
   return configure(configuration);
-}
-
-async function clientAuthentication(config: TokenSourceConfig, sent: SentCredentials): Promise<oidc.ClientAuth> {
-  if (config.authMethod === 'client_secret_basic') return oidc.ClientSecretBasic(config.clientSecret!);
-  if (config.authMethod === 'client_secret_post') return oidc.ClientSecretPost(config.clientSecret!);
-  const { key, kid, alg, ...thumbprints } = await loadSigningKey(config.privateKey!, { keyId: config.keyId, certificate: config.certificate });
-  // openid-client addresses the assertion to the issuer; Entra ID, Okta and Keycloak expect the
-  // token endpoint (RFC 7523 allows either), so that is the default and assertionAudience overrides it.
-  return async (as, client, body, headers) => {
-    await oidc.PrivateKeyJwt(kid ? { key, kid } : key, {
-      [oidc.modifyAssertion]: (header, payload) => {
-        Object.assign(header, thumbprints, { alg });
-        payload.aud = config.assertionAudience ?? as.token_endpoint ?? as.issuer;
-      },
-    })(as, client, body, headers);
-    sent.assertion = body.get('client_assertion') ?? undefined;
-  };
 }
 
 /** scope, resource and audience are each sent only when configured: IdPs refuse what they do not expect. */
@@ -118,7 +124,12 @@ function grantParameters(config: TokenSourceConfig): Record<string, string> {
  */
 export function classifyTokenError(source: string, error: unknown, scrub: Scrub = createScrub([])): ProxyError {
   if (error instanceof ProxyError) return error;
+  // One of ours from inside openid-client (an unreadable client assertion file), which wraps it in a ClientError.
+  const own = nestedErrors(error).find((candidate): candidate is ProxyError => candidate instanceof ProxyError);
+  if (own) return own;
   // The IdP's own words are repeated to callers, logs and /_status: scrubbed of what it was sent, and bounded.
+  const throttled = throttling(source, error, scrub);
+  if (throttled) return throttled;
   if (error instanceof oidc.ResponseBodyError && error.status < 500) {
     const description = error.error_description ? `: ${scrub(error.error_description)}` : '';
     return new ProxyError('TOKEN_FETCH_FAILED', `The identity provider refused the token request for "${source}" with ${scrub(error.error)}${description}`, { cause: error });
@@ -141,7 +152,20 @@ export function classifyTokenError(source: string, error: unknown, scrub: Scrub 
   return new ProxyError('TOKEN_UNAVAILABLE', `No access token for "${source}": the identity provider ${reason}.`, { cause: error });
 }
 
-function describeFailure(error: unknown, scrub: Scrub): string {
+/**
+ * An IdP that is throttling (429, as Entra ID does) or briefly down (503) and says when to
+ * come back: TOKEN_UNAVAILABLE, since it heals, and the provider waits as long as it asked.
+ */
+function throttling(source: string, error: unknown, scrub: Scrub): RetryLaterError | undefined {
+  if (!(error instanceof oidc.ResponseBodyError) || (error.status !== 429 && error.status !== 503)) return undefined;
+  const retryAfterMs = parseRetryAfter(error.response.headers.get('retry-after'), Date.now());
+  if (retryAfterMs === undefined) return undefined;
+  const description = error.error_description ? `: ${scrub(error.error_description)}` : '';
+  return new RetryLaterError('TOKEN_UNAVAILABLE', `No access token for "${source}": the identity provider answered HTTP ${error.status} (${scrub(error.error)}${description}).`, retryAfterMs, { cause: error });
+}
+
+/** Why an endpoint could not be reached or did not answer sensibly, in words (managed identity sources say it too). */
+export function describeFailure(error: unknown, scrub: Scrub): string {
   if (error instanceof oidc.ResponseBodyError) return `failed with HTTP ${error.status} (${scrub(error.error)})`;
   const chain = nestedErrors(error);
   // A timeout arrives as a DOMException (numeric code 23) on the error or on its cause, depending on where fetch was when it fired.

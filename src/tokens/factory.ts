@@ -1,15 +1,20 @@
 import type { Clock } from '../clock.ts';
 import type { TokenSourceConfig } from '../config/schema.ts';
+import { ProxyError } from '../errors.ts';
 import type { Transport } from '../http/transport.ts';
 import type { Logger } from '../log/logger.ts';
 import { createClientCredentialsSource } from './client-credentials.ts';
+import { sourceKind } from './describe.ts';
+import { createManagedIdentitySource } from './managed-identity.ts';
 import { TokenProvider, type TokenProviderOptions } from './provider.ts';
 import type { TokenSource } from './token.ts';
 
 export interface TokenProviderDeps {
-  /** Decides how the IdP is reached: the source's CA, the outbound proxy. */
+  /** Decides how the IdP is reached: the source's CA and client certificate, the outbound proxy. */
   transport: Pick<Transport, 'idpFetch'>;
   clock: Clock;
+  /** Where a managed identity finds its endpoint (IDENTITY_ENDPOINT, IDENTITY_HEADER, …); unset: none of them, so IMDS. */
+  env?: Readonly<Record<string, string | undefined>> | undefined;
   logger?: Logger | undefined;
   /** Told each fetch's result, 'ok' or the error code, from the same event as the provider's own counts. */
   onFetch?: ((source: string, result: string) => void) | undefined;
@@ -25,7 +30,8 @@ export interface TokenProviderDeps {
  * schema, which holds every default.
  */
 export function createTokenProvider(name: string, source: TokenSourceConfig, deps: TokenProviderDeps): TokenProvider {
-  const tokenSource = deps.relayedSource?.(name) ?? idpSource(name, source, deps);
+  // A worker's tokens come from the primary process; its kind is still this config's.
+  const tokenSource = deps.relayedSource ? { ...deps.relayedSource(name), kind: sourceKind(source, deps.env ?? {}) } : createTokenSource(name, source, deps);
   // A relayed source's fetches are the primary's to log and count; the worker's would read as IdP calls that never happened.
   const relayed = deps.relayedSource !== undefined;
   return new TokenProvider(tokenSource, deps.clock, {
@@ -38,8 +44,20 @@ export function createTokenProvider(name: string, source: TokenSourceConfig, dep
   });
 }
 
-function idpSource(name: string, source: TokenSourceConfig, deps: TokenProviderDeps): TokenSource {
-  const fetch = deps.transport.idpFetch(source.ca);
+/** The TokenSource for a config: a managed identity, or an OAuth grant (client credentials or JWT bearer) with its client authentication. */
+export function createTokenSource(name: string, source: TokenSourceConfig, deps: Pick<TokenProviderDeps, 'transport' | 'clock' | 'env'>): TokenSource {
+  if (source.managedIdentity) {
+    // IMDS and the App Service/Arc endpoints are on this host: never through the outbound proxy.
+    const fetch = deps.transport.idpFetch({ ca: source.ca, direct: true });
+    return createManagedIdentitySource(name, source, { clock: deps.clock, fetch, env: deps.env ?? {} });
+  }
+  const unfilled = source.azureWorkloadIdentity ? (['tokenUrl', 'clientId', 'clientAssertionFile'] as const).filter((key) => !source[key] && !(key === 'tokenUrl' && source.issuer)) : [];
+  if (unfilled.length > 0) {
+    // The loader fills these from AZURE_* variables and refuses a file without them; a config made in code may still lack them.
+    const error = new ProxyError('TOKEN_FETCH_FAILED', `No access token for "${name}": azureWorkloadIdentity has no ${unfilled.join(', ')} (set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE, or write them)`);
+    return { name, kind: 'Azure workload identity (federated token file)', fetchToken: () => Promise.reject(error) };
+  }
+  const fetch = deps.transport.idpFetch({ ca: source.ca, cert: source.tls?.cert, key: source.tls?.key });
   return createClientCredentialsSource(name, source, { clock: deps.clock, ...(fetch ? { fetch } : {}) });
 }
 

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
 import { ProxyError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import type { AccessToken, TokenSource } from './token.ts';
+import { RetryLaterError, type AccessToken, type TokenSource } from './token.ts';
 
 export interface BackoffOptions {
   initialMs: number;
@@ -212,9 +212,11 @@ export class TokenProvider {
       return token;
     } catch (error) {
       this.#consecutiveFailures++;
-      // A source relayed from another process says when that one tries again; asking sooner is pointless.
-      const suggestedMs = this.#honourRetryAfter ? Number((error as ProxyError).headers?.['retry-after']) * 1000 : 0;
-      const delayMs = Math.max(this.#backoffDelay(this.#consecutiveFailures), Number.isFinite(suggestedMs) ? suggestedMs : 0);
+      // An IdP that said when to come back (429 Retry-After) is not asked sooner, nor later than backoff.max;
+      // a source relayed from another process says when that one tries again, and asking sooner is pointless.
+      const askedMs = error instanceof RetryLaterError ? Math.min(error.retryAfterMs, this.#backoff.maxMs) : 0;
+      const relayedMs = this.#honourRetryAfter ? Number((error as ProxyError).headers?.['retry-after']) * 1000 : 0;
+      const delayMs = Math.max(this.#backoffDelay(this.#consecutiveFailures), askedMs, Number.isFinite(relayedMs) ? relayedMs : 0);
       this.#retryAt = this.clock.now() + delayMs;
       this.#lastError = error instanceof ProxyError ? error : new ProxyError('TOKEN_UNAVAILABLE', undefined, { cause: error });
       this.#lastFailure = { code: this.#lastError.code, message: this.#lastError.message, at: this.clock.now() };

@@ -1,3 +1,5 @@
+import { ProxyError, type ErrorCode } from '../errors.ts';
+
 export interface AccessToken {
   value: string;
   /** Lower-cased, as the IdP's token_type is case-insensitive. */
@@ -18,5 +20,30 @@ export interface FetchContext {
 /** One way of obtaining tokens (one grant, one IdP). Failures are ProxyErrors with a token code. */
 export interface TokenSource {
   readonly name: string;
+  /** What kind of source this is, for check, token and /_status ("managed identity (IMDS)"): never a secret. */
+  readonly kind?: string;
   fetchToken(context?: FetchContext): Promise<AccessToken>;
+}
+
+/**
+ * A failure the IdP said when to retry after (HTTP 429 or 503 with Retry-After, as IMDS
+ * throttles): the provider waits at least that long (up to its backoff.max) before the next attempt.
+ */
+export class RetryLaterError extends ProxyError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly retryAfterMs: number,
+    options: { cause?: unknown } = {},
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** Retry-After as delay-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
 }

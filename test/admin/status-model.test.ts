@@ -13,7 +13,7 @@ t.test('the model holds names, targets, token states and errors, and no secret',
     tokens: { lake: { tokenUrl: 'https://idp.example/token', clientId: 'c', clientSecret: 'the-client-secret' } },
     routes: { '/sales': { target: 'https://lake.example/odata/', token: 'lake', rewriteUrls: false } },
   });
-  const good = new TokenProvider({ name: 'lake', fetchToken: async () => ({ value: 'the-access-token', tokenType: 'bearer', obtainedAt: now, expiresAt: now + 60_000 }) }, clock);
+  const good = new TokenProvider({ name: 'lake', kind: 'managed identity (IMDS)', fetchToken: async () => ({ value: 'the-access-token', tokenType: 'bearer', obtainedAt: now, expiresAt: now + 60_000 }) }, clock);
   await good.getToken();
   const failing = new TokenProvider({ name: 'down', fetchToken: async () => { throw new ProxyError('TOKEN_UNAVAILABLE', 'the IdP refused the connection'); } }, clock);
   await failing.getToken().catch(() => undefined);
@@ -23,7 +23,7 @@ t.test('the model holds names, targets, token states and errors, and no secret',
 
   const model = buildStatusModel({ version: '1.0.0', startedAt: 0, now, routes: RouteTable.fromConfig(config.routes), tokenProviders: new Map([['lake', good], ['down', failing]]), recentErrors });
   t.same(model.routes, [{ prefix: '/sales', target: 'https://lake.example/odata', tokenSource: 'lake', rewriteUrls: false }], 'the target as upstream links spell it');
-  t.same(model.tokenSources[0], { name: 'lake', state: 'valid', expiresAt: 1_060_000, fetches: 1, fetchFailures: 0 });
+  t.same(model.tokenSources[0], { name: 'lake', kind: 'managed identity (IMDS)', state: 'valid', expiresAt: 1_060_000, fetches: 1, fetchFailures: 0 }, 'with the kind its source names');
   t.same(model.tokenSources[1], { name: 'down', state: 'failing', fetches: 1, fetchFailures: 1, lastFailure: { code: 'TOKEN_UNAVAILABLE', message: 'the IdP refused the connection', at: 1_000_000 } });
   t.same(model.errors, [{ code: 'TOKEN_UNAVAILABLE', total: 1, recent: 1 }]);
   t.notMatch(JSON.stringify(model), /the-client-secret|the-access-token/);

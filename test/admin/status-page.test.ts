@@ -7,7 +7,7 @@ const model: StatusModel = {
   now: 3_725_000,
   routes: [{ prefix: '/sales', target: 'https://lake.example/odata?<x>', tokenSource: 'lake', rewriteUrls: true }],
   tokenSources: [
-    { name: 'lake', state: 'valid', expiresAt: 3_725_000 + 600_000, fetches: 3, fetchFailures: 1, lastFailure: { code: 'TOKEN_UNAVAILABLE', message: 'the IdP <script>alert(1)</script> did not answer', at: 3_000_000 } },
+    { name: 'lake', kind: 'client credentials (<tls_client_auth>)', state: 'valid', expiresAt: 3_725_000 + 600_000, fetches: 3, fetchFailures: 1, lastFailure: { code: 'TOKEN_UNAVAILABLE', message: 'the IdP <script>alert(1)</script> did not answer', at: 3_000_000 } },
     { name: 'idle', state: 'empty', fetches: 0, fetchFailures: 0 },
   ],
   errors: [{ code: 'UPSTREAM_TIMEOUT', total: 4, recent: 1 }],
@@ -23,6 +23,7 @@ t.test('the page shows version, uptime, routes, token sources and errors, all es
   t.notMatch(html, '<script>', 'no markup from a value survives');
   t.match(html, '&#60;script&#62;alert(1)&#60;/script&#62;');
   t.match(html, '<span class="ok">valid</span>');
+  t.match(html, '<td>lake<br><span class="muted">client credentials (&#60;tls_client_auth&#62;)</span></td>', 'each source’s kind under its name, escaped');
   t.match(html, '(in 10m 0s)');
   t.match(html, '<code>TOKEN_UNAVAILABLE</code> 12m 5s ago');
   t.match(html, 'not fetched yet');

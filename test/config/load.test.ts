@@ -98,7 +98,7 @@ t.test('missing required keys point at their parent', async (t) => {
   const error = problemsOf('tokens:\n  lake:\n    tokenUrl: https://idp/t\nroutes: {}\n');
   t.same(where(error), [
     ':3:5 tokens.lake.clientId: required key is missing (expected string)',
-    ':3:5 tokens.lake.clientSecret: client_secret_post needs clientSecret (or set authMethod: private_key_jwt with privateKey)',
+    ':3:5 tokens.lake.clientSecret: client_secret_post needs clientSecret (or set authMethod: private_key_jwt with privateKey or clientAssertionFile)',
     ':4:9 routes: define at least one route',
   ]);
   const empty = problemsOf('');

@@ -20,6 +20,8 @@ t.test('defaults are filled in', async (t) => {
   t.same(config.tokens.lake, {
     ...token,
     authMethod: 'client_secret_post',
+    azureWorkloadIdentity: false,
+    certificateBoundTokens: false,
     params: {},
     allowInsecure: false,
     timeout: 30_000,
@@ -233,6 +235,7 @@ t.test('cross references run on raw input, even when other fields are wrong', as
   t.same(issues.map((issue) => issue.path), [
     ['routes', '/a', 'token'],
     ['routes', 'b/'],
+    ['tokens', 'lake', 'clientId'],
     ['tokens', 'lake', 'clientSecret'],
     ['inbound', 'users', 1, 'name'],
   ]);
@@ -296,5 +299,5 @@ t.test('PEM_KEYS lists exactly the keys described as PEM text or a path to a PEM
   };
   walk(configJsonSchema() as Node, []);
   t.same(described.sort(), PEM_KEYS.map((path) => path.join('.')).sort());
-  t.equal(PEM_KEYS.length, 8);
+  t.equal(PEM_KEYS.length, 11);
 });

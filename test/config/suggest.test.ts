@@ -31,7 +31,8 @@ t.test('suggestKey: the tolerance is max(2, a third of the typed key)', async (t
 
 t.test('knownKeysAt on the real config schema', async (t) => {
   const tokenKeys = [
-    'tokenUrl', 'issuer', 'clientId', 'clientSecret', 'privateKey', 'keyId', 'certificate', 'assertionAudience', 'scope', 'resource', 'audience',
+    'tokenUrl', 'issuer', 'clientId', 'clientSecret', 'privateKey', 'keyId', 'certificate', 'clientAssertionFile', 'azureWorkloadIdentity', 'assertionAudience',
+    'assertionAlgorithm', 'tls', 'certificateBoundTokens', 'managedIdentity', 'jwtBearer', 'scope', 'resource', 'audience',
     'authMethod', 'params', 'allowInsecure', 'ca', 'timeout', 'defaultExpiresIn', 'maxLifetime', 'prefetch', 'refreshAhead', 'backoff',
   ];
   const cases: Array<[KeyPath, string[], string]> = [

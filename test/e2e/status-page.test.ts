@@ -21,7 +21,7 @@ t.test('/_status in a real browser: what an operator sees, and never a secret', 
   const routeRow = await page.locator('#routes tbody tr').first().innerText();
   t.match(routeRow, new RegExp(`/api\\s+${upstream.url.replace(/[.]/g, '\\.')}\\s+idp\\s+on`), 'the route, its target and token source');
   const tokenRow = await page.locator('#tokens tbody tr').first().innerText();
-  t.match(tokenRow, /idp\s+valid\s+\d{4}-\d\d-\d\dT[\d:.]+Z \(in \d+m \d+s\)\s+1 \(0\)\s+none/, 'the token is valid, with its expiry');
+  t.match(tokenRow, /idp\s+client credentials \(client_secret_post\)\s+valid\s+\d{4}-\d\d-\d\dT[\d:.]+Z \(in \d+m \d+s\)\s+1 \(0\)\s+none/, 'the token is valid, with its expiry');
   t.match(await page.locator('#errors').innerText(), /NO_ROUTE\s+1\s+1/, 'the 404 is counted');
   const visible = await page.locator('body').innerText();
   for (const secret of [idp.clients.post.clientSecret, ...tokens]) t.notOk(visible.includes(secret) || (await page.content()).includes(secret), `no ${secret.slice(0, 8)}… on the page`);

@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { closeServer, listen } from './listen.ts';
 
 export interface RecordedRequest {
@@ -32,6 +32,8 @@ export interface TestUpstream {
 export interface UpstreamOptions {
   /** When set, every request must carry a Bearer JWT that verifies against these keys. */
   jwksUrl?: string;
+  /** Instead of jwksUrl: keys at hand (an IdP behind a private CA, whose /jwks fetch would not trust it). */
+  keys?: JWTVerifyGetKey;
   issuer?: string;
   audience?: string;
   /** Default: 200 with a JSON echo of method, url, headers, bodyLength and claims. */
@@ -42,7 +44,7 @@ export interface UpstreamOptions {
 
 /** A real API server that verifies bearer JWTs with jose, as a resource server would. */
 export async function startUpstream(options: UpstreamOptions = {}): Promise<TestUpstream> {
-  const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
+  const jwks = options.keys ?? (options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined);
   const handler = options.handler ?? echo;
   const requests: RecordedRequest[] = [];
   let attempts = 0;

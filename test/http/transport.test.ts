@@ -7,17 +7,17 @@ import { Writable } from 'node:stream';
 t.test('IdP requests use the runtime’s fetch unless a CA or an outbound proxy needs undici’s', async (t) => {
   const plain = createTransport({ env: {} });
   t.teardown(() => plain.close());
-  t.equal(plain.idpFetch(undefined), undefined, 'no CA, no proxy: the runtime’s own fetch');
-  t.type(plain.idpFetch('-----BEGIN CERTIFICATE-----'), 'function', 'a CA needs a dispatcher of its own');
+  t.equal(plain.idpFetch({}), undefined, 'no CA, no proxy: the runtime’s own fetch');
+  t.type(plain.idpFetch({ ca: '-----BEGIN CERTIFICATE-----' }), 'function', 'a CA needs a dispatcher of its own');
 
   const proxied = createTransport({ env: { https_proxy: 'http://proxy.corp:3128' } });
   t.teardown(() => proxied.close());
-  t.type(proxied.idpFetch(undefined), 'function', 'an outbound proxy carries IdP requests too');
+  t.type(proxied.idpFetch({}), 'function', 'an outbound proxy carries IdP requests too');
 
   const injected: typeof fetch = async () => new Response('{}');
   const testing = createTransport({ env: { HTTPS_PROXY: 'http://proxy.corp:3128' }, fetch: injected });
   t.teardown(() => testing.close());
-  t.equal(testing.idpFetch('ca'), injected, 'an injected fetch serves every source');
+  t.equal(testing.idpFetch({ ca: 'ca' }), injected, 'an injected fetch serves every source');
 });
 
 t.test('upstream pools: one per distinct TLS setting; an injected dispatcher serves routes without TLS settings', async (t) => {
@@ -41,4 +41,17 @@ t.test('an unreadable NODE_EXTRA_CA_CERTS is a warning naming the path, not a fa
   const transport = createTransport({ env: { NODE_EXTRA_CA_CERTS: '/nonexistent/extra.pem' }, logger });
   t.teardown(() => transport.close());
   t.match(JSON.parse(lines[0]!), { level: 40, path: '/nonexistent/extra.pem', code: 'ENOENT' });
+});
+
+t.test('a direct IdP connection skips the outbound proxy; the others go through it', async (t) => {
+  const { createServer } = await import('node:http');
+  const server = createServer((_req, res) => res.end('here'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/metadata/identity/oauth2/token`;
+  // A proxy address where nothing listens: whatever goes through it fails.
+  const transport = createTransport({ env: { HTTP_PROXY: 'http://127.0.0.1:9', HTTPS_PROXY: 'http://127.0.0.1:9' } });
+  t.teardown(() => transport.close());
+  t.equal(await (await transport.idpFetch({ direct: true })!(url)).text(), 'here', 'direct: straight to the endpoint');
+  await t.rejects(transport.idpFetch({})!(url), 'otherwise through the (unreachable) proxy');
 });

@@ -122,3 +122,26 @@ t.test('forwarded headers: all by default, none, or a list; X-Forwarded-Prefix o
   t.equal(route('/team/odata').forwardedPrefix, '/team', 'the prefix ends with the upstream path: the rest of it');
   t.equal(route('/odata/v2').forwardedPrefix, undefined, 'the prefix is the upstream path: nothing is taken off');
 });
+
+t.test('a route whose source has certificate-bound tokens presents that source’s client certificate', async (t) => {
+  const { generateTestKey, selfSignedCertificate } = await import('../helpers/keys.ts');
+  const bound = generateTestKey('ec');
+  const own = generateTestKey('ec');
+  const tls = { cert: selfSignedCertificate(bound), key: bound.privateKeyPem };
+  const config = configSchema.parse({
+    tokens: {
+      bound: { tokenUrl: 'https://idp/t', clientId: 'c', authMethod: 'self_signed_tls_client_auth', tls, certificateBoundTokens: true },
+      mtls: { tokenUrl: 'https://idp/t', clientId: 'c', authMethod: 'self_signed_tls_client_auth', tls },
+    },
+    routes: {
+      '/bound': { target: 'https://a.example.com', token: 'bound' },
+      '/own': { target: 'https://b.example.com', token: 'mtls', clientCert: selfSignedCertificate(own), clientKey: own.privateKeyPem },
+      '/plain': { target: 'https://c.example.com', token: 'mtls' },
+    },
+  });
+  const routes = RouteTable.fromConfig(config.routes, config.tokens);
+  const route = (prefix: string) => routes.match(prefix)!.route;
+  t.same([route('/bound').tls.cert, route('/bound').tls.key, route('/bound').certificateBoundTo], [tls.cert, tls.key, 'bound'], 'the bound source’s certificate and key');
+  t.equal(route('/own').tls.key, own.privateKeyPem, 'an mTLS source without bound tokens leaves the route its own certificate');
+  t.same([route('/plain').tls.cert, route('/plain').certificateBoundTo], [undefined, undefined], 'and presents none of the source’s');
+});

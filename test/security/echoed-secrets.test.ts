@@ -80,6 +80,8 @@ t.test('an upstream quoting the token in its 401: the 502 and the access log car
 });
 
 const SECRET = 'Secr3t+/with spaces&=ü~-long-enough';
+/** A platform-signed token as a projected service-account file holds it (its signature is not checked here). */
+const FEDERATED = ['{"alg":"RS256","kid":"k8s"}', '{"iss":"https://oidc.prod-aks.azure.com/x/","sub":"system:serviceaccount:bi:proxy","aud":"api://AzureADTokenExchange"}'].map((part) => Buffer.from(part).toString('base64url')).join('.') + '.c2lnbmF0dXJl';
 
 function source(input: Record<string, unknown>): TokenSourceConfig {
   return configSchema.parse({ tokens: { s: { clientId: 'client+id', allowInsecure: true, ...input } }, routes: { '/r': { target: 'https://x.test', token: 's' } } }).tokens.s!;
@@ -98,7 +100,7 @@ async function failure(promise: Promise<unknown>): Promise<ProxyError> {
 /** What the IdP was sent that counts as a credential: the secret, the Basic header's credentials, the assertion. */
 function credentialsIn(body: URLSearchParams, authorization: string | undefined): string[] {
   const basic = authorization?.replace(/^Basic /, '');
-  return [body.get('client_secret'), body.get('client_assertion'), basic, basic && Buffer.from(basic, 'base64').toString()].filter((value): value is string => Boolean(value));
+  return [body.get('client_secret'), body.get('client_assertion'), body.get('assertion'), basic, basic && Buffer.from(basic, 'base64').toString()].filter((value): value is string => Boolean(value));
 }
 
 t.test('an IdP quoting the client secret, the Basic credentials or the assertion: the message carries none of it', async (t) => {
@@ -107,6 +109,9 @@ t.test('an IdP quoting the client secret, the Basic credentials or the assertion
     ['client_secret_post', { clientSecret: SECRET }],
     ['client_secret_basic', { clientSecret: SECRET, authMethod: 'client_secret_basic' }],
     ['private_key_jwt', { authMethod: 'private_key_jwt', privateKey: keyed.privateKeyPem }],
+    ['client_secret_jwt', { clientSecret: SECRET, authMethod: 'client_secret_jwt', assertionAlgorithm: 'HS512' }],
+    ['a federated token file', { clientAssertionFile: `${t.testdir({ federated: `${FEDERATED}\n` })}/federated` }],
+    ['the jwt-bearer grant', { jwtBearer: { issuer: 'sa@project.example', privateKey: keyed.privateKeyPem } }],
   ];
   const answers: Array<[string, (quoted: string, res: ServerResponse) => void]> = [
     ['error_description', (quoted, res) => tokenAnswer(res, { error: 'invalid_client', error_description: `credentials ${quoted} are wrong` }, 400)],

@@ -3,6 +3,7 @@ import t, { type Test } from 'tap';
 import { configSchema, type TokenSourceConfig } from '../../src/config/schema.ts';
 import { ProxyError } from '../../src/errors.ts';
 import { createClientCredentialsSource } from '../../src/tokens/client-credentials.ts';
+import { RetryLaterError } from '../../src/tokens/token.ts';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { IDP_SCOPE, startIdp, type TestIdp } from '../helpers/idp.ts';
@@ -192,13 +193,13 @@ t.test('an IdP that does not answer within the source timeout is TOKEN_UNAVAILAB
 });
 
 /** A real token endpoint with canned answers, for response shapes oidc-provider never produces. */
-async function cannedIdp(t: Test, status: number, body: string, contentType = 'application/json') {
+async function cannedIdp(t: Test, status: number, body: string, contentType = 'application/json', headers: Record<string, string> = {}) {
   const forms: URLSearchParams[] = [];
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     forms.push(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
-    res.writeHead(status, { 'content-type': contentType });
+    res.writeHead(status, { 'content-type': contentType, ...headers });
     res.end(body);
   });
   const url = await listen(server);
@@ -291,6 +292,12 @@ t.test('IdP response variants', async (t) => {
   const down = await cannedIdp(t, 503, JSON.stringify({ error: 'temporarily_unavailable' }));
   const unavailable = await refusal(createClientCredentialsSource('s', sourceConfig({ tokenUrl: down.tokenUrl, clientId: 'c', clientSecret: 's' }), { clock }).fetchToken());
   t.equal(unavailable.code, 'TOKEN_UNAVAILABLE', 'a 5xx is not a refusal');
+
+  // Entra ID's throttling answer: 429 with an OAuth error body and Retry-After.
+  const busy = await cannedIdp(t, 429, JSON.stringify({ error: 'temporarily_unavailable', error_description: 'AADSTS50196: too many requests' }), 'application/json', { 'retry-after': '45' });
+  const throttled = await refusal(createClientCredentialsSource('s', sourceConfig({ tokenUrl: busy.tokenUrl, clientId: 'c', clientSecret: 's' }), { clock }).fetchToken());
+  t.ok(throttled instanceof RetryLaterError && throttled.retryAfterMs === 45_000, 'a 429 with Retry-After says when to come back');
+  t.match(throttled, { code: 'TOKEN_UNAVAILABLE', message: /HTTP 429 \(temporarily_unavailable: AADSTS50196: too many requests\)/ }, 'and may heal');
 });
 
 t.test('every IdP request goes through the injected fetch', async (t) => {

@@ -51,3 +51,22 @@ t.test('refresh-ahead and backoff come from the source’s settings (the schema 
   await t.rejects(provider.getToken());
   t.equal(calls, 2, 'the next attempt once the whole step has passed');
 });
+
+t.test('every source names its kind; a worker’s relayed source names its config’s', async (t) => {
+  const transport = createTransport({ env: {} });
+  t.teardown(() => transport.close());
+  const clock = { now: () => Date.now() };
+  const kindOf = (input: Record<string, unknown>, env: Record<string, string> = {}) => createTokenProvider('lake', parseSource(input), { transport, clock, env }).source.kind;
+  t.equal(kindOf({ tokenUrl: 'https://idp.test/token', clientId: 'c', clientSecret: 's' }), 'client credentials (client_secret_post)');
+  t.equal(kindOf({ tokenUrl: 'https://idp.test/token', clientId: 'c', clientSecret: 's', authMethod: 'client_secret_jwt', assertionAlgorithm: 'HS512' }), 'client credentials (client_secret_jwt HS512)');
+  t.equal(kindOf({ tokenUrl: 'https://idp.test/token', clientId: 'c', clientAssertionFile: '/f' }), 'client credentials (client assertion file)');
+  t.equal(kindOf({ managedIdentity: { resource: 'r' } }), 'managed identity (IMDS)');
+  t.equal(kindOf({ managedIdentity: { resource: 'r' } }, { IDENTITY_ENDPOINT: 'http://127.0.0.1:1/t', IDENTITY_HEADER: 'h' }), 'managed identity (App Service)');
+  const relayed = createTokenProvider('lake', parseSource({ managedIdentity: { resource: 'r' } }), {
+    transport,
+    clock,
+    env: { IDENTITY_ENDPOINT: 'http://127.0.0.1:1/t', IMDS_ENDPOINT: 'http://127.0.0.1:1' },
+    relayedSource: (name) => ({ name, fetchToken: () => Promise.reject(new Error('not asked here')) }),
+  });
+  t.equal(relayed.source.kind, 'managed identity (Azure Arc)', 'the primary fetches; the worker’s /_status still says what it is');
+});

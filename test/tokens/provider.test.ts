@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ProxyError } from '../../src/errors.ts';
 import { TokenProvider, type TokenDemand } from '../../src/tokens/provider.ts';
-import type { AccessToken, TokenSource } from '../../src/tokens/token.ts';
+import { RetryLaterError, type AccessToken, type TokenSource } from '../../src/tokens/token.ts';
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_000_000) {
@@ -369,4 +369,21 @@ t.test('honourRetryAfter: a relayed failure’s Retry-After lengthens the wait; 
     await provider.getToken().catch(() => undefined);
     t.equal(idp.calls, honour ? 1 : 2, honour ? 'still waiting out the 5 s it was told' : 'its own 1 s step has passed');
   }
+});
+
+t.test('an IdP that says when to retry (RetryLaterError) is not asked sooner, nor waited for past backoff.max', async (t) => {
+  const clock = manualClock();
+  const idp = scriptedSource(clock);
+  const provider = new TokenProvider(idp.source, clock, { backoff: { initialMs: 1_000, maxMs: 60_000 }, random: () => 1 });
+  const first = provider.getToken();
+  idp.fail(new RetryLaterError('TOKEN_UNAVAILABLE', 'throttled', 20_000));
+  await t.rejects(first, { code: 'TOKEN_UNAVAILABLE', headers: { 'retry-after': '20' } }, 'callers are told the wait the IdP asked for');
+  clock.advance(19_999);
+  await t.rejects(provider.getToken(), { code: 'TOKEN_UNAVAILABLE' });
+  t.equal(idp.pending, 0, 'past the 1 s backoff step but inside the 20 s asked for: no attempt');
+  clock.advance(1);
+  const second = provider.getToken();
+  t.equal(idp.pending, 1, 'at 20 s it asks again');
+  idp.fail(new RetryLaterError('TOKEN_UNAVAILABLE', 'throttled', 3_600_000));
+  await t.rejects(second, { code: 'TOKEN_UNAVAILABLE', headers: { 'retry-after': '60' } }, 'an hour is capped at backoff.max');
 });
