@@ -150,7 +150,9 @@ function finish(ctx: RequestHandlerContext, req: IncomingMessage, res: ServerRes
   if (forwarded.retriedWithNewToken) entry.retriedWithNewToken = true;
   if (!res.writableFinished) entry.aborted = true;
   if (error) entry.error = { code: error.code, message: error.message, ...error.logDetails, ...describeCause(error.cause) };
-  ctx.accessLog.write(entry);
+  // A failure of the proxy's own making (no token, upstream unreachable or too slow) is a
+  // warning, so `--log-level warn` still shows it; a bug is an error; the rest is traffic.
+  ctx.accessLog.write(entry, error === undefined || error.status < 500 ? 'info' : error.code === 'INTERNAL' ? 'error' : 'warn');
 }
 
 /** The admin listener answers only admin endpoints; with one configured, /metrics and /_status leave the main listener. */

@@ -89,3 +89,14 @@ t.test('OPTIONS * is answered by the proxy with what it forwards, without an ups
   t.equal((await fetch(`${proxy.url}/api/x`, { method: 'OPTIONS' })).status, 200, 'OPTIONS on a route still passes through');
   t.equal(upstream.requests[0]?.method, 'OPTIONS');
 });
+
+t.test('access lines: a failure the proxy answered with a 5xx is a warning, other answers are info', async (t) => {
+  const { proxy } = await startStack(t);
+  await (await fetch(`${proxy.url}/api/x`)).arrayBuffer();
+  await (await fetch(`${proxy.url}/nowhere`)).arrayBuffer();
+  const dead = await startStack(t, { target: () => 'http://127.0.0.1:1/gone' });
+  t.equal((await fetch(`${dead.proxy.url}/api/x`)).status, 502);
+  const access = (lines: Array<Record<string, unknown>>) => lines.filter((line) => line.msg === 'request');
+  t.match(access(proxy.logs), [{ level: 30, status: 200, path: '/api/x' }, { level: 30, status: 404, error: { code: 'NO_ROUTE' } }]);
+  t.match(access(dead.proxy.logs), [{ level: 40, status: 502, tokenSource: 'idp', error: { code: 'UPSTREAM_UNREACHABLE', cause: { code: 'ECONNREFUSED' } } }]);
+});
