@@ -143,7 +143,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     examples: [['bearer-proxy schema > proxy.schema.json', 'then start proxy.yaml with: # yaml-language-server: $schema=./proxy.schema.json']],
     docs: { anchor: 'configuration-reference', title: 'Configuration reference' },
     run: async ({ io }) => {
-      const { configJsonSchema } = await import('../config/schema.ts');
+      const { configJsonSchema } = await import('../config/json-schema.ts');
       print(io.stdout, JSON.stringify(configJsonSchema(), null, 2));
       return 0;
     },
