@@ -44,6 +44,7 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
   const proxy = createProxyServer(config, {
     logger,
     version: packageVersion(),
+    configFile: source,
     // JSON access lines go out in batches; on a terminal each shows as it happens.
     ...(pretty ? {} : { accessLog: batchedAccessLog(level, { bindings: workerNumber === undefined ? {} : { worker: workerNumber } }) }),
     // A worker's tokens come from its primary, which fetches once for every worker.
