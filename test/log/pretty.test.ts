@@ -38,6 +38,7 @@ t.test('a failed request says what failed, why and its request id; a user and a 
   const named = line({ msg: 'request', requestId: 'r5', method: 'GET', path: '/x', status: 502, durationMs: 1, error: { code: 'UPSTREAM_UNREACHABLE', message: 'cannot be reached (ECONNREFUSED).', cause: { code: 'ECONNREFUSED' } } });
   t.match(named, 'UPSTREAM_UNREACHABLE cannot be reached (ECONNREFUSED). id=r5', 'a cause the message names already is not repeated');
   t.match(line({ msg: 'request', requestId: 'r3', method: 'GET', path: '/x', status: 401, durationMs: 1, error: { code: 'AUTH_INVALID', message: 'wrong', attemptedUser: 'bob smith' } }), 'AUTH_INVALID wrong attemptedUser="bob smith" id=r3');
+  t.match(line({ msg: 'request', requestId: 'r6', worker: 2, method: 'GET', path: '/x', status: 200, durationMs: 1 }), /200 1\.0 ms worker=2\n$/, 'serve --workers: which worker answered');
   t.match(line({ msg: 'request', requestId: 'r4', method: 'GET', path: '/x', status: 499, durationMs: 1, aborted: true }), /499 1\.0 ms aborted\n$/);
 });
 
