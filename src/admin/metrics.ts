@@ -14,7 +14,8 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
  * hashes a label set on every unbound call, which cost more per request than all of them.
  */
 export interface RouteMetrics {
-  requestFinished(status: number, seconds: number): void;
+  /** proxyError: the answer is an error of the proxy's own, not the upstream's (or the route list's). */
+  requestFinished(status: number, seconds: number, proxyError?: boolean): void;
   upstreamResponded(seconds: number): void;
   rewritten(bytes: number): void;
 }

@@ -35,6 +35,8 @@ export interface CommandSpec {
 export const ENVIRONMENT = {
   BEARER_PROXY_CONFIG: 'the config file when -c/--config is not given',
   LOG_LEVEL: 'the log level when --log-level is not given',
+  LOG_FORMAT: 'json or pretty, when --log-format is not given',
+  NO_COLOR: 'set (to anything) for readable log lines without colours',
   'HTTPS_PROXY, HTTP_PROXY, NO_PROXY': 'send IdP and upstream traffic through an outbound (corporate) proxy; upper or lower case',
   NODE_EXTRA_CA_CERTS: 'a PEM file of extra CA certificates to trust for every connection (a corporate TLS-inspecting proxy)',
   '${NAME} in the file': 'any variable the config names, e.g. clientSecret: ${API_CLIENT_SECRET}; a missing one is an error naming it',
@@ -48,21 +50,22 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'serve',
     summary: 'run the proxy (the default command)',
-    flags: ['config', 'host', 'port', 'log-level', 'workers', 'allow-anonymous-remote'],
+    flags: ['config', 'host', 'port', 'log-level', 'log-format', 'workers', 'allow-anonymous-remote'],
     description: [
       'Reads the config file, listens (http://localhost:8080, on 127.0.0.1 and ::1, unless the file or a flag says otherwise) and forwards each request to its route\'s target with a bearer token injected.',
-      'The file is read again when it changes or on SIGHUP (an invalid file keeps the old config serving); SIGTERM or Ctrl+C drains requests in flight and exits 0. Logs go to standard output: JSON, or readable lines on a terminal.',
+      'The file is read again when it changes or on SIGHUP (an invalid file keeps the old config serving); SIGTERM or Ctrl+C drains requests in flight and exits 0. Logs go to standard output: one JSON object per line, or on a terminal one readable line per request (GET /sales/Orders 200 15 ms upstream=200 token=lake 12.3 kB); failures the proxy answered with a 5xx are warnings.',
     ],
-    environment: ['BEARER_PROXY_CONFIG', 'LOG_LEVEL', ...OUTBOUND, '${NAME} in the file'],
+    environment: ['BEARER_PROXY_CONFIG', 'LOG_LEVEL', 'LOG_FORMAT', 'NO_COLOR', ...OUTBOUND, '${NAME} in the file'],
     examples: [
       ['bearer-proxy', 'serve ./proxy.yaml on http://localhost:8080'],
       ['bearer-proxy serve -c /etc/bearer-proxy/proxy.yaml --port 9090', 'another file, another port'],
       ['LOG_LEVEL=warn bearer-proxy', 'log only warnings and errors'],
       ['bearer-proxy --workers 2', 'two processes on one port, for a host with two cores or more'],
+      ['bearer-proxy --log-format pretty | tee proxy.log', 'readable lines also through a pipe (JSON otherwise)'],
     ],
     docs: { anchor: 'running-it', title: 'Running it' },
     run: async ({ io, values, onSignal }) =>
-      (await import('./serve.ts')).serve(io, { config: values.config, host: values.host, port: values.port, logLevel: values['log-level'], workers: values.workers, allowAnonymousRemote: values['allow-anonymous-remote'] }, onSignal),
+      (await import('./serve.ts')).serve(io, { config: values.config, host: values.host, port: values.port, logLevel: values['log-level'], logFormat: values['log-format'], workers: values.workers, allowAnonymousRemote: values['allow-anonymous-remote'] }, onSignal),
   },
   {
     name: 'check',
@@ -140,7 +143,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     examples: [['bearer-proxy schema > proxy.schema.json', 'then start proxy.yaml with: # yaml-language-server: $schema=./proxy.schema.json']],
     docs: { anchor: 'configuration-reference', title: 'Configuration reference' },
     run: async ({ io }) => {
-      const { configJsonSchema } = await import('../config/schema.ts');
+      const { configJsonSchema } = await import('../config/json-schema.ts');
       print(io.stdout, JSON.stringify(configJsonSchema(), null, 2));
       return 0;
     },

@@ -4,8 +4,8 @@ import { startDemoIssuer } from '../demo/issuer.ts';
 import { startSampleODataService } from '../demo/odata-service.ts';
 import { createLogger } from '../log/logger.ts';
 import { createProxyServer, type ProxyServer } from '../proxy/server.ts';
-import { parsePort, type SignalSubscriber } from './serve.ts';
-import { print, UsageError, type CliIo } from './io.ts';
+import { logOutput, parsePort, type SignalSubscriber } from './serve.ts';
+import { packageVersion, print, UsageError, type CliIo } from './io.ts';
 
 export interface DemoOptions {
   port?: string;
@@ -31,8 +31,8 @@ export async function demo(io: CliIo, options: DemoOptions, onSignal: SignalSubs
     tokens: { demo: { tokenUrl: issuer.tokenUrl, clientId: DEMO_CLIENT_ID, clientSecret, allowInsecure: true } },
     routes: { '/demo': { target: service.url, token: 'demo' } },
   });
-  const logger = createLogger({ level: 'warn', pretty: io.stdout.isTTY === true });
-  const proxy = createProxyServer(config, { logger });
+  const logger = createLogger({ level: 'warn', ...logOutput(io, undefined) });
+  const proxy = createProxyServer(config, { logger, version: packageVersion() });
   const shutdown = async (): Promise<void> => {
     await proxy.close();
     await service.close();

@@ -20,6 +20,10 @@ export interface FlagSpec {
 /** pino's levels; pino itself throws a stack trace at an unknown one, so they are checked first. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** How serve writes its log: JSON lines (for files and log collectors) or readable ones (for a person at a terminal). */
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 export const IDPS = ['entra', 'entra-v1', 'okta', 'auth0', 'keycloak', 'generic'] as const;
 export type Idp = (typeof IDPS)[number];
 
@@ -28,6 +32,13 @@ export const FLAGS = {
   host: { type: 'string', value: 'HOST', description: 'address to listen on, instead of listen.host; 0.0.0.0 is every interface', default: 'listen.host, else localhost (127.0.0.1 and ::1)' },
   port: { type: 'string', value: 'PORT', description: 'port to listen on, instead of listen.port; 0 takes a free one', default: 'listen.port, else 8080', range: [0, 65535] },
   'log-level': { type: 'string', value: 'LEVEL', description: 'how much to log', default: '$LOG_LEVEL, else info', choices: LOG_LEVELS },
+  'log-format': {
+    type: 'string',
+    value: 'FORMAT',
+    description: 'JSON lines, or pretty: one readable line per request',
+    default: '$LOG_FORMAT, else pretty on a terminal',
+    choices: LOG_FORMATS,
+  },
   workers: { type: 'string', value: 'N', description: 'serve with N processes sharing the port, one per core; tokens are still fetched once for all of them', default: '1', range: [1, 64] },
   'allow-anonymous-remote': { type: 'boolean', description: 'start even though inbound.anonymous is "any" and the address is not loopback: anyone who reaches the port then uses your tokens' },
   'fetch-tokens': { type: 'boolean', description: 'also fetch one token from each token source, and show what the IdP answered' },

@@ -34,6 +34,7 @@ export function reloadInto(proxy: ProxyServer, load: () => LoadedConfig, logger:
     proxy.metrics.configReloaded('failed');
     const problems = error instanceof ConfigError ? error.problems.map((problem) => formatProblem(error.source, problem)) : [(error as Error).message];
     logger.error({ reason, problems }, `config reload failed (${problems.length} problem${problems.length === 1 ? '' : 's'}); the previous config keeps serving`);
+    proxy.reloadAttempted({ reason, problems });
     return false;
   }
   const change = proxy.reload(loaded.config);
@@ -42,6 +43,7 @@ export function reloadInto(proxy: ProxyServer, load: () => LoadedConfig, logger:
     logger.warn({ configured, running }, what);
   }
   proxy.metrics.configReloaded('ok');
+  proxy.reloadAttempted({ reason, problems: [] });
   for (const warning of loaded.warnings) logger.warn(warning);
   logger.info({ reason, routes: proxy.routes.prefixes, keptTokenSources: change.keptSources, newTokenSources: change.newSources }, 'config reloaded');
   return true;

@@ -4,7 +4,7 @@ import { batchedAccessLog } from '../log/access-log.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { createProxyServer } from '../proxy/server.ts';
 import { loadFromCli } from './config-file.ts';
-import { LOG_LEVELS } from './flags.ts';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from './flags.ts';
 import { reloadInto, watchConfigFile } from './reload.ts';
 import { packageVersion, UsageError, type CliIo } from './io.ts';
 import { sharedTokenSources } from '../tokens/shared-tokens.ts';
@@ -17,6 +17,7 @@ export interface ServeOptions {
   logLevel?: string;
   /** Processes to serve with (--workers); 1 serves in this process. */
   workers?: string;
+  logFormat?: string;
   allowAnonymousRemote?: boolean;
 }
 
@@ -30,10 +31,11 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
   const worker = io.env[WORKER_ENV] !== undefined && io.ipc !== undefined ? io.ipc : undefined;
   if (workers > 1 && !worker) return (await import('./workers.ts')).servePrimary(io, options, workers, onSignal);
   const level = parseLogLevel(options.logLevel, io.env.LOG_LEVEL);
-  const pretty = io.stdout.isTTY === true;
+  const output = logOutput(io, parseLogFormat(options.logFormat, io.env.LOG_FORMAT));
+  const pretty = output.pretty;
   const workerNumber = worker ? Number(io.env[WORKER_ENV]) : undefined;
   // Every line of a worker says which worker wrote it.
-  const rootLogger = createLogger({ level, pretty });
+  const rootLogger = createLogger({ level, ...output });
   const logger = workerNumber === undefined ? rootLogger : rootLogger.child({ worker: workerNumber });
   const configLoader = serveConfigLoader(io, options, logger);
   const { config, warnings, source } = configLoader.load();
@@ -42,6 +44,7 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
   const proxy = createProxyServer(config, {
     logger,
     version: packageVersion(),
+    configFile: source,
     // JSON access lines go out in batches; on a terminal each shows as it happens.
     ...(pretty ? {} : { accessLog: batchedAccessLog(level, { bindings: workerNumber === undefined ? {} : { worker: workerNumber } }) }),
     // A worker's tokens come from its primary, which fetches once for every worker.
@@ -146,6 +149,20 @@ export function parseLogLevel(flag: string | undefined, env: string | undefined)
   const [name, level] = flag !== undefined ? ['--log-level', flag] : env ? ['LOG_LEVEL', env] : [undefined, 'info'];
   if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`${name} must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
   return level;
+}
+
+/** --log-format, else LOG_FORMAT (empty counts as unset), else undefined: chosen by whether standard output is a terminal. */
+export function parseLogFormat(flag: string | undefined, env: string | undefined): LogFormat | undefined {
+  const [name, format] = flag !== undefined ? ['--log-format', flag] : env ? ['LOG_FORMAT', env] : [undefined, undefined];
+  if (format === undefined) return undefined;
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) throw new UsageError(`${name} must be one of ${LOG_FORMATS.join(', ')}, not "${format}"`);
+  return format as LogFormat;
+}
+
+/** Readable lines for a terminal (or when asked for), coloured only on a terminal and unless NO_COLOR is set (no-color.org). */
+export function logOutput(io: CliIo, format: LogFormat | undefined): { pretty: boolean; color: boolean } {
+  const terminal = io.stdout.isTTY === true;
+  return { pretty: format === undefined ? terminal : format === 'pretty', color: terminal && !io.env.NO_COLOR };
 }
 
 export function parsePort(text: string): number {

@@ -8,7 +8,7 @@ import { createTokenProvider, sameSourceSettings } from '../tokens/factory.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
 import { answerTokenRequests } from '../tokens/shared-tokens.ts';
 import { watchConfigFile } from './reload.ts';
-import { parseLogLevel, serveConfigLoader, WORKER_ENV, WORKER_MESSAGES, type ServeOptions, type SignalSubscriber } from './serve.ts';
+import { logOutput, parseLogFormat, parseLogLevel, serveConfigLoader, WORKER_ENV, WORKER_MESSAGES, type ServeOptions, type SignalSubscriber } from './serve.ts';
 import { UsageError, type CliIo } from './io.ts';
 
 /** A worker that dies after it was serving is started again after this long (never in a tight loop). */
@@ -24,7 +24,7 @@ const RESTART_DELAY_MS = 1_000;
  */
 export async function servePrimary(io: CliIo, options: ServeOptions, workers: number, onSignal: SignalSubscriber): Promise<number> {
   if (!io.entry) throw new UsageError('--workers needs the command to be started from its script (node dist/cli.js, or the installed bearer-proxy)', 1);
-  const logger = createLogger({ level: parseLogLevel(options.logLevel, io.env.LOG_LEVEL), pretty: io.stdout.isTTY === true });
+  const logger = createLogger({ level: parseLogLevel(options.logLevel, io.env.LOG_LEVEL), ...logOutput(io, parseLogFormat(options.logFormat, io.env.LOG_FORMAT)) });
   const configLoader = serveConfigLoader(io, options, logger);
   const first = configLoader.load();
   configLoader.listening = first.config.listen;

@@ -81,6 +81,7 @@ export function readReferencedFile(context: Pick<InterpolationContext, 'readFile
     return { text: context.readFile(path).replace(/\r?\n$/, '') };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EENCODING') return { reason: (error as Error).message };
     return { reason: code === 'EFBIG' ? `larger than ${(error as { limit: number }).limit / 1024} KiB` : (code ?? 'unreadable') };
   }
 }

@@ -2,6 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { interpolateDocument } from './interpolate.ts';
+import { issueMessage } from './issue-messages.ts';
 import { readPemFiles } from './pem-files.ts';
 import { formatKeyPath, positionOf, type KeyPath } from './positions.ts';
 import { configSchema, crossReferenceIssues, type Config } from './schema.ts';
@@ -56,6 +57,7 @@ export function loadConfigFile(path: string, options: Omit<ParseOptions, 'source
     text = readBoundedFile(path, MAX_CONFIG_BYTES);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EENCODING') throw new ConfigError(path, [{ path: [], message: `cannot read the config file: ${(error as Error).message}` }]);
     const reason = code === 'ENOENT' ? 'file not found' : code === 'EFBIG' ? `larger than ${MAX_CONFIG_BYTES / 1024} KiB; a real config is a few KB (put certificates in files: ca: ./bundle.pem)` : (error as Error).message;
     throw new ConfigError(path, [{ path: [], message: `cannot read the config file (${reason})` }]);
   }
@@ -108,7 +110,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   // A value that could not be read is reported once, not again for what stood in its place.
   const readable = (problem: ConfigProblem) => !unread.has(JSON.stringify(problem.path));
-  if (!parsed.success) problems.push(...parsed.error.issues.flatMap((issue) => describeIssue(issue, at)).filter(readable));
+  if (!parsed.success) problems.push(...withoutFollowUps(parsed.error.issues).flatMap((issue) => describeIssue(issue, at)).filter(readable));
   problems.push(...crossReferenceIssues(raw, { clientAuth: !parsed.success }).map((issue) => at(issue.path, issue.message, issue.at)).filter(readable));
 
   if (problems.length > 0 || !parsed.success) {
@@ -154,12 +156,18 @@ function describeIssue(issue: z.core.$ZodIssue, at: Locate): ConfigProblem[] {
     });
   }
   if (issue.code === 'invalid_key') {
-    return issue.issues.map((inner) => at(path, inner.message, 'key'));
+    return issue.issues.map((inner) => at(path, issueMessage(inner), 'key'));
   }
-  if (issue.code === 'invalid_type' && (issue.input === undefined || issue.input === null)) {
-    return [at(path, `required key is missing (expected ${issue.expected})`)];
-  }
-  return [at(path, issue.message)];
+  return [at(path, issueMessage(issue))];
+}
+
+/**
+ * Once a value has the wrong type, zod 4 still runs the checks that apply to any value with
+ * a length (`host: []` is also "too small"): only the type is worth saying.
+ */
+function withoutFollowUps(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const wrongType = new Set(issues.filter((issue) => issue.code === 'invalid_type').map((issue) => JSON.stringify(issue.path)));
+  return issues.filter((issue) => issue.code === 'invalid_type' || !wrongType.has(JSON.stringify(issue.path)));
 }
 
 function plainTextSecretWarnings(config: Config, referenced: Set<string>, at: Locate, source: string): string[] {

@@ -34,9 +34,13 @@ export const PEM_KEYS: readonly KeyPath[] = [
 
 const PEM_OR_PATH = 'PEM text or a path to a PEM file (relative to the config file)';
 
+/** What parseDuration reads, for the JSON Schema. */
+const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)?\\s*$';
+
 const duration = (fallbackMs: number) =>
   z
-    .union([z.number().positive(), z.string()], {
+    // The pattern is for editors (JSON Schema only); the transform below is what decides.
+    .union([z.number().positive(), z.string().meta({ pattern: DURATION_PATTERN })], {
       error: 'expected a duration: seconds as a number, or a string such as 500ms, 30s, 10m, 1h',
     })
     .default(fallbackMs / 1000)
@@ -95,12 +99,13 @@ const listenSchema = z.strictObject({
 
 const userSchema = z
   .strictObject({
-    name: z.string().min(1).regex(/^[^:]*$/, 'a Basic-auth user name cannot contain ":"'),
+    name: z.string().min(1).regex(/^[^:]*$/, 'a Basic-auth user name cannot contain ":"').describe('User name the caller sends with Basic authentication (Power BI: the Basic credential\'s user name).'),
     password: z.string().min(1).optional().describe('Plain password, normally ${ENV} or ${file:PATH}.'),
     passwordHash: z
       .string()
       .refine((hash) => parsePasswordHash(hash) !== undefined, 'expected a hash printed by `bearer-proxy hash-password` (scrypt$N$r$p$salt$key)')
-      .optional(),
+      .optional()
+      .describe('scrypt hash of the password, printed by `bearer-proxy hash-password`; instead of password.'),
   })
   .refine((user) => (user.password === undefined) !== (user.passwordHash === undefined), {
     message: 'set exactly one of password or passwordHash',
@@ -323,13 +328,17 @@ const routeSchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  listen: listenSchema.default({ host: 'localhost', port: 8080 }),
-  inbound: inboundSchema.default({ anonymous: 'loopback', users: [], trustForwardedHeaders: false, allowedHosts: [] }),
-  tokens: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'token source names use letters, digits, _ . -'), tokenSourceSchema),
+  listen: listenSchema.default({ host: 'localhost', port: 8080 }).describe('Where the proxy listens (--host and --port override).'),
+  inbound: inboundSchema
+    .default({ anonymous: 'loopback', users: [], trustForwardedHeaders: false, allowedHosts: [] })
+    .describe('Who may call the proxy: anonymous loopback callers by default, Basic-auth users for everyone else.'),
+  tokens: z
+    .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'token source names use letters, digits, _ . -'), tokenSourceSchema)
+    .describe('Named token sources (OAuth2 client_credentials clients); each route names one. One token per source is fetched, cached and shared.'),
   routes: z.record(z.string(), routeSchema).describe('Path prefix (/name) → upstream. Longest whole-segment prefix wins.'),
   admin: z
     .strictObject({
-      host: z.string().min(1).default('127.0.0.1'),
+      host: z.string().min(1).default('127.0.0.1').describe('Address of the admin listener (default 127.0.0.1).'),
       port: z.number().int().min(0).max(65535).describe('0 picks a free one.'),
     })
     .optional()
@@ -417,12 +426,4 @@ function routePrefixProblem(prefix: string): string | undefined {
   const reserved = RESERVED_PATHS.find((path) => prefix === path || prefix.startsWith(`${path}/`));
   if (reserved) return `route prefix "${prefix}" uses the reserved path ${reserved}`;
   return undefined;
-}
-
-/** JSON Schema of proxy.yaml as written (input side: defaults optional, durations as number or string). */
-export function configJsonSchema(): object {
-  return {
-    ...z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }),
-    title: 'bearer-proxy configuration (proxy.yaml)',
-  };
 }

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isCollection, isPair, isScalar, isSeq, visit, type Document, type LineCounter } from 'yaml';
+import { decodeText } from './encoding.ts';
 import type { KeyPath } from './positions.ts';
 
 /**
@@ -26,7 +27,10 @@ export interface SizeProblem {
   message: string;
 }
 
-/** Reads a file as UTF-8, refusing one over the limit without reading it all (a device such as /dev/zero never ends). */
+/**
+ * Reads a file as UTF-8, refusing one over the limit without reading it all (a device such
+ * as /dev/zero never ends), and one in another encoding (EENCODING, with what it is).
+ */
 export function readBoundedFile(path: string, limit: number): string {
   const fd = openSync(path, 'r');
   try {
@@ -42,7 +46,7 @@ export function readBoundedFile(path: string, limit: number): string {
       if (total > limit) throw tooLarge(path, limit);
       chunks.push(chunk.subarray(0, read));
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return decodeText(Buffer.concat(chunks), path);
   } finally {
     closeSync(fd);
   }

@@ -54,7 +54,7 @@ export function credentialIssues(source: Source): CredentialIssue[] {
   if (isRecord(source.tls)) issues.push(...tlsIssues(source.tls));
   if (source.jwtBearer !== undefined) return [...issues, ...jwtBearerIssues(source, method)];
 
-  if (!present('clientId') && source.azureWorkloadIdentity !== true) push('clientId', 'required key is missing (expected string)');
+  if (!present('clientId') && source.azureWorkloadIdentity !== true) push('clientId', 'required key is missing (expected text)');
   if (source.azureWorkloadIdentity === true && method !== 'private_key_jwt') {
     push('authMethod', 'azureWorkloadIdentity sends the federated token as a client assertion (private_key_jwt): remove authMethod');
   }

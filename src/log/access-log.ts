@@ -18,8 +18,11 @@ export interface AccessEntry {
   error?: Record<string, unknown>;
 }
 
+/** info for traffic; warn for a failure of the proxy's own making (a 5xx it answered); error for a bug. */
+export type AccessLevel = 'info' | 'warn' | 'error';
+
 export interface AccessLog {
-  write(entry: AccessEntry): void;
+  write(entry: AccessEntry, level: AccessLevel): void;
   /** Writes out what is held (at shutdown). */
   flush(): void;
 }
@@ -31,7 +34,7 @@ export interface AccessLog {
  */
 export function loggerAccessLog(logger: Logger): AccessLog {
   const child = logger.child({}, { redact: [] });
-  return { write: (entry) => child.info(entry, 'request'), flush: () => child.flush() };
+  return { write: (entry, level) => child[level](entry, 'request'), flush: () => child.flush() };
 }
 
 /** Bytes held before a write; most lines are ~300 bytes, so about a dozen go out in one call. */
@@ -48,20 +51,26 @@ const BATCH_MS = 1000;
  * come out ahead of access lines written just before it.
  */
 export function batchedAccessLog(level: string, { fd = 1, bindings = {} }: { fd?: number; bindings?: Record<string, string | number> } = {}): AccessLog {
-  if (pino.levels.values[level]! > pino.levels.values.info!) return { write: () => undefined, flush: () => undefined };
+  const threshold = pino.levels.values[level]!;
+  if (threshold > pino.levels.values.error!) return { write: () => undefined, flush: () => undefined };
   const destination = pino.destination({ dest: fd, sync: true, minLength: BATCH_BYTES, periodicFlush: BATCH_MS });
   const time = cachedIsoTime();
   // Fields of every line (a worker's number), serialised once, as a pino child's bindings are.
   const bound = Object.entries(bindings).map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`).join('');
   return {
-    write: (entry) => void destination.write(serialise(entry, time() + bound)),
+    write: (entry, entryLevel) => {
+      if (LEVEL_VALUES[entryLevel] >= threshold) destination.write(serialise(entry, LEVEL_TEXT[entryLevel], time() + bound));
+    },
     flush: () => destination.flushSync(),
   };
 }
 
-/** pino's line for `info(entry, 'request')`: level, time, bindings, the fields in order (undefined ones left out), msg. */
-function serialise(entry: AccessEntry, timeAndBindings: string): string {
-  let line = `{"level":30${timeAndBindings},"requestId":${JSON.stringify(entry.requestId)}`;
+const LEVEL_VALUES: Record<AccessLevel, number> = { info: 30, warn: 40, error: 50 };
+const LEVEL_TEXT: Record<AccessLevel, string> = { info: '30', warn: '40', error: '50' };
+
+/** pino's line for `info(entry, 'request')` (or warn, error): level, time, bindings, the fields in order (undefined ones left out), msg. */
+function serialise(entry: AccessEntry, level: string, timeAndBindings: string): string {
+  let line = `{"level":${level}${timeAndBindings},"requestId":${JSON.stringify(entry.requestId)}`;
   if (entry.method !== undefined) line += `,"method":${JSON.stringify(entry.method)}`;
   if (entry.path !== undefined) line += `,"path":${JSON.stringify(entry.path)}`;
   if (entry.route !== undefined) line += `,"route":${JSON.stringify(entry.route)}`;

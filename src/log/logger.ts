@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type PinoPretty from 'pino-pretty';
+import { prettyStream } from './pretty.ts';
 
 export type { Logger } from 'pino';
 
@@ -35,8 +34,11 @@ export const REDACT_PATHS = [
 
 export interface LoggerOptions {
   level?: string;
-  /** Human-readable output (for a terminal); JSON otherwise. */
+  /** Readable lines (for a terminal, see pretty.ts); JSON otherwise. */
   pretty?: boolean;
+  /** ANSI colours in readable lines. */
+  color?: boolean;
+  /** Where lines go instead of standard output (tests). */
   destination?: DestinationStream;
 }
 
@@ -47,14 +49,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: cachedIsoTime(),
   };
-  if (options.destination) return pino(base, options.destination);
   if (options.pretty) {
-    // In this thread, not as a pino transport: a transport is a worker thread that loads
-    // pino-pretty by file path, which the bundled builds (npm run dist) do not have.
-    // Synchronous, so no line is lost when the process exits.
-    const pretty = loadPinoPretty()({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
-    return pino(base, pretty);
+    // In this thread, not as a pino transport: a transport is a worker thread that loads its
+    // module by file path, which the bundled builds (npm run dist) do not have. Synchronous,
+    // so no line is lost when the process exits.
+    return pino(base, prettyStream(options.destination ?? pino.destination({ dest: 1, sync: true }), { color: options.color === true }));
   }
+  if (options.destination) return pino(base, options.destination);
   // Synchronous writes (pino's default): measured no slower here than asynchronous ones,
   // and no line is lost if the process dies.
   return pino(base);
@@ -76,13 +77,4 @@ export function cachedIsoTime(): () => string {
     }
     return text;
   };
-}
-
-/**
- * Loaded only for a terminal (it takes ~50 ms). The npm build is ESM and has no `require`;
- * the bundled build is CommonJS, where this literal `require` call is what makes esbuild
- * include pino-pretty in the bundle.
- */
-function loadPinoPretty(): typeof PinoPretty {
-  return typeof require === 'function' ? (require('pino-pretty') as typeof PinoPretty) : (createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty);
 }

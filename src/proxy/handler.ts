@@ -86,6 +86,7 @@ async function serve(ctx: RequestHandlerContext, req: IncomingMessage, res: Serv
       return {};
     }
     const target = parseRequestTarget(req.url ?? '');
+    if (target.path === '/favicon.ico' && (role === 'admin' || !state.routes.match(target.path))) return answerFavicon(res);
     const endpoint = adminEndpoint(target.path);
     refuseOnThisListener(endpoint, target.path, role, state);
     if (!endpoint?.beforeAuth) user = (await state.authenticator.authenticate(req, loopback)).user;
@@ -131,7 +132,7 @@ function finish(ctx: RequestHandlerContext, req: IncomingMessage, res: ServerRes
   const route = outcome.upstream?.prefix;
   const forwarded = outcome.forwarded ?? {};
   const series = outcome.upstream?.metrics ?? ctx.admin.metrics.unrouted;
-  series.requestFinished(status, seconds);
+  series.requestFinished(status, seconds, outcome.error !== undefined);
   if (forwarded.upstreamSeconds !== undefined) series.upstreamResponded(forwarded.upstreamSeconds);
   if (forwarded.rewritten && forwarded.bytes) series.rewritten(forwarded.bytes);
   const error = outcome.error;
@@ -150,7 +151,19 @@ function finish(ctx: RequestHandlerContext, req: IncomingMessage, res: ServerRes
   if (forwarded.retriedWithNewToken) entry.retriedWithNewToken = true;
   if (!res.writableFinished) entry.aborted = true;
   if (error) entry.error = { code: error.code, message: error.message, ...error.logDetails, ...describeCause(error.cause) };
-  ctx.accessLog.write(entry);
+  // A failure of the proxy's own making (no token, upstream unreachable or too slow) is a
+  // warning, so `--log-level warn` still shows it; a bug is an error; the rest is traffic.
+  ctx.accessLog.write(entry, error === undefined || error.status < 500 ? 'info' : error.code === 'INTERNAL' ? 'error' : 'warn');
+}
+
+/**
+ * Browsers ask every origin for /favicon.ico, with or without credentials: answered 204 (no
+ * icon) rather than as a 404 or 401 error. Only when no route covers the path: a route
+ * prefix /favicon.ico forwards it like any other (the admin listener has no routes).
+ */
+function answerFavicon(res: ServerResponse): Outcome {
+  res.writeHead(204, { 'cache-control': 'max-age=86400' }).end();
+  return {};
 }
 
 /** The admin listener answers only admin endpoints; with one configured, /metrics and /_status leave the main listener. */

@@ -1,9 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { AdminServices } from '../admin/endpoints.ts';
 import { createMetrics, type ProxyMetrics } from '../admin/metrics.ts';
-import { RecentErrors } from '../admin/recent-errors.ts';
-import { buildStatusModel } from '../admin/status-model.ts';
-import { renderStatusPage } from '../admin/status-page.ts';
+import { createStatusBoard, type StatusBoard } from '../admin/status-board.ts';
 import { formatInstant, systemClock, type Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Server } from '../http/lifecycle.ts';
@@ -32,6 +30,8 @@ export interface ProxyServerDeps {
   env?: Record<string, string | undefined>;
   /** Shown on /_status. */
   version?: string;
+  /** The config file's path, shown on /_status. */
+  configFile?: string;
   /** Where access lines go (default: through the logger). */
   accessLog?: AccessLog;
   /** How each token source answered each request (a test seam). */
@@ -67,6 +67,8 @@ export interface ProxyServer {
    * and is named in needsRestart).
    */
   reload(config: Config): ReloadResult;
+  /** Told how a reload of the config file went (src/cli/reload.ts): no problems is success. Shown on /_status. */
+  reloadAttempted(outcome: { reason: string; problems: readonly string[] }): void;
   /** Fetches the tokens of sources marked prefetch; resolves with the names that failed, and never rejects. */
   prefetch(): Promise<string[]>;
   /** Starts listening on the configured (or given) host and port, and on the admin address if configured; resolves with the base URL. */
@@ -84,21 +86,20 @@ export interface ProxyServer {
 export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyServer {
   const { logger } = deps;
   const clock = deps.clock ?? systemClock;
-  const startedAt = clock.now();
-  const recentErrors = new RecentErrors(clock);
+  const status = createStatusBoard({ clock, version: deps.version ?? 'unknown', configFile: deps.configFile });
+  const { recentErrors } = status;
   // Assigned just below; metrics read it only when scraped.
   let state: ServingState;
   const replayBuffers = new ReplayBuffers(deps.requestBodies?.replayBudgetBytes, deps.requestBodies?.idleTimeoutMs);
   const metrics = createMetrics(() => state.tokenProviders, clock, { replayBufferedBytes: () => replayBuffers.inUse });
   const env = deps.env ?? process.env;
   const transport = createTransport({ env, logger, fetch: deps.fetch, dispatcher: deps.dispatcher });
-  const parts = stateParts(deps, { clock, env, metrics, transport });
+  const parts = stateParts(deps, { clock, env, metrics, transport, status });
   const build = (next: Config, previous?: ServingState) => buildServingState(next, parts, previous);
   state = build(config).state;
   const admin: AdminServices = {
     metrics,
-    statusPage: (current) =>
-      renderStatusPage(buildStatusModel({ version: deps.version ?? 'unknown', startedAt, now: clock.now(), routes: current.routes, tokenProviders: current.tokenProviders, recentErrors })),
+    statusPage: (current) => status.render(current),
   };
   let draining = false;
   const accessLog = deps.accessLog ?? loggerAccessLog(logger);
@@ -145,6 +146,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
       state = change.state;
       return { keptSources: change.keptSources, newSources: change.newSources, needsRestart };
     },
+    reloadAttempted: status.reloadAttempted,
     prefetch: () => prefetchTokens(state, logger),
     async listen(port = config.listen.port, host = config.listen.host) {
       const url = await listeners.listen(port, host);
@@ -163,7 +165,7 @@ export function createProxyServer(config: Config, deps: ProxyServerDeps): ProxyS
 /** How each config's serving state gets its providers, pools, metric series and authenticator. */
 function stateParts(
   deps: ProxyServerDeps,
-  { clock, env, metrics, transport }: { clock: Clock; env: Record<string, string | undefined>; metrics: ProxyMetrics; transport: Transport },
+  { clock, env, metrics, transport, status }: { clock: Clock; env: Record<string, string | undefined>; metrics: ProxyMetrics; transport: Transport; status: StatusBoard },
 ): StateParts {
   const providerDeps: TokenProviderDeps = { transport, clock, env, logger: deps.logger, onFetch: metrics.tokenFetched, onDemand: deps.onTokenDemand, relayedSource: deps.relayedTokenSource };
   // One throttle for the server's life: a reload must not forget the failures counted so far.
@@ -171,7 +173,8 @@ function stateParts(
   return {
     makeProvider: (name, source) => createTokenProvider(name, source, providerDeps),
     dispatcherFor: transport.dispatcherFor,
-    metricsFor: metrics.forRoute,
+    // Each route's series also feeds /_status: its traffic, and its upstream's 5xx.
+    metricsFor: (prefix) => status.observe(prefix, metrics.forRoute(prefix)),
     makeAuthenticator: (inbound) => createAuthenticator(inbound, { throttle }),
   };
 }

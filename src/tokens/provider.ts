@@ -51,7 +51,14 @@ export interface TokenFailure {
 export type TokenState =
   | { status: 'empty' }
   | { status: 'valid'; expiresAt: number; obtainedAt: number }
-  | { status: 'expired'; expiresAt: number };
+  | { status: 'expired'; expiresAt: number; obtainedAt: number };
+
+/**
+ * When a request will next make the source fetch: the point past which a request starts a
+ * background refresh of the current token, or, after a failure, the end of the backoff step.
+ * Requests drive both, so they are "from", not "at".
+ */
+export type NextFetch = { reason: 'refresh' | 'retry'; at: number };
 
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1_000, maxMs: 60_000 };
 
@@ -159,7 +166,19 @@ export class TokenProvider {
     const current = this.#current;
     if (!current) return { status: 'empty' };
     if (this.#isFresh(current, this.clock.now())) return { status: 'valid', expiresAt: current.expiresAt, obtainedAt: current.obtainedAt };
-    return { status: 'expired', expiresAt: current.expiresAt };
+    return { status: 'expired', expiresAt: current.expiresAt, obtainedAt: current.obtainedAt };
+  }
+
+  nextFetch(): NextFetch | undefined {
+    if (this.#lastError) return { reason: 'retry', at: this.#retryAt };
+    const current = this.#current;
+    if (!current) return undefined;
+    return { reason: 'refresh', at: current.obtainedAt + (current.expiresAt - current.obtainedAt) * this.#refreshAhead };
+  }
+
+  /** True while a fetch is under way. */
+  isFetching(): boolean {
+    return this.#inFlight !== undefined;
   }
 
   lastFailure(): TokenFailure | undefined {

@@ -88,26 +88,26 @@ routes:
 t.test('a value of the wrong type is not called missing', async (t) => {
   const error = problemsOf(valid().replace('clientId: app', 'clientId: 42') + 'listen:\n  port: "8080"\n  host:\n');
   t.same(where(error), [
-    ':4:15 tokens.lake.clientId: Invalid input: expected string, received number',
-    ':11:9 listen.port: Invalid input: expected number, received string',
-    ':12:8 listen.host: required key is missing (expected string)',
+    ':4:15 tokens.lake.clientId: expected text, not the number 42',
+    ':11:9 listen.port: expected a number, not the text "8080"',
+    ':12:8 listen.host: has no value (expected text)',
   ]);
 });
 
 t.test('missing required keys point at their parent', async (t) => {
   const error = problemsOf('tokens:\n  lake:\n    tokenUrl: https://idp/t\nroutes: {}\n');
   t.same(where(error), [
-    ':3:5 tokens.lake.clientId: required key is missing (expected string)',
+    ':3:5 tokens.lake.clientId: required key is missing (expected text)',
     ':3:5 tokens.lake.clientSecret: client_secret_post needs clientSecret (or set authMethod: private_key_jwt with privateKey or clientAssertionFile)',
     ':4:9 routes: define at least one route',
   ]);
   const empty = problemsOf('');
   t.same(
     empty.problems.map((problem) => problem.message),
-    ['required key is missing (expected record)', 'required key is missing (expected record)'],
+    ['required key is missing (expected a mapping (key: value lines))', 'required key is missing (expected a mapping (key: value lines))'],
   );
   t.match(empty.message, /tokens: required key is missing[\s\S]*routes: required key is missing/);
-  t.same(where(problemsOf('- a\n- b\n')), [':1:1 (top level): Invalid input: expected object, received array'], 'a sequence where a map belongs is no missing key');
+  t.same(where(problemsOf('- a\n- b\n')), [':1:1 (top level): expected a mapping (key: value lines), not a list'], 'a sequence where a map belongs is no missing key');
 });
 
 t.test('unknown keys: a hint when one is close, the allowed keys otherwise', async (t) => {

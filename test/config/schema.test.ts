@@ -1,6 +1,7 @@
 import t from 'tap';
 import { RESERVED_PATHS } from '../../src/admin/reserved-paths.ts';
-import { configJsonSchema, configSchema, crossReferenceIssues, PEM_KEYS } from '../../src/config/schema.ts';
+import { configJsonSchema } from '../../src/config/json-schema.ts';
+import { configSchema, crossReferenceIssues, PEM_KEYS } from '../../src/config/schema.ts';
 
 const token = { tokenUrl: 'https://idp.example.com/token', clientId: 'c', clientSecret: 's' };
 const route = { target: 'https://api.example.com/odata', token: 'lake' };

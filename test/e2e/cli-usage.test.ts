@@ -76,4 +76,5 @@ t.test('schema prints the JSON Schema', async (t) => {
   const schema = JSON.parse(result.stdout) as { properties: Record<string, unknown>; additionalProperties: boolean };
   t.same(Object.keys(schema.properties).sort(), ['admin', 'inbound', 'listen', 'routes', 'shutdownTimeout', 'statusPage', 'tokens']);
   t.equal(schema.additionalProperties, false);
+  t.equal(result.stdout, readFileSync(new URL('../../proxy.schema.json', import.meta.url), 'utf8'), 'the committed proxy.schema.json is what it prints (npm run schema writes it)');
 });

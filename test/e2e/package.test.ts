@@ -14,7 +14,7 @@ t.setTimeout(180_000);
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const SOURCES = ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'tsconfig.build.json', 'src', 'README.md', 'LICENSE', 'proxy.yaml.example'];
+const SOURCES = ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'tsconfig.build.json', 'src', 'README.md', 'LICENSE', 'proxy.yaml.example', 'proxy.schema.json'];
 
 t.test('npm run package → npm install -g → bearer-proxy runs from another directory', async (t) => {
   // A copy of the sources, so the build npm pack runs never touches the dist/ other tests use.
@@ -32,6 +32,7 @@ t.test('npm run package → npm install -g → bearer-proxy runs from another di
   const files = listing.trim().split('\n');
   t.ok(files.includes('package/dist/cli.js'), 'the build is in the package');
   t.ok(files.includes('package/LICENSE') && files.includes('package/README.md') && files.includes('package/proxy.yaml.example'), 'license, readme and example config');
+  t.ok(files.includes('package/proxy.schema.json'), 'the JSON Schema, which the example config and init\'s files name');
   t.same(files.filter((file) => file.endsWith('.map')), [], 'no source maps (they would point at sources not shipped)');
   t.same(files.filter((file) => /^package\/(src|test|bench|scripts|deploy)\//.test(file)), [], 'no sources, tests or deployment files');
 

@@ -27,7 +27,7 @@ function throughPino(entries: AccessEntry[]): Array<Record<string, unknown>> {
   const lines: string[] = [];
   const logger = createLogger({ destination: new Writable({ write: (chunk: Buffer, _encoding, done) => done(void lines.push(chunk.toString())) }) });
   const log = loggerAccessLog(logger);
-  for (const entry of entries) log.write(entry);
+  for (const entry of entries) log.write(entry, entry.error ? 'warn' : 'info');
   return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
@@ -35,8 +35,8 @@ t.test('batched lines are pino’s lines for the same entries, fields and order 
   const file = join(t.testdir(), 'access.log');
   const fd = openSync(file, 'w');
   const log = batchedAccessLog('info', { fd });
-  log.write(full);
-  log.write(sparse);
+  log.write(full, 'warn');
+  log.write(sparse, 'info');
   t.equal(readFileSync(file, 'utf8'), '', 'held until 4 KiB, a second, or a flush');
   log.flush();
   closeSync(fd);
@@ -53,7 +53,7 @@ t.test('lines go out once 4 KiB are held, whole', async (t) => {
   const fd = openSync(file, 'w');
   const log = batchedAccessLog('info', { fd });
   t.teardown(() => closeSync(fd));
-  for (let i = 0; i < 40; i++) log.write({ ...sparse, requestId: `req-${i}` });
+  for (let i = 0; i < 40; i++) log.write({ ...sparse, requestId: `req-${i}` }, 'info');
   const text = readFileSync(file, 'utf8');
   t.ok(text.length >= 4096, `written without a flush (${text.length} bytes)`);
   t.ok(text.endsWith('\n'), 'only whole lines');
@@ -61,21 +61,30 @@ t.test('lines go out once 4 KiB are held, whole', async (t) => {
   t.equal(readFileSync(file, 'utf8').trim().split('\n').length, 40);
 });
 
-t.test('above info, nothing is written', async (t) => {
+t.test('at warn, only the failures of the proxy\'s own making are written; above error, nothing', async (t) => {
   const file = join(t.testdir(), 'access.log');
   const fd = openSync(file, 'w');
   const log = batchedAccessLog('warn', { fd });
-  log.write(full);
+  log.write(sparse, 'info');
+  log.write(full, 'warn');
+  log.write({ ...full, requestId: 'req-3' }, 'error');
   log.flush();
   closeSync(fd);
-  t.equal(readFileSync(file, 'utf8'), '');
+  t.same(readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).map((line) => [line.level, line.requestId]), [[40, 'req-1'], [50, 'req-3']]);
+  const silent = join(t.testdir(), 'silent.log');
+  const silentFd = openSync(silent, 'w');
+  const none = batchedAccessLog('silent', { fd: silentFd });
+  none.write(full, 'error');
+  none.flush();
+  closeSync(silentFd);
+  t.equal(readFileSync(silent, 'utf8'), '');
 });
 
 t.test('bindings go on every line, after the time, as a pino child’s do', async (t) => {
   const file = join(t.testdir(), 'access.log');
   const fd = openSync(file, 'w');
   const log = batchedAccessLog('info', { fd, bindings: { worker: 2 } });
-  log.write(sparse);
+  log.write(sparse, 'info');
   log.flush();
   closeSync(fd);
   const [line] = readFileSync(file, 'utf8').trim().split('\n');

@@ -89,3 +89,33 @@ t.test('OPTIONS * is answered by the proxy with what it forwards, without an ups
   t.equal((await fetch(`${proxy.url}/api/x`, { method: 'OPTIONS' })).status, 200, 'OPTIONS on a route still passes through');
   t.equal(upstream.requests[0]?.method, 'OPTIONS');
 });
+
+t.test('access lines: a failure the proxy answered with a 5xx is a warning, other answers are info', async (t) => {
+  const { proxy } = await startStack(t);
+  await (await fetch(`${proxy.url}/api/x`)).arrayBuffer();
+  await (await fetch(`${proxy.url}/nowhere`)).arrayBuffer();
+  const dead = await startStack(t, { target: () => 'http://127.0.0.1:1/gone' });
+  t.equal((await fetch(`${dead.proxy.url}/api/x`)).status, 502);
+  const access = (lines: Array<Record<string, unknown>>) => lines.filter((line) => line.msg === 'request');
+  t.match(access(proxy.logs), [{ level: 30, status: 200, path: '/api/x' }, { level: 30, status: 404, error: { code: 'NO_ROUTE' } }]);
+  t.match(access(dead.proxy.logs), [{ level: 40, status: 502, tokenSource: 'idp', error: { code: 'UPSTREAM_UNREACHABLE', cause: { code: 'ECONNREFUSED' } } }]);
+});
+
+t.test('/favicon.ico is answered 204, not logged as an error; a route by that name still forwards it', async (t) => {
+  const { proxy, upstream } = await startStack(t, { config: { admin: { port: 0 } } });
+  const icon = await fetch(`${proxy.url}/favicon.ico`);
+  t.equal(icon.status, 204);
+  t.equal(icon.headers.get('cache-control'), 'max-age=86400', 'browsers do not ask again for a day');
+  t.equal((await fetch(`${proxy.proxy.adminUrl}/favicon.ico`)).status, 204, 'also on the admin listener, where a browser opens /_status');
+  t.same(upstream.requests, []);
+  const lines = proxy.logs.filter((line) => line.msg === 'request' && line.path === '/favicon.ico');
+  t.match(lines, [{ level: 30, status: 204 }, { level: 30, status: 204 }]);
+  t.notOk(lines.some((line) => 'error' in line), 'no NO_ROUTE');
+  const metrics = await (await fetch(`${proxy.proxy.adminUrl}/metrics`)).text();
+  t.notMatch(metrics, /status="404"/);
+
+  // (Another stack's IdP: this upstream refuses its token, which is beside the point here.)
+  const routed = await startStack(t, { config: { routes: { '/favicon.ico': { target: `${upstream.url}/static/icon.ico`, token: 'idp' } } } });
+  t.not((await fetch(`${routed.proxy.url}/favicon.ico`)).status, 204);
+  t.match(upstream.requests.at(-1), { url: '/static/icon.ico' }, 'a route prefix /favicon.ico forwards it to its upstream');
+});

@@ -387,3 +387,27 @@ t.test('an IdP that says when to retry (RetryLaterError) is not asked sooner, no
   idp.fail(new RetryLaterError('TOKEN_UNAVAILABLE', 'throttled', 3_600_000));
   await t.rejects(second, { code: 'TOKEN_UNAVAILABLE', headers: { 'retry-after': '60' } }, 'an hour is capped at backoff.max');
 });
+
+t.test('what the status page reads: fetched at, and from when the next fetch happens', async (t) => {
+  const clock = manualClock();
+  const idp = scriptedSource(clock, 100_000);
+  const provider = new TokenProvider(idp.source, clock, { refreshAhead: 0.8, backoff: { initialMs: 2_000, maxMs: 2_000 }, random: () => 1 });
+  t.equal(provider.nextFetch(), undefined, 'nothing planned before the first request');
+  t.notOk(provider.isFetching());
+  const first = provider.getToken();
+  t.ok(provider.isFetching(), 'a fetch under way');
+  idp.succeed();
+  await first;
+  t.notOk(provider.isFetching());
+  t.same(provider.state(), { status: 'valid', obtainedAt: 1_000_000, expiresAt: 1_100_000 });
+  t.same(provider.nextFetch(), { reason: 'refresh', at: 1_080_000 }, 'refreshed from 80% of its lifetime');
+  clock.advance(85_000);
+  const cached = provider.getToken();
+  t.ok(provider.isFetching(), 'past that point a request starts the refresh');
+  idp.fail(new ProxyError('TOKEN_UNAVAILABLE', 'down'));
+  await cached;
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(provider.nextFetch(), { reason: 'retry', at: 1_087_000 }, 'after a failure: the end of the backoff step');
+  clock.advance(100_000);
+  t.match(provider.state(), { status: 'expired', obtainedAt: 1_000_000, expiresAt: 1_100_000 }, 'an expired token says when it was fetched too');
+});
