@@ -111,11 +111,11 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
   // A value that could not be read is reported once, not again for what stood in its place.
   const readable = (problem: ConfigProblem) => !unread.has(JSON.stringify(problem.path));
   if (!parsed.success) problems.push(...withoutFollowUps(parsed.error.issues).flatMap((issue) => describeIssue(issue, at)).filter(readable));
-  problems.push(...crossReferenceIssues(raw, { clientAuth: !parsed.success }).map((issue) => at(issue.path, issue.message, issue.at)).filter(readable));
+  problems.push(...crossReferenceIssues(raw).map((issue) => at(issue.path, issue.message, issue.at)).filter(readable));
 
   if (problems.length > 0 || !parsed.success) {
     scrubInterpolatedValues(problems, doc, referenced);
-    throw new ConfigError(source, dedupe(problems).sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
+    throw new ConfigError(source, problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
   }
   // Read on every token request, maybe after the working directory changed: relative to the config file, as ${file:} is.
   for (const token of Object.values(parsed.data.tokens)) if (token.clientAssertionFile !== undefined) token.clientAssertionFile = resolve(baseDir, token.clientAssertionFile);
@@ -182,14 +182,4 @@ function plainTextSecretWarnings(config: Config, referenced: Set<string>, at: Lo
   return secretPaths
     .filter((path) => !referenced.has(JSON.stringify(path)))
     .map((path) => formatProblem(source, at(path, 'secret written in plain text in the config file; prefer ${ENV_NAME} or ${file:/run/secrets/name}')));
-}
-
-function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
-  const seen = new Set<string>();
-  return problems.filter((problem) => {
-    const key = `${formatKeyPath(problem.path)}|${problem.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }

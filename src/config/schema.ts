@@ -266,7 +266,6 @@ const tokenSourceSchema = z
     if (source.managedIdentity === undefined && (endpoints === 2 || (endpoints === 0 && !source.azureWorkloadIdentity))) {
       ctx.addIssue({ code: 'custom', message: 'set exactly one of tokenUrl or issuer' });
     }
-    for (const issue of credentialIssues(source)) ctx.addIssue({ code: 'custom', ...issue });
     if (source.backoff.max < source.backoff.initial) {
       ctx.addIssue({ code: 'custom', path: ['backoff', 'max'], message: 'backoff.max must be at least backoff.initial' });
     }
@@ -357,14 +356,13 @@ export interface CrossReferenceIssue {
 }
 
 /**
- * Checks that relate one part of the file to another. Zod skips object-level refinements
- * once any field has an issue, so these run on the raw input on their own: a bad
- * token reference or a missing clientSecret is reported in the same run as a typo
- * elsewhere. (The loader drops the duplicates when the schema's refinement also ran.)
- * `clientAuth: false` skips the credential checks, for input the schema has accepted:
- * its refinement made them already, and they parse private keys and certificates.
+ * Checks that relate one part of the file to another, and each token source's
+ * credentials. Zod skips object-level refinements once any field has an issue, so these
+ * run on the raw input, once, on every load: a bad token reference or a missing
+ * clientSecret is reported in the same run as a typo elsewhere. The schema itself does
+ * not make them, so nothing is checked (or a private key parsed) twice.
  */
-export function crossReferenceIssues(input: unknown, { clientAuth = true }: { clientAuth?: boolean } = {}): CrossReferenceIssue[] {
+export function crossReferenceIssues(input: unknown): CrossReferenceIssue[] {
   const issues: CrossReferenceIssue[] = [];
   const root = isRecord(input) ? input : {};
   const tokens = isRecord(root.tokens) ? root.tokens : {};
@@ -389,7 +387,7 @@ export function crossReferenceIssues(input: unknown, { clientAuth = true }: { cl
       });
     }
   }
-  for (const [name, source] of clientAuth ? Object.entries(tokens) : []) {
+  for (const [name, source] of Object.entries(tokens)) {
     if (!isRecord(source)) continue;
     for (const issue of credentialIssues(source)) issues.push({ path: ['tokens', name, ...issue.path], message: issue.message });
   }

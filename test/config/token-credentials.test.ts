@@ -8,9 +8,14 @@ import { selfSignedCertificate, generateTestKey } from '../helpers/keys.ts';
 
 const route = { target: 'https://api.example.com/odata', token: 'lake' };
 const parse = (source: Record<string, unknown>, routes: Record<string, unknown> = { '/sales': route }) => configSchema.safeParse({ tokens: { lake: source }, routes });
-const issues = (source: Record<string, unknown>, routes?: Record<string, unknown>) => {
+/** The schema's messages and the one cross-reference pass's (where credentials are checked), paths below the source. */
+const issues = (source: Record<string, unknown>, routes: Record<string, unknown> = { '/sales': route }) => {
   const result = parse(source, routes);
-  return result.success ? [] : result.error.issues.map((issue) => `${issue.path.slice(2).join('.') || issue.path.join('.')}: ${issue.message}`);
+  const label = (path: ReadonlyArray<PropertyKey>, message: string) => `${path.slice(2).join('.') || path.join('.')}: ${message}`;
+  return [
+    ...(result.success ? [] : result.error.issues.map((issue) => label(issue.path, issue.message))),
+    ...crossReferenceIssues({ tokens: { lake: source }, routes }).map((issue) => label(issue.path, issue.message)),
+  ];
 };
 const ecKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const tokenUrl = 'https://idp.example.com/token';
