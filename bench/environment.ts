@@ -51,7 +51,9 @@ export async function prepare(group: ProcessGroup, options: PrepareOptions = {})
   // Generous: the upstream builds (and gzips) its 50+ MB page before it announces itself.
   const upstream = await readReadyLine<UpstreamReady>(upstreamChild, 90_000);
   const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
-  log(`upstream on port ${upstream.port}; big page ${(upstream.bigPageBytes / 1e6).toFixed(1)} MB (${(upstream.bigPageGzipBytes / 1e6).toFixed(1)} MB gzipped) with ${upstream.bigPageUrls} absolute URLs`);
+  log(
+    `upstream on port ${upstream.port}; big page ${(upstream.bigPageBytes / 1e6).toFixed(1)} MB (${(upstream.bigPageGzipBytes / 1e6).toFixed(1)} MB gzipped) with ${upstream.bigPageUrls} absolute URLs`,
+  );
 
   const nginx = nginxPath();
   const wantNginx = options.smallUpstream === 'nginx' || (options.smallUpstream !== 'node' && nginx !== undefined);

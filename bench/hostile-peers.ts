@@ -93,7 +93,9 @@ async function guesses(): Promise<void> {
   const { createProxyServer } = await load<typeof import('../src/proxy/server.ts')>('proxy/server.ts');
   const { configSchema } = await load<typeof import('../src/config/schema.ts')>('config/schema.ts');
   const { createLogger } = await load<typeof import('../src/log/logger.ts')>('log/logger.ts');
-  const address = Object.values(networkInterfaces()).flat().find((entry) => entry?.family === 'IPv4' && !entry.internal)?.address;
+  const address = Object.values(networkInterfaces())
+    .flat()
+    .find((entry) => entry?.family === 'IPv4' && !entry.internal)?.address;
   if (!address) throw new Error('needs a non-loopback IPv4 address');
   const config = configSchema.parse({
     inbound: { users: [{ name: 'gateway', password: 'the-right-password-4412' }] },
@@ -132,12 +134,18 @@ async function timing(): Promise<void> {
   const { createLogger } = await load<typeof import('../src/log/logger.ts')>('log/logger.ts');
   const { hashPassword } = await load<typeof import('../src/inbound/password.ts')>('inbound/password.ts');
   const config = configSchema.parse({
-    inbound: { anonymous: 'none', users: [{ name: 'plain', password: 'plain-password-1' }, { name: 'hashed', passwordHash: await hashPassword('hashed-password-1') }] },
+    inbound: {
+      anonymous: 'none',
+      users: [
+        { name: 'plain', password: 'plain-password-1' },
+        { name: 'hashed', passwordHash: await hashPassword('hashed-password-1') },
+      ],
+    },
     tokens: { s: { tokenUrl: 'http://127.0.0.1:9/token', clientId: 'c', clientSecret: 'secret', allowInsecure: true } },
     routes: { '/api': { target: 'http://127.0.0.1:9', token: 's' } },
   });
   const never = { freeFailures: 1e9, blockAfter: 1e9 };
-  const proxy = createProxyServer(config, { logger: createLogger({ level: 'silent' }), throttle: { address: never, user: never } } as never);
+  const proxy = createProxyServer(config, { logger: createLogger({ level: 'silent' }), throttle: { address: never, user: never } });
   const base = await proxy.listen(0, '127.0.0.1');
   const results: string[] = [];
   for (const user of ['plain', 'hashed', 'nobody']) {

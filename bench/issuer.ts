@@ -30,13 +30,10 @@ export async function startBenchIssuer(delayMs: number): Promise<BenchIssuer> {
   const front = createServer((req, res) => {
     if (req.url === '/token') tokenRequests++;
     void sleep(delayMs).then(() => {
-      const upstream = request(
-        { host: inner.hostname, port: inner.port, path: req.url, method: req.method, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
+      const upstream = request({ host: inner.hostname, port: inner.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
       upstream.once('error', () => res.writeHead(502).end());
       req.pipe(upstream);
     });

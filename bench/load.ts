@@ -53,7 +53,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         timeout: 10,
         ...(options.overallRate ? { overallRate: options.overallRate } : {}),
       },
-      (error, done) => (error ? reject(error) : resolve(done)),
+      (error, done) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(done)),
     );
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);

@@ -32,7 +32,11 @@ try {
   const started = performance.now();
   const pinoPretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => NodeJS.WritableStream;
   const loadMs = performance.now() - started;
-  variants.push(['pino-pretty, colour', () => pino({ base: undefined }, pinoPretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true, destination: sink() }) as never), loadMs]);
+  variants.push([
+    'pino-pretty, colour',
+    () => pino({ base: undefined }, pinoPretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true, destination: sink() }) as never),
+    loadMs,
+  ]);
 } catch {
   console.log('pino-pretty is not installed: comparing the JSON and readable outputs only');
 }

@@ -29,7 +29,7 @@ export function processTree(root: number): number[] {
     if (Number.isInteger(parent)) children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
   }
   const tree: number[] = [];
-  for (const queue = [root]; queue.length > 0; ) {
+  for (const queue = [root]; queue.length > 0;) {
     const pid = queue.shift()!;
     tree.push(pid);
     queue.push(...(children.get(pid) ?? []));

@@ -205,7 +205,7 @@ class SourceMapper {
   #load(path: string): SourceMap | undefined {
     if (!this.#maps.has(path)) {
       const mapFile = `${path}.map`;
-      this.#maps.set(path, existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8'))) : undefined);
+      this.#maps.set(path, existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]) : undefined);
     }
     return this.#maps.get(path);
   }
@@ -220,9 +220,7 @@ async function main(): Promise<void> {
   if (!['small', 'rewrite', 'stream'].includes(scenario)) throw new Error(`--scenario must be small, rewrite or stream, not "${scenario}"`);
   const group = new ProcessGroup();
   stopChildrenOnExit(group);
-  await profile(group, { scenario, durationSec: Number(values.duration ?? 8), logLevel: values['log-level'] ?? 'info', top: Number(values.top ?? 15),
-    ...(values.out ? { keep: values.out } : {}),
-  });
+  await profile(group, { scenario, durationSec: Number(values.duration ?? 8), logLevel: values['log-level'] ?? 'info', top: Number(values.top ?? 15), ...(values.out ? { keep: values.out } : {}) });
 }
 
 // Runnable on its own (npx tsx bench/profile.ts) and importable by run.ts.

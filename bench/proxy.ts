@@ -69,7 +69,6 @@ export function revisionOf(cli: string): string {
   return git('status', '--porcelain', '--', ':/src')?.length ? `${commit}+dirty` : commit;
 }
 
-
 export interface ProxyConfig {
   dir: string;
   file: string;

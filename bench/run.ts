@@ -86,7 +86,9 @@ async function benchmark(group: ProcessGroup, settings: Settings): Promise<strin
       `load: ${ctx.generator.describe(settings.connections)}, ${settings.durationSec} s phases after a ${settings.warmupSec} s warm-up, ${settings.rounds} interleaved rounds; ` +
         `small answers from the ${env.smallUpstreamKind} upstream (${env.smallUpstreamKind === 'nginx' ? 'static file' : 'bench/upstream.ts'}), large ones from bench/upstream.ts`,
       `CPU µs/req: user+system time of the proxy's processes (/proc/<pid>/stat) over the phase ÷ answered requests. range: (max − min) ÷ median of the rounds.`,
-      `Node ${process.version}; ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown CPU'}); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`,
+      `Node ${process.version}; ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown CPU'}); load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} at the end`,
       `total bench time ${((performance.now() - started) / 1000).toFixed(0)} s`,
     ];
     return [...lines, ...(lines.length ? [''] : []), ...tables.map(formatTable).flatMap((t) => [t, '']), formatVerdicts(verdicts), '', ...notes, ''].join('\n');

@@ -87,8 +87,7 @@ export async function smallJson(ctx: Context): Promise<SmallResult> {
   systems.push(...workers.systems);
   await lineup.measureIdle(systems);
 
-  const load = (system: System, durationSec: number) => () =>
-    ctx.generator.run({ url: `${system.url}/api/small`, connections: settings.connections, durationSec });
+  const load = (system: System, durationSec: number) => () => ctx.generator.run({ url: `${system.url}/api/small`, connections: settings.connections, durationSec });
   log(`small JSON, ${ctx.generator.describe(settings.connections)}, ${settings.rounds} rounds × ${settings.durationSec} s: ${systems.map((s) => s.name).join(' | ')}`);
   const phases = await interleave(systems, settings.rounds, async (system, round) => {
     if (round === 0) await load(system, settings.warmupSec)(); // JIT, keep-alive pools, first token

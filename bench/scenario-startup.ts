@@ -44,7 +44,9 @@ export async function startup(ctx: Context): Promise<StartupResult> {
   log(`cold start: ${COLD_REQUESTS} concurrent requests to a fresh proxy`);
   const cold = await burst(`${last!.url}${ROUTES.api}/small`, COLD_REQUESTS);
   const tokenRequests = env.issuer.tokenRequests - before;
-  const statuses = Object.entries(cold.statuses).map(([status, n]) => `${status}×${n}`).join(' ');
+  const statuses = Object.entries(cold.statuses)
+    .map(([status, n]) => `${status}×${n}`)
+    .join(' ');
   await env.group.stop(last!.child);
   const idleMb = median(idle);
 

@@ -127,7 +127,15 @@ export async function stream(ctx: Context): Promise<{ table: Table; summaries: M
   }
   systems.push(await lineup.bearer(ctx.info), ...(await Promise.all(ctx.others.map((other) => lineup.bearer(other)))));
   await lineup.measureIdle(systems);
-  const cases = systems.map((system): Case => ({ key: system.key, name: system.name, system, url: `${system.url}${system.rootPrefix}/stream?bytes=${GIB}`, warmUrl: `${system.url}${system.rootPrefix}/stream?bytes=${64 * 1024 ** 2}`, download: {}, expect: { bytes: GIB } }));
+  const cases = systems.map((system): Case => ({
+    key: system.key,
+    name: system.name,
+    system,
+    url: `${system.url}${system.rootPrefix}/stream?bytes=${GIB}`,
+    warmUrl: `${system.url}${system.rootPrefix}/stream?bytes=${64 * 1024 ** 2}`,
+    download: {},
+    expect: { bytes: GIB },
+  }));
   log(`1 GiB stream, ${settings.rounds} rounds: ${cases.map((c) => c.name).join(' | ')}`);
   const summaries = await runCases(ctx, cases, 1);
   const undici = summaries.get('undici');
@@ -147,14 +155,30 @@ export async function rewrite(ctx: Context): Promise<{ table: Table; summaries: 
   const page = env.upstream.bigPageBytes;
   const urls = env.upstream.bigPageUrls;
   const upstreamBase = `${env.upstreamUrl}/odata`;
-  const cases: Case[] = [{ key: 'direct', name: 'direct (no proxy)', system: lineup.direct(env.upstreamUrl), url: `${upstreamBase}/Big`, download: { needle: upstreamBase }, expect: { bytes: page, matches: urls } }];
+  const cases: Case[] = [
+    { key: 'direct', name: 'direct (no proxy)', system: lineup.direct(env.upstreamUrl), url: `${upstreamBase}/Big`, download: { needle: upstreamBase }, expect: { bytes: page, matches: urls } },
+  ];
   for (const variant of [ctx.info, ...ctx.others]) {
     const system = await lineup.bearer(variant);
     const proxyBase = `${system.url}${ROUTES.rewriteOn}`;
     cases.push(
-      { key: `${variant.key} off`, name: `${variant.name}, rewriteUrls: false`, system, url: `${system.url}${ROUTES.rewriteOff}/Big`, download: { needle: upstreamBase }, expect: { bytes: page, matches: urls } },
+      {
+        key: `${variant.key} off`,
+        name: `${variant.name}, rewriteUrls: false`,
+        system,
+        url: `${system.url}${ROUTES.rewriteOff}/Big`,
+        download: { needle: upstreamBase },
+        expect: { bytes: page, matches: urls },
+      },
       // Rewriting changes the length: the proxy URL is shorter or longer than the upstream's.
-      { key: `${variant.key} on`, name: `${variant.name}, rewriteUrls: true`, system, url: `${proxyBase}/Big`, download: { needle: proxyBase }, expect: { bytes: page + urls * (proxyBase.length - upstreamBase.length), matches: urls } },
+      {
+        key: `${variant.key} on`,
+        name: `${variant.name}, rewriteUrls: true`,
+        system,
+        url: `${proxyBase}/Big`,
+        download: { needle: proxyBase },
+        expect: { bytes: page + urls * (proxyBase.length - upstreamBase.length), matches: urls },
+      },
     );
   }
   log(`OData page ${(page / 1e6).toFixed(0)} MB, ${PAGES_PER_PHASE} downloads per phase, ${settings.rounds} rounds`);
@@ -194,7 +218,14 @@ export async function gzip(ctx: Context): Promise<{ table?: Table; summaries: Ma
   const remoteBase = `${remote.url}${ROUTES.rewriteOn}`;
   const rewritten = (base: string): number => page + urls * (base.length - upstreamBase.length);
   const cases: Case[] = [
-    { key: 'loopback', name: 'loopback caller: gunzip, rewrite, identity out', system: local, url: `${localBase}/BigGz`, download: { headers: accept, needle: localBase }, expect: { bytes: rewritten(localBase), matches: urls } },
+    {
+      key: 'loopback',
+      name: 'loopback caller: gunzip, rewrite, identity out',
+      system: local,
+      url: `${localBase}/BigGz`,
+      download: { headers: accept, needle: localBase },
+      expect: { bytes: rewritten(localBase), matches: urls },
+    },
     {
       key: 'remote',
       name: `caller on ${ip}: gunzip, rewrite, gzip out`,

@@ -53,7 +53,10 @@ export const USAGE = `npm run bench [-- options]
 
 function list<T extends string>(text: string | undefined, allowed: readonly T[], flag: string): Set<T> | undefined {
   if (text === undefined) return undefined;
-  const items = text.split(',').map((item) => item.trim()).filter(Boolean);
+  const items = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
   const unknown = items.filter((item) => !(allowed as readonly string[]).includes(item));
   if (unknown.length > 0) throw new Error(`${flag}: unknown ${unknown.join(', ')}; choose from ${allowed.join(', ')}`);
   return new Set(items as T[]);

@@ -41,7 +41,10 @@ async function main(): Promise<number> {
     log('building (npm run build)');
     await build();
   }
-  const builds = [{ label: values.cli ? cli : `this build (${sourceRevision()})`, cli }, ...(values.baseline ? [{ label: `baseline ${resolve(values.baseline)}`, cli: resolve(values.baseline) }] : [])];
+  const builds = [
+    { label: values.cli ? cli : `this build (${sourceRevision()})`, cli },
+    ...(values.baseline ? [{ label: `baseline ${resolve(values.baseline)}`, cli: resolve(values.baseline) }] : []),
+  ];
   const dir = await mkdtemp(join(tmpdir(), 'bearer-proxy-startup-'));
   try {
     const config = join(dir, 'proxy.yaml');
@@ -116,7 +119,11 @@ function timeToExit(args: string[]): Promise<number> {
 async function timeToServe(cli: string, config: string, cwd: string): Promise<{ listeningMs: number; healthyMs: number; cpuMs?: number }> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [cli, 'serve', '-c', config, '--port', String(port)], { cwd, env: { ...process.env, BENCH_SECRET: 'not-a-real-secret' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [cli, 'serve', '-c', config, '--port', String(port)], {
+    cwd,
+    env: { ...process.env, BENCH_SECRET: 'not-a-real-secret' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   try {
     const lines = createInterface({ input: child.stdout });

@@ -30,8 +30,12 @@ export function targets(m: Measured): Verdict[] {
     const undici = small.get('undici');
     const httpProxy = small.get('http-proxy');
     verdicts.push(
-      undici ? withCpu(atLeast('19.1', 'small JSON req/s, bearer-proxy info ÷ undici forwarder', ours.reqPerSec / undici.reqPerSec, 0.9), ours, undici) : skipped('19.1', 'req/s vs undici forwarder', 'undici forwarder not in --systems'),
-      httpProxy ? withCpu(atLeast('19.2', 'small JSON req/s, bearer-proxy info ÷ http-proxy', ours.reqPerSec / httpProxy.reqPerSec, 1.6), ours, httpProxy) : skipped('19.2', 'req/s vs http-proxy', 'http-proxy not in --systems'),
+      undici
+        ? withCpu(atLeast('19.1', 'small JSON req/s, bearer-proxy info ÷ undici forwarder', ours.reqPerSec / undici.reqPerSec, 0.9), ours, undici)
+        : skipped('19.1', 'req/s vs undici forwarder', 'undici forwarder not in --systems'),
+      httpProxy
+        ? withCpu(atLeast('19.2', 'small JSON req/s, bearer-proxy info ÷ http-proxy', ours.reqPerSec / httpProxy.reqPerSec, 1.6), ours, httpProxy)
+        : skipped('19.2', 'req/s vs http-proxy', 'http-proxy not in --systems'),
       undici
         ? atMost('19.3', `small JSON p99, bearer-proxy info vs undici forwarder (${undici.p99Ms.toFixed(2)} ms)`, ours.p99Ms, Number(undici.p99Ms.toFixed(2)), ' ms', 2)
         : skipped('19.3', 'p99 vs undici forwarder', 'undici forwarder not in --systems'),
@@ -41,7 +45,11 @@ export function targets(m: Measured): Verdict[] {
     const two = small.get('workers-2');
     verdicts.push(
       one && two
-        ? info('19.w', '--workers 2 vs 1 process, small JSON req/s, both on all CPUs', `${(two.reqPerSec / one.reqPerSec).toFixed(2)}× (${two.reqPerSec.toFixed(0)} vs ${one.reqPerSec.toFixed(0)} req/s; CPU ${two.cpuUsPerReq.toFixed(0)} vs ${one.cpuUsPerReq.toFixed(0)} µs/req)`)
+        ? info(
+            '19.w',
+            '--workers 2 vs 1 process, small JSON req/s, both on all CPUs',
+            `${(two.reqPerSec / one.reqPerSec).toFixed(2)}× (${two.reqPerSec.toFixed(0)} vs ${one.reqPerSec.toFixed(0)} req/s; CPU ${two.cpuUsPerReq.toFixed(0)} vs ${one.cpuUsPerReq.toFixed(0)} µs/req)`,
+          )
         : skipped('19.w', '--workers 2 vs 1 process', m.small?.workersSkipped ?? 'workers not in --systems'),
     );
   }
@@ -76,7 +84,11 @@ export function targets(m: Measured): Verdict[] {
     const remote = m.gzip.summaries.get('remote')!;
     const loopback = m.gzip.summaries.get('loopback')!;
     const detail = `${remote.mbPerSec.toFixed(0)} MB/s decoded (${remote.wireMbPerSec.toFixed(1)} MB/s on the wire), ${(remote.mbPerSec / loopback.mbPerSec).toFixed(2)}× the loopback path, RSS growth +${remote.growthMb.toFixed(1)} MB`;
-    verdicts.push(remote.problems.length > 0 ? { id: '19.9', title: 'gzip re-encoding for a non-loopback caller', pass: false, detail: `${detail}; wrong answers: ${remote.problems[0]}` } : info('19.9', 'gzip re-encoding for a non-loopback caller', detail));
+    verdicts.push(
+      remote.problems.length > 0
+        ? { id: '19.9', title: 'gzip re-encoding for a non-loopback caller', pass: false, detail: `${detail}; wrong answers: ${remote.problems[0]}` }
+        : info('19.9', 'gzip re-encoding for a non-loopback caller', detail),
+    );
   }
   if (m.latency) {
     const added = m.latency.get('info')!.p50Ms - m.latency.get('direct')!.p50Ms;

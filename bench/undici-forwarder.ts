@@ -22,23 +22,26 @@ function main(): void {
     const headers = { ...req.headers, host: undefined, connection: undefined, 'keep-alive': undefined, authorization: AUTHORIZATION };
     const body = req.method === 'GET' || req.method === 'HEAD' ? null : req;
     let resume = (): void => {};
-    pool.dispatch({ path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body }, {
-      onConnect() {},
-      onHeaders(statusCode, raw, resumeUpstream) {
-        const out: string[] = [];
-        for (let index = 0; index < raw.length; index += 2) {
-          const name = raw[index]!.toString('latin1');
-          if (!HOP_BY_HOP.has(name.toLowerCase())) out.push(name, raw[index + 1]!.toString('latin1'));
-        }
-        res.writeHead(statusCode, out);
-        resume = resumeUpstream;
-        return true;
+    pool.dispatch(
+      { path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body },
+      {
+        onConnect() {},
+        onHeaders(statusCode, raw, resumeUpstream) {
+          const out: string[] = [];
+          for (let index = 0; index < raw.length; index += 2) {
+            const name = raw[index]!.toString('latin1');
+            if (!HOP_BY_HOP.has(name.toLowerCase())) out.push(name, raw[index + 1]!.toString('latin1'));
+          }
+          res.writeHead(statusCode, out);
+          resume = resumeUpstream;
+          return true;
+        },
+        // Backpressure: undici pauses the upstream socket until the client drains.
+        onData: (chunk) => res.write(chunk) || (res.once('drain', resume), false),
+        onComplete: () => res.end(),
+        onError: () => (res.headersSent ? res.destroy() : res.writeHead(502).end()),
       },
-      // Backpressure: undici pauses the upstream socket until the client drains.
-      onData: (chunk) => res.write(chunk) || (res.once('drain', resume), false),
-      onComplete: () => res.end(),
-      onError: () => (res.headersSent ? res.destroy() : res.writeHead(502).end()),
-    });
+    );
   });
   server.keepAliveTimeout = 60_000;
   server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`));

@@ -8,7 +8,7 @@ import type { SignalSubscriber } from './cli/serve.ts';
 
 async function main(io: CliIo, onSignal: SignalSubscriber): Promise<number> {
   const line = parseCommandLine(io.argv);
-  if (line.version) return print(io.stdout, packageVersion()), 0;
+  if (line.version) return (print(io.stdout, packageVersion()), 0);
   return line.command.run({ io, values: line.values, positionals: line.positionals, onSignal });
 }
 
@@ -56,7 +56,7 @@ const io: CliIo = {
 const onSignal: SignalSubscriber = (handler, signals) => {
   for (const signal of signals) process.on(signal, () => handler(signal));
 };
-main(io, onSignal)
+void main(io, onSignal)
   .catch((error: unknown) => reportFailure(io, error))
   .then((code) => {
     process.exitCode = code;

@@ -88,7 +88,11 @@ t.test('prefersXml: XML only when the client ranks it above JSON', async (t) => 
   const cases: Array<[string | undefined, boolean, string]> = [
     [undefined, false, 'no Accept'],
     ['*/*', false, 'anything'],
-    ['application/json;odata.metadata=minimal;q=1.0,application/json;odata=fullmetadata;q=0.9,application/atomsvc+xml;q=0.8,application/atom+xml;q=0.8,application/xml;q=0.7,text/plain;q=0.7', false, 'what Power Query sends'],
+    [
+      'application/json;odata.metadata=minimal;q=1.0,application/json;odata=fullmetadata;q=0.9,application/atomsvc+xml;q=0.8,application/atom+xml;q=0.8,application/xml;q=0.7,text/plain;q=0.7',
+      false,
+      'what Power Query sends',
+    ],
     ['application/xml', true, '$metadata'],
     ['application/atom+xml,application/atomsvc+xml,application/xml', true, 'an Atom client'],
     ['application/xml;q=0.5, application/json;q=0.9', false, 'JSON weighted higher'],

@@ -94,7 +94,11 @@ t.test('scope and resource: the allowed ones work, unknown ones are refused', as
   t.same([badScope.status, badScope.body.error], [400, 'invalid_scope']);
   const badResource = await postToken(idp, { ...post, resource: 'https://elsewhere.test' });
   t.same([badResource.status, badResource.body.error], [400, 'invalid_target']);
-  t.same(idp.tokenRequests.map((entry) => entry.status), [200, 200, 400, 400], 'failed requests recorded too');
+  t.same(
+    idp.tokenRequests.map((entry) => entry.status),
+    [200, 200, 400, 400],
+    'failed requests recorded too',
+  );
 });
 
 t.test('options: a custom audience ends up in aud', async (t) => {
@@ -168,7 +172,11 @@ t.test('upstream refuses a missing, tampered or foreign token with 401', async (
   t.equal((await refused(`Basic ${token}`)).status, 401, 'not a bearer scheme');
   t.equal((await refused(`bearer ${token}`)).status, 200, 'the scheme name is case-insensitive');
 
-  t.same(upstream.requests.map((entry) => entry.claims === undefined), [true, true, true, true, false], 'refused requests recorded, without claims');
+  t.same(
+    upstream.requests.map((entry) => entry.claims === undefined),
+    [true, true, true, true, false],
+    'refused requests recorded, without claims',
+  );
 });
 
 t.test('upstream checks audience and issuer when given', async (t) => {

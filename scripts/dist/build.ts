@@ -97,7 +97,7 @@ async function buildLinuxExecutable(node: string, main: string, output: string):
 /** postject (LIEF) warns about every ELF note section it cannot name; those lines are noise here. */
 async function quietly<T>(run: () => Promise<T>): Promise<T> {
   const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => (String(chunk).startsWith("warning: Can't find string offset") ? true : write(chunk, ...rest))) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => (String(chunk).startsWith("warning: Can't find string offset") ? true : write(chunk, ...rest)));
   try {
     return await run();
   } finally {

@@ -41,7 +41,18 @@ async function main(): Promise<void> {
     await check('SHA256SUMS matches both artifacts', async () => verifyChecksums([names.windows, names.linux]));
     await check('the zip holds the program, the service installer and its wrapper, the example config and the README', async () => {
       const inZip = readZip(readFileSync(zip)).map((entry) => entry.name.replace(`${names.windowsFolder}/`, ''));
-      const expected = ['node.exe', 'bearer-proxy.cjs', 'bearer-proxy.cmd', 'winsw.exe', 'winsw.exe.config', 'install-service.ps1', 'proxy.yaml.example', 'README.md', 'LICENSE', 'THIRD-PARTY-LICENSES.txt'];
+      const expected = [
+        'node.exe',
+        'bearer-proxy.cjs',
+        'bearer-proxy.cmd',
+        'winsw.exe',
+        'winsw.exe.config',
+        'install-service.ps1',
+        'proxy.yaml.example',
+        'README.md',
+        'LICENSE',
+        'THIRD-PARTY-LICENSES.txt',
+      ];
       const missing = expected.filter((name) => !inZip.includes(name));
       if (missing.length > 0) throw new Error(`missing: ${missing.join(', ')}`);
       return `${inZip.length} files in ${names.windowsFolder}/`;
@@ -151,7 +162,8 @@ async function serveAndProxy(runner: Runner, work: string): Promise<void> {
       if (!seen?.claims) throw new Error('the upstream saw no verified token');
       if (seen.url !== '/v1/things?$top=1') throw new Error(`the upstream saw ${seen.url}`);
       if (!seen.authorization?.startsWith('Bearer ')) throw new Error('no Bearer authorization upstream');
-      return `upstream verified a token for ${String(seen.claims.client_id ?? seen.claims.sub)}`;
+      const subject = seen.claims.client_id ?? seen.claims.sub;
+      return `upstream verified a token for ${typeof subject === 'string' ? subject : JSON.stringify(subject)}`;
     });
     await check(`${runner.name}: logs JSON lines when stdout is a file, without the secret`, async () => {
       const text = readFileSync(log, 'utf8');
@@ -173,7 +185,10 @@ async function serveAndProxy(runner: Runner, work: string): Promise<void> {
 async function prettyOnTerminal(executable: string, work: string): Promise<string> {
   const dir = mkdtempSync(join(work, 'tty-'));
   const configFile = join(dir, 'proxy.yaml');
-  writeFileSync(configFile, 'listen: { port: 0 }\ntokens:\n  t: { tokenUrl: http://127.0.0.1:9/token, clientId: a, clientSecret: b, allowInsecure: true }\nroutes:\n  /x: { target: http://127.0.0.1:9/x, token: t }\n');
+  writeFileSync(
+    configFile,
+    'listen: { port: 0 }\ntokens:\n  t: { tokenUrl: http://127.0.0.1:9/token, clientId: a, clientSecret: b, allowInsecure: true }\nroutes:\n  /x: { target: http://127.0.0.1:9/x, token: t }\n',
+  );
   const { script, pidFile } = pidWrapper(dir);
   const log = join(dir, 'tty.log');
   // util-linux `script` gives the program a pseudo-terminal and copies what it shows to the log.
@@ -201,7 +216,9 @@ function verifyChecksums(files: string[]): string {
       .map((line) => [line.slice(66), line.slice(0, 64)] as const),
   );
   for (const file of files) {
-    const actual = createHash('sha256').update(readFileSync(join(artifactsDir, file))).digest('hex');
+    const actual = createHash('sha256')
+      .update(readFileSync(join(artifactsDir, file)))
+      .digest('hex');
     if (listed.get(file) !== actual) throw new Error(`${file}: ${actual}, SHA256SUMS says ${listed.get(file)}`);
   }
   return `${files.length} files`;
@@ -222,7 +239,10 @@ async function waitForListening(log: string, child: ChildProcess, timeoutMs: num
 async function waitForHealthz(base: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await fetch(`${base}/healthz`).then((response) => response.status, () => 0);
+    const status = await fetch(`${base}/healthz`).then(
+      (response) => response.status,
+      () => 0,
+    );
     if (status === 200) return;
     if (Date.now() > deadline) throw new Error(`/healthz answered ${status} after ${timeoutMs} ms`);
     await sleep(50);

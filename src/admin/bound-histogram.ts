@@ -1,4 +1,3 @@
-
 /** One exposition line's worth, in the shape prom-client's registry reads from metric.get(). */
 interface Sample {
   metricName: string;

@@ -24,13 +24,13 @@ export interface ProxyMetrics {
   readonly registry: Registry;
   requestStarted(): void;
   /** The bound series of a route prefix; each upstream keeps its own. */
-  forRoute(prefix: string): RouteMetrics;
+  forRoute: (prefix: string) => RouteMetrics;
   /** Requests that matched no route. */
   readonly unrouted: RouteMetrics;
-  tokenFetched(source: string, result: string): void;
+  tokenFetched: (source: string, result: string) => void;
   configReloaded(result: 'ok' | 'failed'): void;
   authFailed(code: 'AUTH_INVALID' | 'AUTH_REQUIRED' | 'AUTH_THROTTLED'): void;
-  authThrottled(by: 'address' | 'user', action: 'delayed' | 'refused'): void;
+  authThrottled: (by: 'address' | 'user', action: 'delayed' | 'refused') => void;
 }
 
 /**

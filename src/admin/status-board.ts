@@ -14,7 +14,7 @@ export interface StatusBoard {
   /** A route's metric series that also feeds its traffic window and counts the upstream's 5xx. */
   observe(prefix: string, series: RouteMetrics): RouteMetrics;
   /** How a reload of the config file went: no problems is success. */
-  reloadAttempted(outcome: { reason: string; problems: readonly string[] }): void;
+  reloadAttempted: (outcome: { reason: string; problems: readonly string[] }) => void;
   /** The page for the state serving now. */
   render(current: { routes: RouteTable; tokenProviders: ReadonlyMap<string, TokenProvider> }): string;
 }

@@ -25,7 +25,13 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
 
   const named = positionals[0];
   const command = named === undefined ? findCommand(DEFAULT_COMMAND)! : findCommand(named);
-  if (!command) throw new UsageError(`unknown command "${named}"${didYouMean(named!, COMMANDS.map((spec) => spec.name))}; commands: ${COMMANDS.map((spec) => spec.name).join(', ')}`);
+  if (!command)
+    throw new UsageError(
+      `unknown command "${named}"${didYouMean(
+        named!,
+        COMMANDS.map((spec) => spec.name),
+      )}; commands: ${COMMANDS.map((spec) => spec.name).join(', ')}`,
+    );
   const args = named === undefined ? [] : positionals.slice(1);
 
   const values: Record<string, string | boolean> = {};
@@ -57,15 +63,22 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     const { choices, range }: FlagSpec = FLAGS[name];
     const value = values[name] as string;
     if (choices && !choices.includes(value)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, not "${value}"`);
-    if (range && !(/^\d+$/.test(value) && Number(value) >= range[0] && Number(value) <= range[1])) throw new UsageError(`--${name} must be a whole number from ${range[0]} to ${range[1]}, not "${value}"`);
+    if (range && !(/^\d+$/.test(value) && Number(value) >= range[0] && Number(value) <= range[1]))
+      throw new UsageError(`--${name} must be a whole number from ${range[0]} to ${range[1]}, not "${value}"`);
   }
   if (args.length > (command.argument ? 1 : 0)) throw new UsageError(`unexpected argument "${args.at(-1)}" for ${command.name}; see bearer-proxy help ${command.name}`);
-  return { command, values: values as FlagValues, positionals: args };
+  return { command, values: values, positionals: args };
 }
 
 function helpFor(topic: string | undefined, extra?: string): CommandLine {
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" for help; see bearer-proxy help help`);
-  if (topic !== undefined && !findCommand(topic)) throw new UsageError(`no help for "${topic}": it is not a command${didYouMean(topic, COMMANDS.map((spec) => spec.name))}; commands: ${COMMANDS.map((spec) => spec.name).join(', ')}`);
+  if (topic !== undefined && !findCommand(topic))
+    throw new UsageError(
+      `no help for "${topic}": it is not a command${didYouMean(
+        topic,
+        COMMANDS.map((spec) => spec.name),
+      )}; commands: ${COMMANDS.map((spec) => spec.name).join(', ')}`,
+    );
   return { command: findCommand('help')!, values: {}, positionals: topic === undefined ? [] : [topic] };
 }
 

@@ -52,7 +52,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'run the proxy (the default command)',
     flags: ['config', 'host', 'port', 'log-level', 'log-format', 'workers', 'allow-anonymous-remote'],
     description: [
-      'Reads the config file, listens (http://localhost:8080, on 127.0.0.1 and ::1, unless the file or a flag says otherwise) and forwards each request to its route\'s target with a bearer token injected.',
+      "Reads the config file, listens (http://localhost:8080, on 127.0.0.1 and ::1, unless the file or a flag says otherwise) and forwards each request to its route's target with a bearer token injected.",
       'The file is read again when it changes or on SIGHUP (an invalid file keeps the old config serving); SIGTERM or Ctrl+C drains requests in flight and exits 0. Logs go to standard output: one JSON object per line, or on a terminal one readable line per request (GET /sales/Orders 200 15 ms upstream=200 token=lake 12.3 kB); failures the proxy answered with a 5xx are warnings.',
     ],
     environment: ['BEARER_PROXY_CONFIG', 'LOG_LEVEL', 'LOG_FORMAT', 'NO_COLOR', ...OUTBOUND, '${NAME} in the file'],
@@ -65,7 +65,19 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
     docs: { anchor: 'running-it', title: 'Running it' },
     run: async ({ io, values, onSignal }) =>
-      (await import('./serve.ts')).serve(io, { config: values.config, host: values.host, port: values.port, logLevel: values['log-level'], logFormat: values['log-format'], workers: values.workers, allowAnonymousRemote: values['allow-anonymous-remote'] }, onSignal),
+      (await import('./serve.ts')).serve(
+        io,
+        {
+          config: values.config,
+          host: values.host,
+          port: values.port,
+          logLevel: values['log-level'],
+          logFormat: values['log-format'],
+          workers: values.workers,
+          allowAnonymousRemote: values['allow-anonymous-remote'],
+        },
+        onSignal,
+      ),
   },
   {
     name: 'check',
@@ -73,7 +85,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     flags: ['config', 'fetch-tokens'],
     description: [
       'Reports every problem in the file at once, each with its line, column and key, and exits 1 if there is any. A valid file prints the listener, the route table (longest prefix first) and the token sources.',
-      'With --fetch-tokens it also asks each token source\'s IdP for one token and prints its lifetime, or what the IdP answered (never the secret).',
+      "With --fetch-tokens it also asks each token source's IdP for one token and prints its lifetime, or what the IdP answered (never the secret).",
     ],
     environment: ['BEARER_PROXY_CONFIG', '${NAME} in the file', ...OUTBOUND],
     examples: [
@@ -106,7 +118,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     flagOverrides: { config: { description: 'where to write the file' } },
     description: [
       'Writes a starter config with one token source and one route for the chosen IdP, each key commented. Secrets are ${NAME} placeholders read from the environment: none is ever written into the file. Lines to fill in are marked "edit:".',
-      'An existing file is never overwritten unless --force is given. The first line points editors with the YAML language server at the config\'s JSON Schema.',
+      "An existing file is never overwritten unless --force is given. The first line points editors with the YAML language server at the config's JSON Schema.",
       'IdPs: entra (Entra ID / Azure AD v2), entra-v1 (Azure AD v1, resource instead of scope), okta (custom authorization server), auth0 (audience), keycloak (realm issuer), generic (any token endpoint).',
     ],
     environment: ['BEARER_PROXY_CONFIG'],
@@ -136,7 +148,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'schema',
-    summary: 'print the config\'s JSON Schema (for editors)',
+    summary: "print the config's JSON Schema (for editors)",
     flags: [],
     description: ['Prints the JSON Schema the config file is validated against, for editors with the YAML language server (completion, hover help, errors as you type).'],
     environment: [],
@@ -154,7 +166,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     flags: ['port', 'once'],
     flagOverrides: { port: { description: 'port for the proxy', default: '8080, else a free port when 8080 is taken' } },
     description: [
-      'Starts, on this machine and without network access, a token issuer, a sample OData v4 service that refuses requests without that issuer\'s token, and the proxy between them. It proves the chain works, then prints what to paste into Power BI or curl and serves until Ctrl+C.',
+      "Starts, on this machine and without network access, a token issuer, a sample OData v4 service that refuses requests without that issuer's token, and the proxy between them. It proves the chain works, then prints what to paste into Power BI or curl and serves until Ctrl+C.",
     ],
     environment: [],
     examples: [
@@ -166,10 +178,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'help',
-    summary: 'this text, or one command\'s flags, environment and examples',
+    summary: "this text, or one command's flags, environment and examples",
     argument: { name: 'COMMAND', optional: true, description: 'the command to explain' },
     flags: [],
-    description: ['Without a command: the overview. With one: what it does, every flag with its default, the environment variables it reads, and examples. `bearer-proxy COMMAND --help` prints the same.'],
+    description: [
+      'Without a command: the overview. With one: what it does, every flag with its default, the environment variables it reads, and examples. `bearer-proxy COMMAND --help` prints the same.',
+    ],
     environment: [],
     examples: [['bearer-proxy help serve', 'everything about serve']],
     docs: { anchor: 'command-line', title: 'Command line' },

@@ -46,7 +46,7 @@ export const FLAGS = {
   once: { type: 'boolean', description: 'run the self-check, then exit (0 when it passed)' },
   idp: { type: 'string', value: 'IDP', description: 'the identity provider the starter file is for', default: 'generic', choices: IDPS },
   force: { type: 'boolean', description: 'overwrite the file if it exists' },
-  help: { type: 'boolean', short: 'h', description: 'show help; after a command, that command\'s help' },
+  help: { type: 'boolean', short: 'h', description: "show help; after a command, that command's help" },
   version: { type: 'boolean', short: 'v', description: 'print the version' },
 } as const satisfies Record<string, FlagSpec>;
 

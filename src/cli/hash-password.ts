@@ -11,7 +11,12 @@ import { readHidden } from './prompt.ts';
 export async function hashPasswordCommand(io: CliIo): Promise<number> {
   const password = io.stdin.isTTY ? await askTwice(io) : (await readAll(io.stdin)).replace(/\r?\n$/, '');
   if (password.length === 0) {
-    throw new UsageError(io.stdin.isTTY ? 'empty password: nothing to hash' : 'no password on standard input: run bearer-proxy hash-password in a terminal to be asked for it, or redirect a file (bearer-proxy hash-password < password.txt)', 1);
+    throw new UsageError(
+      io.stdin.isTTY
+        ? 'empty password: nothing to hash'
+        : 'no password on standard input: run bearer-proxy hash-password in a terminal to be asked for it, or redirect a file (bearer-proxy hash-password < password.txt)',
+      1,
+    );
   }
   print(io.stdout, await hashPassword(password));
   return 0;

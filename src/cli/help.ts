@@ -10,7 +10,12 @@ const EXIT_CODES = 'Exit codes: 0 ok, 1 failed (config, token, port, file), 2 ba
 export function globalHelp(): string {
   const commandWidth = Math.max(...COMMANDS.map((command) => commandLabel(command).length));
   const flags = Object.keys(FLAGS) as FlagName[];
-  const usedBy = (flag: FlagName) => (GLOBAL_FLAGS.includes(flag) ? 'every command' : COMMANDS.filter((command) => command.flags.includes(flag)).map((command) => command.name).join(', '));
+  const usedBy = (flag: FlagName) =>
+    GLOBAL_FLAGS.includes(flag)
+      ? 'every command'
+      : COMMANDS.filter((command) => command.flags.includes(flag))
+          .map((command) => command.name)
+          .join(', ');
   return [
     `bearer-proxy ${packageVersion()}: a local reverse proxy that injects OAuth2 client_credentials tokens,`,
     'so Power BI (and curl, notebooks, …) can read OAuth-protected OData and REST APIs.',

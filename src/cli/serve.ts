@@ -62,7 +62,9 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
   }
   logger.info({ url, ...(proxy.adminUrl ? { adminUrl: proxy.adminUrl } : {}), config: source, routes: proxy.routes.prefixes }, `bearer-proxy listening on ${url}`);
   // A prefetch that fails is logged and retried by requests and probes; it must never end the process.
-  proxy.prefetch().catch((error: unknown) => logger.error({ err: { name: (error as Error).name, message: (error as Error).message } }, 'prefetch failed unexpectedly; tokens are fetched on first use'));
+  proxy
+    .prefetch()
+    .catch((error: unknown) => logger.error({ err: { name: (error as Error).name, message: (error as Error).message } }, 'prefetch failed unexpectedly; tokens are fetched on first use'));
 
   const reload = (reason: string) => reloadInto(proxy, configLoader.load, logger, reason);
   // A worker's primary watches the file and tells every worker at once.
@@ -87,14 +89,17 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
         resolve(0);
       });
     };
-    onSignal((signal) => {
-      if (signal === 'SIGHUP') {
-        // Each worker hears SIGHUP from its primary's message instead, so a group-wide SIGHUP reloads once.
-        if (!stopping && !worker) reload('SIGHUP');
-        return;
-      }
-      stop(signal, { repeated: !worker });
-    }, ['SIGINT', 'SIGTERM', 'SIGHUP']);
+    onSignal(
+      (signal) => {
+        if (signal === 'SIGHUP') {
+          // Each worker hears SIGHUP from its primary's message instead, so a group-wide SIGHUP reloads once.
+          if (!stopping && !worker) reload('SIGHUP');
+          return;
+        }
+        stop(signal, { repeated: !worker });
+      },
+      ['SIGINT', 'SIGTERM', 'SIGHUP'],
+    );
     worker?.on('message', (message) => {
       const type = (message as { type?: unknown } | null)?.type;
       if (type === WORKER_MESSAGES.reload && !stopping) reload((message as { reason?: string }).reason ?? 'primary');
@@ -142,7 +147,6 @@ function checkExposure(config: Config, options: ServeOptions, logger: Logger): v
     logger.warn({ host: config.listen.host }, 'listening beyond loopback but inbound.users is empty: only loopback callers can use the proxy');
   }
 }
-
 
 /** --log-level, else LOG_LEVEL (an empty one counts as unset, as compose files often leave it), else info. */
 export function parseLogLevel(flag: string | undefined, env: string | undefined): string {

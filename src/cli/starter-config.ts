@@ -28,7 +28,7 @@ const TEMPLATES: Record<Idp, IdpTemplate> = {
       'tokenUrl: https://login.microsoftonline.com/${TENANT_ID}/oauth2/v2.0/token',
       ...SECRET_LINES,
       '# client_credentials accepts only "/.default" scopes: the API\'s Application ID URI + /.default',
-      'scope: api://00000000-0000-0000-0000-000000000000/.default   # edit: your API\'s Application ID URI',
+      "scope: api://00000000-0000-0000-0000-000000000000/.default   # edit: your API's Application ID URI",
       '# A certificate instead of a secret (no secret to leak): drop clientSecret and set',
       '# authMethod: private_key_jwt',
       '# privateKey: ${file:api-key.pem}           # path relative to this file',
@@ -41,7 +41,7 @@ const TEMPLATES: Record<Idp, IdpTemplate> = {
       'tokenUrl: https://login.microsoftonline.com/${TENANT_ID}/oauth2/token',
       ...SECRET_LINES,
       '# v1 takes a resource instead of a scope (and sends expires_in as a string; that is handled)',
-      'resource: https://api.example.com          # edit: the API\'s App ID URI',
+      "resource: https://api.example.com          # edit: the API's App ID URI",
     ],
   },
   okta: {
@@ -58,8 +58,8 @@ const TEMPLATES: Record<Idp, IdpTemplate> = {
     token: [
       'tokenUrl: https://your-tenant.auth0.com/oauth/token   # edit: your Auth0 (or custom) domain',
       ...SECRET_LINES,
-      '# Auth0 needs the API\'s identifier as audience; no scope is needed',
-      'audience: https://api.example.com          # edit: the API\'s Identifier in Auth0',
+      "# Auth0 needs the API's identifier as audience; no scope is needed",
+      "audience: https://api.example.com          # edit: the API's Identifier in Auth0",
     ],
   },
   keycloak: {
@@ -115,9 +115,9 @@ export function starterConfig(idp: Idp, options: { schemaRef: string; configArg:
     '',
     'routes:',
     '  /api:                    # http://localhost:8080/api/… is forwarded to target/…',
-    '    target: https://api.example.com/odata/v4   # edit: the API\'s base URL',
+    "    target: https://api.example.com/odata/v4   # edit: the API's base URL",
     '    token: api',
-    '    # timeout: 600s        # time to the response headers (OData.Feed\'s own default)',
+    "    # timeout: 600s        # time to the response headers (OData.Feed's own default)",
     '    # headers: { Ocp-Apim-Subscription-Key: "${APIM_KEY}" }   # static headers sent upstream',
     '',
   ];

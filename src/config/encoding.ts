@@ -18,19 +18,16 @@ export function encodingProblem(bytes: Buffer, name: string): string | undefined
   const utf16 = utf16Kind(bytes);
   if (utf16) {
     return (
-      `it is ${utf16}, as Windows PowerShell 5.1 writes with > and Out-File; save it as UTF-8: ` +
-      `(Get-Content ${name}) | Set-Content -Encoding utf8 ${name}, or in Notepad: Save as, Encoding: UTF-8`
+      `it is ${utf16}, as Windows PowerShell 5.1 writes with > and Out-File; save it as UTF-8: ` + `(Get-Content ${name}) | Set-Content -Encoding utf8 ${name}, or in Notepad: Save as, Encoding: UTF-8`
     );
   }
   if (isUtf8(bytes)) return bytes.includes(0) ? 'it holds NUL bytes, so it is not a text file' : undefined;
   // ASN.1 SEQUENCE with a long length: a certificate or key in binary DER rather than PEM text.
-  if (bytes[0] === 0x30 && bytes[1]! >= 0x81 && bytes[1]! <= 0x84) return `it is binary (DER), not text; PEM is needed: openssl x509 -inform der -in ${name} -out ${name}.pem (a key: openssl pkey -inform der)`;
+  if (bytes[0] === 0x30 && bytes[1]! >= 0x81 && bytes[1]! <= 0x84)
+    return `it is binary (DER), not text; PEM is needed: openssl x509 -inform der -in ${name} -out ${name}.pem (a key: openssl pkey -inform der)`;
   const offset = firstInvalidUtf8(bytes);
   const { line, column } = position(bytes, offset);
-  return (
-    `it is not UTF-8: byte 0x${bytes[offset]!.toString(16).toUpperCase().padStart(2, '0')} at line ${line}, column ${column} ` +
-    '(text saved as Windows-1252 or Latin-1?); save it as UTF-8'
-  );
+  return `it is not UTF-8: byte 0x${bytes[offset]!.toString(16).toUpperCase().padStart(2, '0')} at line ${line}, column ${column} ` + '(text saved as Windows-1252 or Latin-1?); save it as UTF-8';
 }
 
 function hasUtf8Bom(bytes: Buffer): boolean {
@@ -60,7 +57,7 @@ function utf16Kind(bytes: Buffer): string | undefined {
 
 /** The offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629: no overlongs, no surrogates). */
 function firstInvalidUtf8(bytes: Buffer): number {
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const lead = bytes[i]!;
     if (lead < 0x80) {
       i++;

@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Document } from 'yaml';
 import type { KeyPath } from './positions.ts';
 
 export interface InterpolationContext {
@@ -39,7 +39,7 @@ export function interpolateDocument(doc: Document, context: InterpolationContext
       }
     }
   };
-  visit(doc.contents as Node | null, []);
+  visit(doc.contents, []);
   return { problems, referenced };
 }
 

@@ -58,7 +58,12 @@ export function loadConfigFile(path: string, options: Omit<ParseOptions, 'source
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EENCODING') throw new ConfigError(path, [{ path: [], message: `cannot read the config file: ${(error as Error).message}` }]);
-    const reason = code === 'ENOENT' ? 'file not found' : code === 'EFBIG' ? `larger than ${MAX_CONFIG_BYTES / 1024} KiB; a real config is a few KB (put certificates in files: ca: ./bundle.pem)` : (error as Error).message;
+    const reason =
+      code === 'ENOENT'
+        ? 'file not found'
+        : code === 'EFBIG'
+          ? `larger than ${MAX_CONFIG_BYTES / 1024} KiB; a real config is a few KB (put certificates in files: ca: ./bundle.pem)`
+          : (error as Error).message;
     throw new ConfigError(path, [{ path: [], message: `cannot read the config file (${reason})` }]);
   }
   return parseConfig(text, { ...options, source: path, baseDir: dirname(resolve(path)) });
@@ -81,7 +86,11 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
     return { path: [], ...lineAndColumn(text, error.pos[0]), message: `YAML syntax: ${message}` };
   });
   problems.push(...structureProblems(doc, lines));
-  if (problems.length > 0) throw new ConfigError(source, problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
+  if (problems.length > 0)
+    throw new ConfigError(
+      source,
+      problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)),
+    );
 
   const at = (path: KeyPath, message: string, place: 'key' | 'value' = 'value'): ConfigProblem => ({
     path,
@@ -110,12 +119,24 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   // A value that could not be read is reported once, not again for what stood in its place.
   const readable = (problem: ConfigProblem) => !unread.has(JSON.stringify(problem.path));
-  if (!parsed.success) problems.push(...withoutFollowUps(parsed.error.issues).flatMap((issue) => describeIssue(issue, at)).filter(readable));
-  problems.push(...crossReferenceIssues(raw).map((issue) => at(issue.path, issue.message, issue.at)).filter(readable));
+  if (!parsed.success)
+    problems.push(
+      ...withoutFollowUps(parsed.error.issues)
+        .flatMap((issue) => describeIssue(issue, at))
+        .filter(readable),
+    );
+  problems.push(
+    ...crossReferenceIssues(raw)
+      .map((issue) => at(issue.path, issue.message, issue.at))
+      .filter(readable),
+  );
 
   if (problems.length > 0 || !parsed.success) {
     scrubInterpolatedValues(problems, doc, referenced);
-    throw new ConfigError(source, problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
+    throw new ConfigError(
+      source,
+      problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)),
+    );
   }
   // Read on every token request, maybe after the working directory changed: relative to the config file, as ${file:} is.
   for (const token of Object.values(parsed.data.tokens)) if (token.clientAssertionFile !== undefined) token.clientAssertionFile = resolve(baseDir, token.clientAssertionFile);

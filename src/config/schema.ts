@@ -88,18 +88,18 @@ const tlsListenSchema = z
   });
 
 const listenSchema = z.strictObject({
-  host: z
-    .string()
-    .min(1)
-    .default('localhost')
-    .describe('Address to listen on. localhost (the default) listens on both 127.0.0.1 and ::1, as Windows tries ::1 first; 0.0.0.0 in a container.'),
+  host: z.string().min(1).default('localhost').describe('Address to listen on. localhost (the default) listens on both 127.0.0.1 and ::1, as Windows tries ::1 first; 0.0.0.0 in a container.'),
   port: z.number().int().min(0).max(65535).default(8080).describe('TCP port; 0 picks a free one.'),
   tls: tlsListenSchema.optional().describe('Serve HTTPS with this certificate and key (re-read on reload).'),
 });
 
 const userSchema = z
   .strictObject({
-    name: z.string().min(1).regex(/^[^:]*$/, 'a Basic-auth user name cannot contain ":"').describe('User name the caller sends with Basic authentication (Power BI: the Basic credential\'s user name).'),
+    name: z
+      .string()
+      .min(1)
+      .regex(/^[^:]*$/, 'a Basic-auth user name cannot contain ":"')
+      .describe("User name the caller sends with Basic authentication (Power BI: the Basic credential's user name)."),
     password: z.string().min(1).optional().describe('Plain password, normally ${ENV} or ${file:PATH}.'),
     passwordHash: z
       .string()
@@ -112,15 +112,9 @@ const userSchema = z
   });
 
 const inboundSchema = z.strictObject({
-  anonymous: z
-    .enum(['loopback', 'any', 'none'])
-    .default('loopback')
-    .describe('Who may call without Basic credentials: loopback callers (default), anyone, or nobody.'),
+  anonymous: z.enum(['loopback', 'any', 'none']).default('loopback').describe('Who may call without Basic credentials: loopback callers (default), anyone, or nobody.'),
   users: z.array(userSchema).default([]).describe('Basic-auth accounts (for the on-premises data gateway).'),
-  trustForwardedHeaders: z
-    .boolean()
-    .default(false)
-    .describe('Build links back to the proxy from X-Forwarded-Host/-Proto (only behind a reverse proxy that sets them).'),
+  trustForwardedHeaders: z.boolean().default(false).describe('Build links back to the proxy from X-Forwarded-Host/-Proto (only behind a reverse proxy that sets them).'),
   allowedHosts: z
     .array(
       z
@@ -164,7 +158,11 @@ const managedIdentitySchema = z
   .superRefine((identity, ctx) => {
     const named = (['clientId', 'objectId', 'resourceId'] as const).filter((key) => identity[key] !== undefined);
     if (named.length > 1) {
-      ctx.addIssue({ code: 'custom', path: [named[1]!], message: `set at most one of clientId, objectId or resourceId (they name one user-assigned identity three ways): ${named.join(' and ')} are set` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [named[1]!],
+        message: `set at most one of clientId, objectId or resourceId (they name one user-assigned identity three ways): ${named.join(' and ')} are set`,
+      });
     }
   });
 
@@ -193,18 +191,10 @@ const tokenSourceSchema = z
       .optional()
       .describe('The IdP issuer; its token endpoint is found by OIDC discovery.'),
     clientId: z.string().min(1).optional().describe('The client id at the IdP (not with managedIdentity; optional with jwtBearer; azureWorkloadIdentity has a default).'),
-    clientSecret: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('For client_secret_post/basic/jwt. Normally ${ENV} or ${file:PATH}, never written in plain text.'),
+    clientSecret: z.string().min(1).optional().describe('For client_secret_post/basic/jwt. Normally ${ENV} or ${file:PATH}, never written in plain text.'),
     privateKey: z.string().min(1).optional().describe(`For private_key_jwt: private key (RSA, EC or Ed25519), ${PEM_OR_PATH}.`),
     keyId: z.string().min(1).optional().describe('For private_key_jwt: the kid the IdP knows the key by.'),
-    certificate: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(`For private_key_jwt: certificate of the key, ${PEM_OR_PATH}; its thumbprint is sent as x5t/x5t#S256 (Entra ID).`),
+    certificate: z.string().min(1).optional().describe(`For private_key_jwt: certificate of the key, ${PEM_OR_PATH}; its thumbprint is sent as x5t/x5t#S256 (Entra ID).`),
     clientAssertionFile: z
       .string()
       .min(1)
@@ -216,16 +206,12 @@ const tokenSourceSchema = z
     azureWorkloadIdentity: z
       .boolean()
       .default(false)
-      .describe('AKS workload identity: tokenUrl, clientId and clientAssertionFile default to AZURE_AUTHORITY_HOST/AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE, which the webhook sets.'),
-    assertionAudience: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('For private_key_jwt and client_secret_jwt: aud of the client assertion. Default: the token endpoint URL (Auth0 wants https://TENANT/).'),
+      .describe(
+        'AKS workload identity: tokenUrl, clientId and clientAssertionFile default to AZURE_AUTHORITY_HOST/AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE, which the webhook sets.',
+      ),
+    assertionAudience: z.string().min(1).optional().describe('For private_key_jwt and client_secret_jwt: aud of the client assertion. Default: the token endpoint URL (Auth0 wants https://TENANT/).'),
     assertionAlgorithm: z.enum(SECRET_JWT_ALGORITHMS).optional().describe('For client_secret_jwt: HS256 (default), HS384 or HS512.'),
-    tls: tokenTlsSchema
-      .optional()
-      .describe('Mutual TLS to the token endpoint (RFC 8705): the client certificate for tls_client_auth or self_signed_tls_client_auth, or for certificate-bound tokens.'),
+    tls: tokenTlsSchema.optional().describe('Mutual TLS to the token endpoint (RFC 8705): the client certificate for tls_client_auth or self_signed_tls_client_auth, or for certificate-bound tokens.'),
     certificateBoundTokens: z
       .boolean()
       .default(false)
@@ -235,7 +221,9 @@ const tokenSourceSchema = z
       .describe('Azure managed identity: tokens come from the Azure platform (IMDS on a VM, the identity endpoint of App Service, Functions, Container Apps or Arc); no tokenUrl, client or secret.'),
     jwtBearer: jwtBearerSchema
       .optional()
-      .describe('The JWT-bearer grant (RFC 7523) instead of client_credentials: the token request carries an assertion signed with jwtBearer.privateKey (Google service accounts, Salesforce JWT flow).'),
+      .describe(
+        'The JWT-bearer grant (RFC 7523) instead of client_credentials: the token request carries an assertion signed with jwtBearer.privateKey (Google service accounts, Salesforce JWT flow).',
+      ),
     scope: z.string().min(1).optional().describe('Sent only when set (Keycloak refuses unexpected scopes).'),
     resource: z.string().min(1).optional().describe('Sent only when set (Azure AD v1).'),
     audience: z.string().min(1).optional().describe('Sent only when set (Auth0).'),
@@ -253,12 +241,7 @@ const tokenSourceSchema = z
     defaultExpiresIn: duration(3600_000).describe('Token lifetime to assume when the IdP sends no expires_in.'),
     maxLifetime: duration(DEFAULT_MAX_LIFETIME_MS).describe('Longest token lifetime believed, whatever expires_in or defaultExpiresIn say (default 24h).'),
     prefetch: z.boolean().default(false).describe('Fetch the token at startup; /readyz answers 503 until this source holds one.'),
-    refreshAhead: z
-      .number()
-      .gt(0)
-      .max(1)
-      .default(0.8)
-      .describe('Renew in the background once this fraction of a token’s lifetime has passed (1 turns it off).'),
+    refreshAhead: z.number().gt(0).max(1).default(0.8).describe('Renew in the background once this fraction of a token’s lifetime has passed (1 turns it off).'),
     backoff: backoffSchema.default({ initial: 1_000, max: 60_000 }).describe('Waits between failed token fetches (capped doubling with jitter).'),
   })
   .superRefine((source, ctx) => {
@@ -286,45 +269,47 @@ const tokenSourceSchema = z
     return { ...source, authMethod, ...(authMethod === 'client_secret_jwt' ? { assertionAlgorithm: source.assertionAlgorithm ?? 'HS256' } : {}) };
   });
 
-const routeSchema = z.strictObject({
-  target: httpUrl
-    .refine((url) => !/[?#]/.test(url), 'a target cannot carry a query or fragment: the request’s own query is appended as sent (put keys in headers:)')
-    .refine((url) => !hasUserinfo(url), 'a target cannot carry user:password@: it would be silently dropped (the upstream gets the bearer token; put other keys in headers:)')
-    .describe('Upstream base URL; the rest of the request path and its query are appended.'),
-  token: z.string().min(1).describe('Name of the token source under tokens:.'),
-  timeout: duration(600_000).describe('Time to upstream response headers (default 600s, as OData.Feed).'),
-  headers: z
-    .record(
-      z
-        .string()
-        .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name')
-        .refine((name) => !isProxyOwnedHeader(name), 'this header is set by the proxy itself (Authorization carries the injected token) and cannot be configured'),
-      z.string(),
-    )
-    .default({})
-    .describe('Static headers added to every upstream request.'),
-  rewriteUrls: z
-    .boolean()
-    .default(true)
-    .describe('Rewrite upstream links to the proxy URL for the route: in JSON/XML bodies, multipart $batch answers and Location, Content-Location, Link headers.'),
-  forwardedHeaders: z
-    .union([z.boolean(), z.array(z.enum(FORWARDED_HEADERS))], { error: `expected true, false or a list of these names in lower case: ${FORWARDED_HEADERS.join(', ')}` })
-    .default(true)
-    .describe(
-      'Headers that tell the upstream where the client reached the proxy, so it builds links back through it: true (default) sends X-Forwarded-For, -Proto, -Host, -Path, ' +
-        'X-Forwarded-Prefix (only where the route prefix ends with the target path) and Forwarded; false sends none (the upstream builds links from its own host, which are rewritten); or a list of those names in lower case.',
-    ),
-  ca: caBundle.optional().describe(`CA certificate(s) to trust for this upstream, besides the system ones and NODE_EXTRA_CA_CERTS: ${PEM_OR_PATH}.`),
-  clientCert: certificatePem.optional().describe(`Client certificate for upstream mutual TLS (with clientKey): ${PEM_OR_PATH}.`),
-  clientKey: keyPem.optional().describe(`Private key of clientCert: ${PEM_OR_PATH}.`),
-  allowInsecure: z.boolean().default(false).describe('Plain http:// to a host beyond this machine is meant (the token travels in clear): silences the warning at load.'),
-}).superRefine((route, ctx) => {
-  if ((route.clientCert === undefined) !== (route.clientKey === undefined)) {
-    ctx.addIssue({ code: 'custom', path: [route.clientCert === undefined ? 'clientCert' : 'clientKey'], message: 'mutual TLS needs both clientCert and clientKey' });
-  } else if (route.clientCert !== undefined && belongsToOtherKey(route.clientCert, route.clientKey!)) {
-    ctx.addIssue({ code: 'custom', path: ['clientCert'], message: 'this certificate does not belong to clientKey' });
-  }
-});
+const routeSchema = z
+  .strictObject({
+    target: httpUrl
+      .refine((url) => !/[?#]/.test(url), 'a target cannot carry a query or fragment: the request’s own query is appended as sent (put keys in headers:)')
+      .refine((url) => !hasUserinfo(url), 'a target cannot carry user:password@: it would be silently dropped (the upstream gets the bearer token; put other keys in headers:)')
+      .describe('Upstream base URL; the rest of the request path and its query are appended.'),
+    token: z.string().min(1).describe('Name of the token source under tokens:.'),
+    timeout: duration(600_000).describe('Time to upstream response headers (default 600s, as OData.Feed).'),
+    headers: z
+      .record(
+        z
+          .string()
+          .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name')
+          .refine((name) => !isProxyOwnedHeader(name), 'this header is set by the proxy itself (Authorization carries the injected token) and cannot be configured'),
+        z.string(),
+      )
+      .default({})
+      .describe('Static headers added to every upstream request.'),
+    rewriteUrls: z
+      .boolean()
+      .default(true)
+      .describe('Rewrite upstream links to the proxy URL for the route: in JSON/XML bodies, multipart $batch answers and Location, Content-Location, Link headers.'),
+    forwardedHeaders: z
+      .union([z.boolean(), z.array(z.enum(FORWARDED_HEADERS))], { error: `expected true, false or a list of these names in lower case: ${FORWARDED_HEADERS.join(', ')}` })
+      .default(true)
+      .describe(
+        'Headers that tell the upstream where the client reached the proxy, so it builds links back through it: true (default) sends X-Forwarded-For, -Proto, -Host, -Path, ' +
+          'X-Forwarded-Prefix (only where the route prefix ends with the target path) and Forwarded; false sends none (the upstream builds links from its own host, which are rewritten); or a list of those names in lower case.',
+      ),
+    ca: caBundle.optional().describe(`CA certificate(s) to trust for this upstream, besides the system ones and NODE_EXTRA_CA_CERTS: ${PEM_OR_PATH}.`),
+    clientCert: certificatePem.optional().describe(`Client certificate for upstream mutual TLS (with clientKey): ${PEM_OR_PATH}.`),
+    clientKey: keyPem.optional().describe(`Private key of clientCert: ${PEM_OR_PATH}.`),
+    allowInsecure: z.boolean().default(false).describe('Plain http:// to a host beyond this machine is meant (the token travels in clear): silences the warning at load.'),
+  })
+  .superRefine((route, ctx) => {
+    if ((route.clientCert === undefined) !== (route.clientKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [route.clientCert === undefined ? 'clientCert' : 'clientKey'], message: 'mutual TLS needs both clientCert and clientKey' });
+    } else if (route.clientCert !== undefined && belongsToOtherKey(route.clientCert, route.clientKey!)) {
+      ctx.addIssue({ code: 'custom', path: ['clientCert'], message: 'this certificate does not belong to clientKey' });
+    }
+  });
 
 export const configSchema = z.strictObject({
   listen: listenSchema.default({ host: 'localhost', port: 8080 }).describe('Where the proxy listens (--host and --port override).'),
@@ -342,10 +327,7 @@ export const configSchema = z.strictObject({
     })
     .optional()
     .describe('A second listener for /healthz, /readyz, /metrics and /_status only; /metrics and /_status then leave the main listener.'),
-  statusPage: z
-    .enum(['loopback', 'authenticated', 'off'])
-    .default('loopback')
-    .describe('Who may open /_status: loopback callers only (default), anyone the inbound rules let in, or nobody.'),
+  statusPage: z.enum(['loopback', 'authenticated', 'off']).default('loopback').describe('Who may open /_status: loopback callers only (default), anyone the inbound rules let in, or nobody.'),
   shutdownTimeout: duration(10_000).describe('On SIGTERM/SIGINT, how long requests in flight may take to finish before their connections are closed.'),
 });
 
@@ -383,7 +365,7 @@ export function crossReferenceIssues(input: unknown): CrossReferenceIssue[] {
     if (isRecord(route) && route.clientCert !== undefined && isRecord(source) && source.certificateBoundTokens === true) {
       issues.push({
         path: ['routes', prefix, 'clientCert'],
-        message: `token source "${token}" has certificate-bound tokens: this route presents its tls.cert to the upstream, which checks the binding; remove clientCert and clientKey`,
+        message: `token source "${String(token)}" has certificate-bound tokens: this route presents its tls.cert to the upstream, which checks the binding; remove clientCert and clientKey`,
       });
     }
   }

@@ -108,7 +108,7 @@ function keyPathOf(ancestors: readonly unknown[], node: unknown): KeyPath {
     const parent = chain[i];
     const child = chain[i + 1];
     if (isPair(parent) && isScalar(parent.key)) path.push(String(parent.key.value));
-    else if (isSeq(parent) && isCollection(child)) path.push(parent.items.indexOf(child as never));
+    else if (isSeq(parent) && isCollection(child)) path.push(parent.items.indexOf(child));
   }
   return path;
 }

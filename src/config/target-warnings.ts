@@ -22,7 +22,10 @@ export function targetWarnings(config: Config): TargetWarning[] {
     const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
     const path = ['routes', prefix, 'target'];
     if (isMetadataOrLinkLocal(host)) {
-      warnings.push({ path, message: `${host} is a link-local or cloud metadata address: the proxy would send it a bearer token, and such an address serves the machine's own credentials; check that this target is meant` });
+      warnings.push({
+        path,
+        message: `${host} is a link-local or cloud metadata address: the proxy would send it a bearer token, and such an address serves the machine's own credentials; check that this target is meant`,
+      });
     }
     if (url.protocol === 'http:' && !isLoopbackName(host) && !route.allowInsecure) {
       warnings.push({ path, message: `plain http:// to ${host}: the bearer token travels in clear text; use https://, or set allowInsecure: true on this route if the network is trusted` });

@@ -58,7 +58,8 @@ export function credentialIssues(source: Source): CredentialIssue[] {
   if (source.azureWorkloadIdentity === true && method !== 'private_key_jwt') {
     push('authMethod', 'azureWorkloadIdentity sends the federated token as a client assertion (private_key_jwt): remove authMethod');
   }
-  if (method !== 'client_secret_jwt' && present('assertionAlgorithm')) push('assertionAlgorithm', 'assertionAlgorithm is used only with authMethod: client_secret_jwt (private_key_jwt takes it from the key)');
+  if (method !== 'client_secret_jwt' && present('assertionAlgorithm'))
+    push('assertionAlgorithm', 'assertionAlgorithm is used only with authMethod: client_secret_jwt (private_key_jwt takes it from the key)');
   if (method !== 'client_secret_jwt' && method !== 'private_key_jwt' && present('assertionAudience')) {
     push('assertionAudience', 'assertionAudience is used only with authMethod: private_key_jwt or client_secret_jwt');
   }
@@ -90,7 +91,8 @@ export function credentialIssues(source: Source): CredentialIssue[] {
     const problem = privateKeyProblem(source.privateKey);
     if (problem) push('privateKey', problem);
   }
-  if (fromFile) for (const key of ['keyId', 'certificate'] as const) if (present(key)) push(key, `${key} names the key of an assertion signed here (privateKey); a clientAssertionFile is signed by the platform`);
+  if (fromFile)
+    for (const key of ['keyId', 'certificate'] as const) if (present(key)) push(key, `${key} names the key of an assertion signed here (privateKey); a clientAssertionFile is signed by the platform`);
   if (typeof source.certificate === 'string') {
     const problem = certificateProblem(source.certificate);
     if (problem) push('certificate', problem);

@@ -13,7 +13,7 @@ export type FetchFunction = typeof globalThis.fetch;
  */
 export interface Transport {
   /** The connection pool for an upstream's TLS settings. */
-  dispatcherFor(tls: TlsSettings): Dispatcher;
+  dispatcherFor: (tls: TlsSettings) => Dispatcher;
   /**
    * The fetch for an IdP reached this way (its CA, a client certificate for mutual TLS, or
    * directly, bypassing the outbound proxy); undefined means the runtime's own fetch serves.
@@ -39,8 +39,7 @@ export function createTransport(options: TransportOptions): Transport {
     dispatcherFor: (tls) => pool.get(tls),
     // IdP requests go through undici's own fetch only when they need a CA, a client certificate,
     // the outbound proxy, or to be kept from it (the runtime's fetch may read proxy variables itself).
-    idpFetch: (connection) =>
-      options.fetch ?? (connection.ca !== undefined || connection.cert !== undefined || connection.direct === true || outboundProxy ? pool.fetchFor(connection) : undefined),
+    idpFetch: (connection) => options.fetch ?? (connection.ca !== undefined || connection.cert !== undefined || connection.direct === true || outboundProxy ? pool.fetchFor(connection) : undefined),
     close: () => pool.close(),
   };
 }

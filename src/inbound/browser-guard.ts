@@ -18,7 +18,10 @@ export function refuseBrowserAttacks(req: IncomingMessage, allowedHosts: Readonl
 export function refuseRebinding(req: IncomingMessage, allowedHosts: ReadonlySet<string>): void {
   const host = req.headers.host;
   if (host !== undefined && !isAllowedHost(hostName(host), allowedHosts, true)) {
-    throw new ProxyError('HOST_NOT_ALLOWED', `Requests without credentials must address the proxy as localhost, by IP address, or by a name listed in inbound.allowedHosts (this one used "${truncate(hostName(host))}").`);
+    throw new ProxyError(
+      'HOST_NOT_ALLOWED',
+      `Requests without credentials must address the proxy as localhost, by IP address, or by a name listed in inbound.allowedHosts (this one used "${truncate(hostName(host))}").`,
+    );
   }
 }
 

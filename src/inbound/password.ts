@@ -25,8 +25,16 @@ export function parsePasswordHash(hash: string): { N: number; r: number; p: numb
   const key = Buffer.from(parts[5]!, 'base64');
   // Bounded so a hash in the config cannot ask for more than 256 MiB per check (scrypt uses 128·N·r bytes).
   const valid =
-    [N, r, p].every(Number.isSafeInteger) && N > 1 && N <= 2 ** 20 && Number.isInteger(Math.log2(N)) && r > 0 && p > 0 && p <= 16 &&
-    128 * N * r <= 256 * 1024 * 1024 && salt.length >= 8 && key.length >= 16;
+    [N, r, p].every(Number.isSafeInteger) &&
+    N > 1 &&
+    N <= 2 ** 20 &&
+    Number.isInteger(Math.log2(N)) &&
+    r > 0 &&
+    p > 0 &&
+    p <= 16 &&
+    128 * N * r <= 256 * 1024 * 1024 &&
+    salt.length >= 8 &&
+    key.length >= 16;
   return valid ? { N, r, p, salt, key } : undefined;
 }
 

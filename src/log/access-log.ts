@@ -56,7 +56,9 @@ export function batchedAccessLog(level: string, { fd = 1, bindings = {} }: { fd?
   const destination = pino.destination({ dest: fd, sync: true, minLength: BATCH_BYTES, periodicFlush: BATCH_MS });
   const time = cachedIsoTime();
   // Fields of every line (a worker's number), serialised once, as a pino child's bindings are.
-  const bound = Object.entries(bindings).map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`).join('');
+  const bound = Object.entries(bindings)
+    .map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
+    .join('');
   return {
     write: (entry, entryLevel) => {
       if (LEVEL_VALUES[entryLevel] >= threshold) destination.write(serialise(entry, LEVEL_TEXT[entryLevel], time() + bound));

@@ -50,7 +50,8 @@ export function formatLogLine(line: string, options: PrettyOptions): string {
   const level = LEVELS[Number(fields.level)] ?? { label: String(fields.level).padEnd(5).slice(0, 5), color: '0' };
   const head = `${paint('2', clockTime(fields.time))} ${paint(level.color, level.label)} `;
   const msg = typeof fields.msg === 'string' ? fields.msg : '';
-  const body = msg === 'request' ? accessLine(fields, paint) : typeof fields.tokenSource === 'string' && /^(token|prefetch)\b/.test(msg) ? tokenLine(fields, msg, paint) : eventLine(fields, msg, paint);
+  const body =
+    msg === 'request' ? accessLine(fields, paint) : typeof fields.tokenSource === 'string' && /^(token|prefetch)\b/.test(msg) ? tokenLine(fields, msg, paint) : eventLine(fields, msg, paint);
   return `${head}${body}\n`;
 }
 
@@ -152,7 +153,12 @@ function formatSeconds(seconds: number): string {
 }
 
 function text(value: unknown): string {
-  return typeof value === 'string' ? value : value === undefined ? '-' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (typeof value === 'string') return value;
+  if (value === undefined) return '-';
+  if (typeof value === 'object') return JSON.stringify(value);
+  // What is left is a number, boolean, bigint, symbol or function: String() spells each plainly.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects took the branch above
+  return String(value);
 }
 
 /** A value as key=value wants it: bare when it has no space, else quoted; objects as compact JSON. */

@@ -30,7 +30,7 @@ export class StreamSource extends ByteSource {
 
   protected async pull(): Promise<Buffer | null> {
     for (;;) {
-      const { value, done } = await this.#chunks.next();
+      const { value, done } = (await this.#chunks.next()) as IteratorResult<Buffer, unknown>;
       if (done) return null;
       if (value.length > 0) return value;
     }

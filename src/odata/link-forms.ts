@@ -35,9 +35,7 @@ export interface RouteLinks {
 /** Splits the proxy's base URL for a route (`http://host:port/prefix`) into origin and prefix, as written. */
 export function routeLinks(upstreamBase: string, proxyBase: string): RouteLinks {
   const pathStart = proxyBase.indexOf('/', proxyBase.indexOf('//') + 2);
-  return pathStart === -1
-    ? { upstreamBase, proxyOrigin: proxyBase, prefix: '' }
-    : { upstreamBase, proxyOrigin: proxyBase.slice(0, pathStart), prefix: proxyBase.slice(pathStart) };
+  return pathStart === -1 ? { upstreamBase, proxyOrigin: proxyBase, prefix: '' } : { upstreamBase, proxyOrigin: proxyBase.slice(0, pathStart), prefix: proxyBase.slice(pathStart) };
 }
 
 /** The path of the upstream base, '' for an upstream's root. */

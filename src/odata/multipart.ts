@@ -229,11 +229,14 @@ class HeaderBlock {
 
   /** The block as bytes; with a length, Content-Length says it; with null, Content-Length is left out. */
   bytes(length?: number | null): Buffer {
-    const lines = length === undefined ? this.#lines : this.#lines.flatMap((line, index) => {
-      const match = this.#header(index, line);
-      if (!match || match[1]!.toLowerCase() !== 'content-length') return [line];
-      return length === null ? [] : [`${match[1]}${match[2]}${length}${match[4]}`];
-    });
+    const lines =
+      length === undefined
+        ? this.#lines
+        : this.#lines.flatMap((line, index) => {
+            const match = this.#header(index, line);
+            if (!match || match[1]!.toLowerCase() !== 'content-length') return [line];
+            return length === null ? [] : [`${match[1]}${match[2]}${length}${match[4]}`];
+          });
     return Buffer.from(lines.length === 0 ? '\r\n' : `${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   }
 

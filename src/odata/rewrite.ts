@@ -77,7 +77,10 @@ export class RewriteRules {
       growth: to.length - from.length,
       window: from.length + (already?.length ?? 0),
     }));
-    this.#finder = new SpellingFinder(this.#passes.map(({ from }) => from), this.#basePath);
+    this.#finder = new SpellingFinder(
+      this.#passes.map(({ from }) => from),
+      this.#basePath,
+    );
     const texts = forms.flatMap(({ from, already }) => [from, already ?? '']);
     this.#continuing = [...'~!*+=:@(_.-'].find((char) => texts.every((text) => !text.includes(char))) ?? '~';
     this.holdBack = Math.max(0, ...this.#passes.map(({ window }) => window));
@@ -148,7 +151,7 @@ export class RewriteRules {
     let end = text.length - this.holdBack;
     if (end <= 0) return 0;
     // A window that the cut would split moves the cut to where that spelling starts.
-    for (let moved = true; moved && end > 0; ) {
+    for (let moved = true; moved && end > 0;) {
       moved = false;
       for (const { from, window } of this.#passes) {
         const at = text.indexOf(from, Math.max(0, end - window + 1));

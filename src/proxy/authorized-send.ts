@@ -37,10 +37,6 @@ export async function authorizedSend<A extends Attempt>(tokens: TokenProvider, r
  * against localhost. The client gets 502 UPSTREAM_REJECTED_TOKEN with the upstream's reason.
  */
 export function rejectedToken(source: string, result: Pick<AuthorizedResult<Attempt>, 'retried' | 'renewed'>, reason: string | undefined): ProxyError {
-  const which = result.retried
-    ? ' twice, the second a freshly fetched one'
-    : result.renewed === false
-      ? ' (a new token was fetched after another 401 moments ago, so none is fetched now)'
-      : '';
+  const which = result.retried ? ' twice, the second a freshly fetched one' : result.renewed === false ? ' (a new token was fetched after another 401 moments ago, so none is fetched now)' : '';
   return new ProxyError('UPSTREAM_REJECTED_TOKEN', `The upstream service rejected the access token from "${source}"${which}${reason ? `: ${reason}` : '.'}`);
 }

@@ -22,9 +22,7 @@ export function answerClientError(error: NodeJS.ErrnoException & { rawPacket?: B
     return undefined;
   }
   const known = error.code ? PARSER_ERRORS[error.code] : undefined;
-  const refusal = known
-    ? new ProxyError(known.code, known.message)
-    : new ProxyError('BAD_REQUEST', `The request is not valid HTTP/1.1 (${error.code ?? 'parse error'}).`);
+  const refusal = known ? new ProxyError(known.code, known.message) : new ProxyError('BAD_REQUEST', `The request is not valid HTTP/1.1 (${error.code ?? 'parse error'}).`);
   // A HEAD request's answer has no body, even a refusal: the client would read it as the next response.
   const headOnly = error.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
   socket.end(rawErrorResponse(refusal, randomUUID(), { headOnly }));

@@ -71,7 +71,6 @@ export function createRequestHandler(ctx: RequestHandlerContext): (role: Listene
   };
 }
 
-
 async function serve(ctx: RequestHandlerContext, req: IncomingMessage, res: ServerResponse, role: ListenerRole, requestId: string): Promise<Outcome> {
   // The state at arrival serves the whole request, even if a reload swaps it meanwhile.
   const state = ctx.state();

@@ -81,5 +81,10 @@ function connectionListed(rawHeaders: readonly string[]): Set<string> | undefine
 }
 
 function tokenSet(list: string): Set<string> {
-  return new Set(list.split(',').map((token) => token.trim().toLowerCase()).filter(Boolean));
+  return new Set(
+    list
+      .split(',')
+      .map((token) => token.trim().toLowerCase())
+      .filter(Boolean),
+  );
 }

@@ -120,7 +120,11 @@ class WholeBodySink implements RelaySink {
     const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.bytes);
     const rewritten = this.rewrite.whole(body);
     if (Buffer.isBuffer(rewritten)) this.#send(rewritten);
-    else this.#written = rewritten.then((bytes) => this.#send(bytes), (error: unknown) => void (this.#error = error as Error));
+    else
+      this.#written = rewritten.then(
+        (bytes) => this.#send(bytes),
+        (error: unknown) => void (this.#error = error as Error),
+      );
   }
 
   #send(rewritten: Buffer): void {

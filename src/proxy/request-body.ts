@@ -20,7 +20,7 @@ export interface ReadBody {
   /** null for no body, a Buffer when held for replay, else the request stream itself. */
   body: UpstreamBody;
   /** Gives the bytes held back to the budget; call once the exchange is over. */
-  release(): void;
+  release: () => void;
 }
 
 /**

@@ -36,6 +36,8 @@ export function parseRequestTarget(rawUrl: string): RequestTarget {
   return { path, search };
 }
 
+// The control characters are the point: NUL and the rest never pass unexamined.
+// eslint-disable-next-line no-control-regex
 const PLAIN_PATH = /^[^.%\\\x00-\x20\x7f-\uffff]*$/;
 
 /**
@@ -81,13 +83,21 @@ function isDotSegment(name: string): boolean {
  * and Korean code pages).
  */
 const LOOK_ALIKES: Record<string, string> = {
-  '\u3002': '.', '\uFF61': '.',
-  '\u2215': '/', '\u2044': '/', '\u29F8': '/',
-  '\u2216': '\\', '\u29F5': '\\', '\u29F9': '\\', '\u00A5': '\\', '\u20A9': '\\',
+  '\u3002': '.',
+  '\uFF61': '.',
+  '\u2215': '/',
+  '\u2044': '/',
+  '\u29F8': '/',
+  '\u2216': '\\',
+  '\u29F5': '\\',
+  '\u29F9': '\\',
+  '\u00A5': '\\',
+  '\u20A9': '\\',
 };
 const LOOK_ALIKE = new RegExp(`[${Object.keys(LOOK_ALIKES).join('')}]`, 'g');
 
 function lookAlikesAsAscii(text: string): string {
+  // eslint-disable-next-line no-control-regex -- a range test for non-ASCII, which starts at NUL
   return /[^\x00-\x7f]/.test(text) ? text.normalize('NFKC').replace(LOOK_ALIKE, (character) => LOOK_ALIKES[character]!) : text;
 }
 

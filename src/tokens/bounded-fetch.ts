@@ -23,7 +23,7 @@ export class IdpAnswerTooLargeError extends Error {
  * The caller's signal (openid-client's timeout) still aborts a body that trickles in.
  */
 export function boundedFetch(fetch: FetchFunction, limitBytes = IDP_ANSWER_LIMIT): FetchFunction {
-  return (async (input: Parameters<FetchFunction>[0], init?: Parameters<FetchFunction>[1]) => {
+  return async (input: Parameters<FetchFunction>[0], init?: Parameters<FetchFunction>[1]) => {
     const response = await fetch(input, init);
     if (response.body === null) return response;
     const declared = Number(response.headers.get('content-length') ?? Number.NaN);
@@ -35,7 +35,7 @@ export function boundedFetch(fetch: FetchFunction, limitBytes = IDP_ANSWER_LIMIT
     const chunks: Uint8Array[] = [];
     let total = 0;
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = (await reader.read()) as { done: true; value?: undefined } | { done: false; value: Uint8Array };
       if (done) break;
       total += value.byteLength;
       if (total > limitBytes) {
@@ -49,7 +49,7 @@ export function boundedFetch(fetch: FetchFunction, limitBytes = IDP_ANSWER_LIMIT
       statusText: response.statusText,
       headers: response.headers,
     });
-  }) as FetchFunction;
+  };
 }
 
 /** Statuses a Response cannot be built with a body for. */

@@ -12,7 +12,6 @@ import { tokenLifetimeMs } from './lifetime.ts';
 import { parseRetryAfter, RetryLaterError, type AccessToken, type TokenSource } from './token.ts';
 import { refuseUnusableToken, unsupportedTokenType } from './usable-token.ts';
 
-
 export interface ClientCredentialsDeps {
   clock: Clock;
   /** Every IdP request goes through this (openid-client's customFetch seam). */
@@ -143,7 +142,11 @@ export function classifyTokenError(source: string, error: unknown, scrub: Scrub 
   const chain = nestedErrors(error);
   const tooLarge = chain.find((candidate): candidate is IdpAnswerTooLargeError => candidate instanceof IdpAnswerTooLargeError);
   if (tooLarge) {
-    return new ProxyError('TOKEN_FETCH_FAILED', `The identity provider's answer for "${source}" is larger than ${formatBytes(tooLarge.limitBytes)}; it was refused without reading the rest (a token response is a few KB).`, { cause: error });
+    return new ProxyError(
+      'TOKEN_FETCH_FAILED',
+      `The identity provider's answer for "${source}" is larger than ${formatBytes(tooLarge.limitBytes)}; it was refused without reading the rest (a token response is a few KB).`,
+      { cause: error },
+    );
   }
   // oauth4webapi's own error (openid-client does not export its class) for a type it does not know at all.
   const unsupported = chain.find((candidate) => candidate.name === 'UnsupportedOperationError' && /token_type/.test(String((candidate as { message?: unknown }).message)));
@@ -161,7 +164,9 @@ function throttling(source: string, error: unknown, scrub: Scrub): RetryLaterErr
   const retryAfterMs = parseRetryAfter(error.response.headers.get('retry-after'), Date.now());
   if (retryAfterMs === undefined) return undefined;
   const description = error.error_description ? `: ${scrub(error.error_description)}` : '';
-  return new RetryLaterError('TOKEN_UNAVAILABLE', `No access token for "${source}": the identity provider answered HTTP ${error.status} (${scrub(error.error)}${description}).`, retryAfterMs, { cause: error });
+  return new RetryLaterError('TOKEN_UNAVAILABLE', `No access token for "${source}": the identity provider answered HTTP ${error.status} (${scrub(error.error)}${description}).`, retryAfterMs, {
+    cause: error,
+  });
 }
 
 /** Why an endpoint could not be reached or did not answer sensibly, in words (managed identity sources say it too). */
@@ -190,7 +195,7 @@ function nestedErrors(error: unknown, depth = 4): Array<{ name?: unknown; code?:
   for (let i = 0; i <= depth && level.length > 0; i++) {
     const objects = level.filter((candidate): candidate is (typeof found)[number] => typeof candidate === 'object' && candidate !== null);
     found.push(...objects);
-    level = objects.flatMap((candidate) => [candidate.cause, ...(Array.isArray(candidate.errors) ? candidate.errors : [])]);
+    level = objects.flatMap((candidate): unknown[] => [candidate.cause, ...(Array.isArray(candidate.errors) ? (candidate.errors as unknown[]) : [])]);
   }
   return found;
 }

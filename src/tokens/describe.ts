@@ -22,7 +22,11 @@ export function describeTokenSource(source: TokenSourceConfig, env: Readonly<Rec
     return join([`JWT bearer grant at ${endpoint}`, `issuer ${bearer.issuer}`, bearer.subject && `subject ${bearer.subject}`, bearer.keyId && `kid ${bearer.keyId}`, ...auth, ...tls, ...asks]);
   }
   const method =
-    source.authMethod === 'client_secret_jwt' ? `client_secret_jwt ${source.assertionAlgorithm}` : source.clientAssertionFile ? `${source.authMethod} with the assertion in ${source.clientAssertionFile}` : source.authMethod;
+    source.authMethod === 'client_secret_jwt'
+      ? `client_secret_jwt ${source.assertionAlgorithm}`
+      : source.clientAssertionFile
+        ? `${source.authMethod} with the assertion in ${source.clientAssertionFile}`
+        : source.authMethod;
   const line = join([endpoint, client, method, source.keyId && `kid ${source.keyId}`, source.certificate && 'with certificate thumbprint', ...tls, ...asks]);
   return source.azureWorkloadIdentity ? `Azure workload identity: ${line}` : line;
 }

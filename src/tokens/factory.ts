@@ -54,7 +54,10 @@ export function createTokenSource(name: string, source: TokenSourceConfig, deps:
   const unfilled = source.azureWorkloadIdentity ? (['tokenUrl', 'clientId', 'clientAssertionFile'] as const).filter((key) => !source[key] && !(key === 'tokenUrl' && source.issuer)) : [];
   if (unfilled.length > 0) {
     // The loader fills these from AZURE_* variables and refuses a file without them; a config made in code may still lack them.
-    const error = new ProxyError('TOKEN_FETCH_FAILED', `No access token for "${name}": azureWorkloadIdentity has no ${unfilled.join(', ')} (set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE, or write them)`);
+    const error = new ProxyError(
+      'TOKEN_FETCH_FAILED',
+      `No access token for "${name}": azureWorkloadIdentity has no ${unfilled.join(', ')} (set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE, or write them)`,
+    );
     return { name, kind: 'Azure workload identity (federated token file)', fetchToken: () => Promise.reject(error) };
   }
   const fetch = deps.transport.idpFetch({ ca: source.ca, cert: source.tls?.cert, key: source.tls?.key });

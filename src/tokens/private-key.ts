@@ -52,7 +52,7 @@ function jwsAlgorithmOf(key: KeyObject): string | undefined {
     case 'ed25519':
       return 'EdDSA';
     case 'ec':
-      return { 'prime256v1': 'ES256', 'secp384r1': 'ES384', 'secp521r1': 'ES512' }[key.asymmetricKeyDetails?.namedCurve ?? ''];
+      return { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' }[key.asymmetricKeyDetails?.namedCurve ?? ''];
     default:
       return undefined;
   }

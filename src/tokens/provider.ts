@@ -48,10 +48,7 @@ export interface TokenFailure {
   at: number;
 }
 
-export type TokenState =
-  | { status: 'empty' }
-  | { status: 'valid'; expiresAt: number; obtainedAt: number }
-  | { status: 'expired'; expiresAt: number; obtainedAt: number };
+export type TokenState = { status: 'empty' } | { status: 'valid'; expiresAt: number; obtainedAt: number } | { status: 'expired'; expiresAt: number; obtainedAt: number };
 
 /**
  * When a request will next make the source fetch: the point past which a request starts a

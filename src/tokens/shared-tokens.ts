@@ -71,7 +71,9 @@ export function answerTokenRequests(channel: Channel, providerFor: (name: string
     const reply = (body: Omit<TokenReply, 'type' | 'id'>) => channel.send({ type: 'bearer-proxy:token-reply', id: message.id, ...body } satisfies TokenReply);
     const provider = providerFor(message.source);
     if (!provider) {
-      reply({ error: { code: 'TOKEN_UNAVAILABLE', message: `No token source named "${message.source}" in the primary process's config (a reload may be under way).`, headers: { 'retry-after': '1' } } });
+      reply({
+        error: { code: 'TOKEN_UNAVAILABLE', message: `No token source named "${message.source}" in the primary process's config (a reload may be under way).`, headers: { 'retry-after': '1' } },
+      });
       return;
     }
     tokenFor(provider, message).then(

@@ -10,7 +10,16 @@ t.test('the same exposition text as prom-client’s own Histogram for the same o
   const bound = new BoundHistogram('h_seconds', 'A histogram.', 'route', BUCKETS);
   ours.registerMetric(bound as never);
   const reference = new Histogram({ name: 'h_seconds', help: 'A histogram.', labelNames: ['route'], buckets: BUCKETS, registers: [theirs] });
-  const observations: Array<[string, number]> = [['/a', 0.001], ['/a', 0.005], ['/a', 0.0051], ['/b', 0.5], ['/a', 10], ['/a', 11], ['/b', 0], ['/b', 1]];
+  const observations: Array<[string, number]> = [
+    ['/a', 0.001],
+    ['/a', 0.005],
+    ['/a', 0.0051],
+    ['/b', 0.5],
+    ['/a', 10],
+    ['/a', 11],
+    ['/b', 0],
+    ['/b', 1],
+  ];
   const observers = new Map(['/a', '/b'].map((route) => [route, bound.bind(route)]));
   for (const [route, value] of observations) {
     observers.get(route)!(value);

@@ -11,7 +11,25 @@ t.test('counts, histograms and token expiry in valid exposition text', async (t)
   const clock = clockAt(1_000_000);
   const provider = new TokenProvider({ name: 'lake', fetchToken: async () => ({ value: 'v', tokenType: 'bearer', obtainedAt: 1_000_000, expiresAt: 1_300_000 }) }, clock);
   await provider.getToken();
-  const metrics = createMetrics(() => new Map([['lake', provider], ['idle', new TokenProvider({ name: 'idle', fetchToken: async () => { throw new Error('unused'); } }, clock)]]), clock);
+  const metrics = createMetrics(
+    () =>
+      new Map([
+        ['lake', provider],
+        [
+          'idle',
+          new TokenProvider(
+            {
+              name: 'idle',
+              fetchToken: async () => {
+                throw new Error('unused');
+              },
+            },
+            clock,
+          ),
+        ],
+      ]),
+    clock,
+  );
   metrics.requestStarted();
   metrics.requestStarted();
   const sales = metrics.forRoute('/sales');

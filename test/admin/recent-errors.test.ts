@@ -14,12 +14,20 @@ t.test('counts by code, in a sliding window of minutes and since start', async (
   ]);
   now += 10 * 60_000;
   errors.record('UPSTREAM_TIMEOUT');
-  t.same(errors.summary().find((entry) => entry.code === 'UPSTREAM_TIMEOUT'), { code: 'UPSTREAM_TIMEOUT', total: 2, recent: 2 }, 'within the window, both count');
+  t.same(
+    errors.summary().find((entry) => entry.code === 'UPSTREAM_TIMEOUT'),
+    { code: 'UPSTREAM_TIMEOUT', total: 2, recent: 2 },
+    'within the window, both count',
+  );
   now += 6 * 60_000;
-  t.same(errors.summary(), [
-    { code: 'UPSTREAM_TIMEOUT', total: 2, recent: 1 },
-    { code: 'NO_ROUTE', total: 2, recent: 0 },
-  ], '16 minutes later the first minute has left the window; totals stay');
+  t.same(
+    errors.summary(),
+    [
+      { code: 'UPSTREAM_TIMEOUT', total: 2, recent: 1 },
+      { code: 'NO_ROUTE', total: 2, recent: 0 },
+    ],
+    '16 minutes later the first minute has left the window; totals stay',
+  );
   now += 60 * 60_000;
   t.ok(errors.summary().every((entry) => entry.recent === 0));
 });

@@ -9,7 +9,7 @@ t.test('requests, proxy errors and upstream 5xx over a sliding window of minutes
   traffic.record(502, 0.002, true);
   traffic.record(503, 0.5, false);
   traffic.record(404, 0.001, false);
-  t.match(traffic.summary(), { requests: 4, proxyErrors: 1, upstream5xx: 1 }, 'a 502 the proxy made is not the upstream\'s; a 404 is neither');
+  t.match(traffic.summary(), { requests: 4, proxyErrors: 1, upstream5xx: 1 }, "a 502 the proxy made is not the upstream's; a 404 is neither");
   now += 10 * 60_000;
   traffic.record(200, 0.01, false);
   t.match(traffic.summary(), { requests: 5 });

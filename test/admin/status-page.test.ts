@@ -10,7 +10,17 @@ const model: StatusModel = {
   traffic: [{ prefix: '/sales', requests: 200, proxyErrors: 3, upstream5xx: 1, p50Ms: 12.4, p95Ms: 1_840 }],
   trafficWindowMinutes: 15,
   tokenSources: [
-    { name: 'lake', kind: 'client credentials (<tls_client_auth>)', state: 'valid', obtainedAt: 3_725_000 - 120_000, expiresAt: 3_725_000 + 600_000, nextFetch: { reason: 'refresh', at: 3_725_000 + 456_000 }, fetches: 3, fetchFailures: 1, lastFailure: { code: 'TOKEN_UNAVAILABLE', message: 'the IdP <script>alert(1)</script> did not answer', at: 3_000_000 } },
+    {
+      name: 'lake',
+      kind: 'client credentials (<tls_client_auth>)',
+      state: 'valid',
+      obtainedAt: 3_725_000 - 120_000,
+      expiresAt: 3_725_000 + 600_000,
+      nextFetch: { reason: 'refresh', at: 3_725_000 + 456_000 },
+      fetches: 3,
+      fetchFailures: 1,
+      lastFailure: { code: 'TOKEN_UNAVAILABLE', message: 'the IdP <script>alert(1)</script> did not answer', at: 3_000_000 },
+    },
     { name: 'idle', state: 'empty', fetches: 0, fetchFailures: 0 },
   ],
   errors: [
@@ -34,16 +44,23 @@ t.test('the page shows version, uptime, routes, token sources and errors, all es
   t.match(html, '<code>TOKEN_UNAVAILABLE</code> 12m 5s ago');
   t.match(html, 'not fetched yet');
   t.match(html, '<td><code>UPSTREAM_TIMEOUT</code></td><td>proxy</td><td class="n">1</td><td class="n">4</td>');
-  t.match(html, '<td><code>503</code></td><td>upstream</td><td class="n">2</td><td class="n">2</td>', 'upstream 5xx beside the proxy\'s errors');
+  t.match(html, '<td><code>503</code></td><td>upstream</td><td class="n">2</td><td class="n">2</td>', "upstream 5xx beside the proxy's errors");
   t.match(html, 'All token sources are healthy.');
-  t.match(html, '<td><code>/sales</code></td><td class="n">200</td><td class="n">3</td><td class="n">1</td><td class="n"><span class="bad">2.0%</span></td><td class="n">~12 ms</td><td class="n">~1.84 s</td>', 'traffic, error rate and latency');
+  t.match(
+    html,
+    '<td><code>/sales</code></td><td class="n">200</td><td class="n">3</td><td class="n">1</td><td class="n"><span class="bad">2.0%</span></td><td class="n">~12 ms</td><td class="n">~1.84 s</td>',
+    'traffic, error rate and latency',
+  );
   t.match(html, '<td>2m 0s ago</td>', 'when the token was fetched');
   t.match(html, 'refresh in 7m 36s', 'and from when it is refreshed');
   t.match(html, /<a href="\/metrics">\/metrics<\/a><a href="\/healthz">\/healthz<\/a><a href="\/readyz">\/readyz<\/a>/);
   t.match(html, '<code>/etc/bearer-proxy/proxy.yaml</code>');
   t.match(html, 'none since start');
   t.match(html, '<link rel="icon" href="data:,">', 'no favicon request from this page');
-  t.match(renderStatusPage({ ...model, tokenSources: [{ name: 'x', state: 'expired', expiresAt: 0, fetches: 1, fetchFailures: 0 }], errors: [] }), /A token source has no valid token[\s\S]*No error answers since start/);
+  t.match(
+    renderStatusPage({ ...model, tokenSources: [{ name: 'x', state: 'expired', expiresAt: 0, fetches: 1, fetchFailures: 0 }], errors: [] }),
+    /A token source has no valid token[\s\S]*No error answers since start/,
+  );
 });
 
 t.test('a source that never got a token because its fetches fail is not healthy', async (t) => {
@@ -68,7 +85,11 @@ t.test('formatDuration', async (t) => {
 t.test('a failed reload shows its problems, and the page says the previous config serves', async (t) => {
   const html = renderStatusPage({
     ...model,
-    config: { file: 'C:\\ProgramData\\bearer-proxy\\proxy.yaml', loadedAt: 0, lastReload: { at: 3_665_000, reason: 'file changed', problems: ['proxy.yaml:3:5 tokens.lake.scopes: unknown key "scopes" (did you mean "scope"?)', 'proxy.yaml:9:1 <b>'] } },
+    config: {
+      file: 'C:\\ProgramData\\bearer-proxy\\proxy.yaml',
+      loadedAt: 0,
+      lastReload: { at: 3_665_000, reason: 'file changed', problems: ['proxy.yaml:3:5 tokens.lake.scopes: unknown key "scopes" (did you mean "scope"?)', 'proxy.yaml:9:1 <b>'] },
+    },
   });
   t.match(html, /<p id="summary" class="bad">All token sources are healthy\. The last config reload failed; the previous config keeps serving\./);
   t.match(html, '<span class="bad">failed</span> 1m 0s ago (file changed): 2 problems; the previous config keeps serving');

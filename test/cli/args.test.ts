@@ -46,7 +46,7 @@ t.test('--version and help in every position', async (t) => {
   t.same(run(['schema', '-h', '--once']), { command: 'help', values: {}, positionals: ['schema'] }, 'help wins over a flag that does not apply');
 });
 
-t.test('usage mistakes in the project\'s own words', async (t) => {
+t.test("usage mistakes in the project's own words", async (t) => {
   t.equal(mistake(t, ['schema', '--once']), '--once does not apply to schema; see bearer-proxy help schema');
   t.equal(mistake(t, ['--once']), '--once does not apply to serve; see bearer-proxy help serve', 'the default command too');
   t.equal(mistake(t, ['hash-password', '--port', '1']), '--port does not apply to hash-password; see bearer-proxy help hash-password');
@@ -68,10 +68,13 @@ t.test('usage mistakes in the project\'s own words', async (t) => {
   t.equal(mistake(t, ['init', '--idp', 'google']), '--idp must be one of entra, entra-v1, okta, auth0, keycloak, generic, not "google"');
 });
 
-t.test('every flag belongs to at least one command, and every command\'s flags exist', async (t) => {
+t.test("every flag belongs to at least one command, and every command's flags exist", async (t) => {
   for (const flag of Object.keys(FLAGS)) {
     if (flag === 'help' || flag === 'version') continue;
-    t.ok(COMMANDS.some((command) => (command.flags as readonly string[]).includes(flag)), `--${flag} is used`);
+    t.ok(
+      COMMANDS.some((command) => (command.flags as readonly string[]).includes(flag)),
+      `--${flag} is used`,
+    );
   }
   for (const command of COMMANDS) for (const flag of command.flags) t.ok(Object.hasOwn(FLAGS, flag), `${command.name} --${flag} is declared`);
 });

@@ -13,7 +13,7 @@ t.test('the overview lists every command, explains every flag and names the envi
   t.notMatch(help, /echo -n/);
 });
 
-t.test('each command\'s help has its usage, every flag with its default, its environment, examples and a docs link', async (t) => {
+t.test("each command's help has its usage, every flag with its default, its environment, examples and a docs link", async (t) => {
   for (const command of COMMANDS) {
     const help = commandHelp(command);
     t.match(help, new RegExp(`^Usage: bearer-proxy \\[?${command.name}`, 'm'), `${command.name}: usage`);
@@ -22,7 +22,7 @@ t.test('each command\'s help has its usage, every flag with its default, its env
       const fallback = command.flagOverrides?.[flag]?.default ?? (FLAGS[flag] as { default?: string }).default;
       if (fallback) t.match(help, `(default: ${fallback})`, `${command.name} --${flag} default`);
     }
-    t.match(help, /^  -h, --help/m);
+    t.match(help, /^ {2}-h, --help/m);
     for (const name of command.environment) t.match(help, `  ${name}`, `${command.name} reads ${name}`);
     t.ok(command.examples.length > 0, `${command.name} has examples`);
     for (const [example] of command.examples) t.match(help, example);

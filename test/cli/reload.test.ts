@@ -8,7 +8,7 @@ import { startProxy } from '../helpers/proxy.ts';
 
 const input = { tokens: { lake: { tokenUrl: 'https://idp.example/token', clientId: 'c', clientSecret: 's' } }, routes: { '/sales': { target: 'https://api.example/odata', token: 'lake' } } };
 
-t.test('each reload\'s outcome is logged, counted and told to the proxy, whose /_status shows it', async (t) => {
+t.test("each reload's outcome is logged, counted and told to the proxy, whose /_status shows it", async (t) => {
   const proxy = await startProxy(input, { configFile: '/etc/bearer-proxy/proxy.yaml' });
   t.teardown(() => proxy.close());
   const lines: string[] = [];
@@ -26,7 +26,10 @@ t.test('each reload\'s outcome is logged, counted and told to the proxy, whose /
   t.match(page, '<li><code>proxy.yaml:4:1 routes: define at least one route</code></li>');
 
   const next = configSchema.parse({ ...input, routes: { '/hr': { target: 'https://hr.example/odata', token: 'lake' } } });
-  t.equal(reloadInto(proxy.proxy, () => ({ config: next, warnings: [], source: 'proxy.yaml' }), logger, 'file changed'), true);
+  t.equal(
+    reloadInto(proxy.proxy, () => ({ config: next, warnings: [], source: 'proxy.yaml' }), logger, 'file changed'),
+    true,
+  );
   page = await status();
   t.match(page, '<span class="ok">applied</span> 0s ago (file changed)');
   t.notMatch(page, 'define at least one route', 'the old failure is gone once a reload succeeds');

@@ -8,7 +8,7 @@ import { ConfigError, parseConfig } from '../../src/config/load.ts';
 
 const options = { schemaRef: './proxy.schema.json', configArg: '' };
 
-t.test('every IdP\'s starter file is valid once its variables are set', async (t) => {
+t.test("every IdP's starter file is valid once its variables are set", async (t) => {
   for (const idp of IDPS) {
     const starter = starterConfig(idp, options);
     t.ok(starter.variables.includes('API_CLIENT_ID') && starter.variables.includes('API_CLIENT_SECRET'), `${idp}: client id and secret from the environment`);
@@ -21,7 +21,7 @@ t.test('every IdP\'s starter file is valid once its variables are set', async (t
   }
 });
 
-t.test('what each IdP needs (the README\'s IdP table)', async (t) => {
+t.test("what each IdP needs (the README's IdP table)", async (t) => {
   const parsed = (idp: (typeof IDPS)[number]) => {
     const starter = starterConfig(idp, options);
     return parseConfig(starter.text, { env: Object.fromEntries(starter.variables.map((name) => [name, 'x'])) }).config.tokens.api!;
@@ -47,7 +47,7 @@ t.test('without the variables, the only problems are the unset variables', async
   }
 });
 
-t.test('the schema line points at proxy.schema.json beside the file, else at the package\'s copy', async (t) => {
+t.test("the schema line points at proxy.schema.json beside the file, else at the package's copy", async (t) => {
   const dir = t.testdir({ beside: { 'proxy.schema.json': '{}' }, package: { 'proxy.schema.json': '{}' }, elsewhere: {} });
   const packaged = join(dir, 'package', 'proxy.schema.json');
   t.equal(schemaReference(join(dir, 'beside'), packaged), './proxy.schema.json', 'the one beside the config wins');

@@ -16,7 +16,10 @@ t.test('UTF-8, with or without a byte-order mark, is read; the mark is dropped',
 });
 
 t.test('UTF-16 and UTF-32 are named, with the fix', async (t) => {
-  t.match(encodingProblem(utf16le(YAML), 'proxy.yaml'), /^it is UTF-16 \(little-endian, with a byte-order mark\), as Windows PowerShell 5\.1 writes with > and Out-File; save it as UTF-8: \(Get-Content proxy\.yaml\) \| Set-Content -Encoding utf8 proxy\.yaml/);
+  t.match(
+    encodingProblem(utf16le(YAML), 'proxy.yaml'),
+    /^it is UTF-16 \(little-endian, with a byte-order mark\), as Windows PowerShell 5\.1 writes with > and Out-File; save it as UTF-8: \(Get-Content proxy\.yaml\) \| Set-Content -Encoding utf8 proxy\.yaml/,
+  );
   t.match(encodingProblem(utf16le(YAML, false), 'proxy.yaml'), /^it is UTF-16 \(little-endian, without a byte-order mark\)/);
   t.match(encodingProblem(utf16be(YAML), 'proxy.yaml'), /^it is UTF-16 \(big-endian, with a byte-order mark\)/);
   t.match(encodingProblem(Buffer.from(utf16be(YAML).subarray(2)), 'proxy.yaml'), /^it is UTF-16 \(big-endian, without a byte-order mark\)/);
@@ -46,7 +49,11 @@ t.test('loading: a UTF-16 config file is refused with its name; a UTF-8 BOM is f
   t.match(refused.message, /utf16\.yaml: 1 problem\n {2}\S+utf16\.yaml \(top level\): cannot read the config file: it is UTF-16 \(little-endian, with a byte-order mark\)/);
   t.notMatch(refused.message, /expected (object|a mapping)/, 'not "expected a mapping, not the text …"');
   t.equal(load('bom.yaml', Buffer.from(`\ufeff${YAML}`)).config.tokens.lake!.clientSecret, 's3cret', 'a UTF-8 BOM is accepted');
-  t.equal(load('bom-secret.yaml', Buffer.from(YAML), Buffer.from('\ufeffs3cret\r\n')).config.tokens.lake!.clientSecret, 's3cret', 'and dropped from a secret file (Set-Content -Encoding utf8 writes one)');
+  t.equal(
+    load('bom-secret.yaml', Buffer.from(YAML), Buffer.from('\ufeffs3cret\r\n')).config.tokens.lake!.clientSecret,
+    's3cret',
+    'and dropped from a secret file (Set-Content -Encoding utf8 writes one)',
+  );
   const secret = t.throws(() => load('plain.yaml', Buffer.from(YAML), utf16le('s3cret\r\n'))) as unknown as ConfigError;
   t.match(secret.message, /tokens\.lake\.clientSecret: cannot read file "secret\.txt" named by \$\{file:secret\.txt\} \(it is UTF-16 \(little-endian, with a byte-order mark\)/);
   t.notMatch(secret.message, /s3cret/);

@@ -78,17 +78,9 @@ t.test('file paths are handed to readFile as written', async (t) => {
 
 t.test('interpolateDocument rewrites string values in place and reports paths', async (t) => {
   const doc = parseDocument(
-    [
-      'port: 8080',
-      'secret: ${NAME}',
-      'escaped: $${NAME}',
-      '${NAME}: key is never interpolated',
-      'list:',
-      '  - ${OTHER}',
-      '  - { deep: "${MISSING}" }',
-      'file: ${file:/nope}',
-      'plain: just text',
-    ].join('\n'),
+    ['port: 8080', 'secret: ${NAME}', 'escaped: $${NAME}', '${NAME}: key is never interpolated', 'list:', '  - ${OTHER}', '  - { deep: "${MISSING}" }', 'file: ${file:/nope}', 'plain: just text'].join(
+      '\n',
+    ),
   );
   const { problems, referenced } = interpolateDocument(doc, context);
   t.same(problems, [
@@ -96,15 +88,19 @@ t.test('interpolateDocument rewrites string values in place and reports paths', 
     { path: ['file'], message: 'cannot read file "/nope" named by ${file:/nope} (ENOENT)' },
   ]);
   t.same([...referenced].sort(), [JSON.stringify(['list', 0]), JSON.stringify(['secret'])]);
-  t.same(doc.toJS(), {
-    port: 8080,
-    secret: 'value',
-    escaped: '${NAME}',
-    '${NAME}': 'key is never interpolated',
-    list: ['x', { deep: '${MISSING}' }],
-    file: '${file:/nope}',
-    plain: 'just text',
-  }, 'a value with a problem keeps its text; the rest is replaced');
+  t.same(
+    doc.toJS(),
+    {
+      port: 8080,
+      secret: 'value',
+      escaped: '${NAME}',
+      '${NAME}': 'key is never interpolated',
+      list: ['x', { deep: '${MISSING}' }],
+      file: '${file:/nope}',
+      plain: 'just text',
+    },
+    'a value with a problem keeps its text; the rest is replaced',
+  );
   const secret = doc.get('secret', true) as { range?: [number, number, number] } | undefined;
   t.equal(secret?.range?.[0], 'port: 8080\nsecret: '.length, 'the node keeps its source position');
 });

@@ -11,7 +11,10 @@ const ZOD_WORDING = /Invalid (input|option|string|key|element)|Too (small|big)|r
 const WRONG_VALUES: unknown[] = [1, -1, 1.5, 70_000, 'x', '', true, [], [1], {}, { a: 1 }, null];
 
 const base = () =>
-  ({ tokens: { lake: { tokenUrl: 'https://idp.example.com/token', clientId: 'c', clientSecret: 's' } }, routes: { '/sales': { target: 'https://api.example.com/odata', token: 'lake' } } }) as Record<string, unknown>;
+  ({ tokens: { lake: { tokenUrl: 'https://idp.example.com/token', clientId: 'c', clientSecret: 's' } }, routes: { '/sales': { target: 'https://api.example.com/odata', token: 'lake' } } }) as Record<
+    string,
+    unknown
+  >;
 
 /** Every key path the JSON Schema names, with records and lists stepped into by an example key. */
 function keyPaths(node: Node, path: Array<string | number>, out: Array<Array<string | number>>): Array<Array<string | number>> {

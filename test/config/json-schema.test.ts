@@ -53,7 +53,7 @@ t.test('${…} references validate where the loader accepts them, and other stri
   t.match(validate({ ...base, tokens: { 'bad name!': base.tokens.lake } }), [/property name must be valid|must match pattern/], 'key patterns are not loosened: keys are never interpolated');
 });
 
-t.test('a typo\'d key fails, in editors as in the loader', async (t) => {
+t.test("a typo'd key fails, in editors as in the loader", async (t) => {
   t.same(validate(base), []);
   const typo = { ...base, tokens: { lake: { ...base.tokens.lake, scopes: 'api://x/.default' } } };
   t.same(validate(typo), ['/tokens/lake must NOT have additional properties (scopes)']);

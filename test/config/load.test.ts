@@ -190,10 +190,7 @@ t.test('loadConfigFile reads ${file:} relative to the config file’s directory'
     'abs.txt': 'absolute\r\n',
   });
   const path = `${dir}/conf/proxy.yaml`;
-  writeFileSync(
-    path,
-    valid().replace('${LAKE_SECRET}', '${file:secrets/lake.txt}') + `inbound:\n  users:\n    - name: u\n      password: \${file:${dir}/abs.txt}\n`,
-  );
+  writeFileSync(path, valid().replace('${LAKE_SECRET}', '${file:secrets/lake.txt}') + `inbound:\n  users:\n    - name: u\n      password: \${file:${dir}/abs.txt}\n`);
   const { config, source, warnings } = loadConfigFile(path);
   t.equal(config.tokens.lake?.clientSecret, 'from-a-file', 'relative to the config file, trailing newline dropped');
   t.equal(config.inbound.users[0]?.password, 'absolute', 'an absolute path as written; CRLF dropped');
@@ -230,7 +227,6 @@ t.test('formatProblem', async (t) => {
   t.equal(formatProblem('f.yaml', { path: ['listen'], line: 3, message: 'm' }), 'f.yaml:3:1 listen: m', 'column 1 when unknown');
   t.equal(formatProblem('f.yaml', { path: [], message: 'm' }), 'f.yaml (top level): m', 'no position at all');
 });
-
 
 // --- PEM keys: PEM text or a path to a PEM file ---------------------------------------------
 
@@ -288,21 +284,30 @@ t.test('PEM keys take a path relative to the config file, read as ${file:} reads
   const path = pemConfDir(t);
   writeFileSync(path, everyPemKey(asReference));
   const viaReference = loadConfigFile(path).config;
-  writeFileSync(path, everyPemKey((file) => (file.startsWith('tls/') ? `./${file}` : file)));
+  writeFileSync(
+    path,
+    everyPemKey((file) => (file.startsWith('tls/') ? `./${file}` : file)),
+  );
   const { config, warnings } = loadConfigFile(path);
   t.same(config, viaReference, 'the same Config as with ${file:}: PEM text in every key');
   t.equal(config.listen.tls?.cert, server.certPem.trimEnd());
   t.equal(config.routes['/sales']?.clientKey, client.keyPem.trimEnd());
   t.same(warnings, [], 'a private key read from a file is no plain-text secret');
-  writeFileSync(path, everyPemKey(asPath).replace(/  tls:\n.*\n.*\n/, '  tls: { cert: ./tls/cert.pem, key: ./tls/key.pem }\n'));
+  writeFileSync(path, everyPemKey(asPath).replace(/ {2}tls:\n.*\n.*\n/, '  tls: { cert: ./tls/cert.pem, key: ./tls/key.pem }\n'));
   t.same(loadConfigFile(path).config.listen.tls, config.listen.tls, 'DESIGN.md’s example as written');
-  writeFileSync(path, everyPemKey((file) => (file === 'tls/cert.pem' ? '${CERT_PATH}' : file)));
+  writeFileSync(
+    path,
+    everyPemKey((file) => (file === 'tls/cert.pem' ? '${CERT_PATH}' : file)),
+  );
   t.equal(loadConfigFile(path, { env: { CERT_PATH: 'tls/cert.pem' } }).config.listen.tls?.cert, server.certPem.trimEnd(), 'a path from ${ENV}');
 });
 
 t.test('PEM keys take an absolute path', async (t) => {
   const conf = dirname(pemConfDir(t));
-  const { config } = parseConfig(everyPemKey((file) => join(conf, file)), { baseDir: '/nonexistent' });
+  const { config } = parseConfig(
+    everyPemKey((file) => join(conf, file)),
+    { baseDir: '/nonexistent' },
+  );
   t.equal(config.listen.tls?.key, server.keyPem.trimEnd());
   t.equal(config.tokens.lake?.privateKey, jwtKey.privateKeyPem.trimEnd());
   t.equal(config.tokens.lake?.certificate, jwtCertificate.trimEnd());
@@ -312,16 +317,26 @@ t.test('PEM keys take an absolute path', async (t) => {
 t.test('a PEM file that cannot be read is reported once, at its key, with the path and the reason', async (t) => {
   const path = pemConfDir(t);
   const missing: Record<string, string> = { 'tls/cert.pem': 'tls/missing.pem', 'ca.pem': '/nonexistent/ca.pem' };
-  writeFileSync(path, everyPemKey((file) => missing[file] ?? file));
+  writeFileSync(
+    path,
+    everyPemKey((file) => missing[file] ?? file),
+  );
   const error = configErrorOf(() => loadConfigFile(path));
   const tail = '; a value without -----BEGIN is read as a file path';
-  t.same(where(error), [
-    `:3:11 listen.tls.cert: cannot read PEM file "tls/missing.pem" relative to ${dirname(path)} (ENOENT)${tail}`,
-    `:12:9 tokens.lake.ca: cannot read PEM file "/nonexistent/ca.pem" (ENOENT)${tail}`,
-    `:17:9 routes["/sales"].ca: cannot read PEM file "/nonexistent/ca.pem" (ENOENT)${tail}`,
-  ], 'no second "not a readable PEM certificate" for the path');
+  t.same(
+    where(error),
+    [
+      `:3:11 listen.tls.cert: cannot read PEM file "tls/missing.pem" relative to ${dirname(path)} (ENOENT)${tail}`,
+      `:12:9 tokens.lake.ca: cannot read PEM file "/nonexistent/ca.pem" (ENOENT)${tail}`,
+      `:17:9 routes["/sales"].ca: cannot read PEM file "/nonexistent/ca.pem" (ENOENT)${tail}`,
+    ],
+    'no second "not a readable PEM certificate" for the path',
+  );
   t.ok(error.message.includes(`\n  ${path}:3:11 listen.tls.cert: cannot read PEM file`), 'file:line:col keypath: message');
-  writeFileSync(path, everyPemKey((file) => (file === 'tls/key.pem' ? 'tls' : file)));
+  writeFileSync(
+    path,
+    everyPemKey((file) => (file === 'tls/key.pem' ? 'tls' : file)),
+  );
   t.match(where(configErrorOf(() => loadConfigFile(path))), [/^:4:\d+ listen\.tls\.key: cannot read PEM file "tls" relative to .* \(EISDIR\)/]);
 });
 
@@ -347,7 +362,10 @@ t.test('inline PEM text still works; key material without its BEGIN line is neve
   t.equal(parseConfig(everyPemKey((file) => JSON.stringify(PEM_FILES[file]))).config.tokens.lake?.privateKey, jwtKey.privateKeyPem, 'a quoted string');
   const body = client.keyPem.split('\n').slice(1, -2).join('');
   const oneLine = problemsOf(text.replace(block(client.keyPem), body));
-  t.same(oneLine.problems.map((problem) => problem.message), ['not PEM text (no -----BEGIN line) and not a readable file path either (ENOENT)']);
+  t.same(
+    oneLine.problems.map((problem) => problem.message),
+    ['not PEM text (no -----BEGIN line) and not a readable file path either (ENOENT)'],
+  );
   t.notMatch(oneLine.message, body.slice(0, 40), 'the key is not repeated');
   const headless = problemsOf(text.replace(block(client.keyPem), block(client.keyPem.split('\n').slice(1).join('\n'))));
   t.match(where(headless), [/routes\["\/tls"\]\.clientKey: not a readable PEM private key/], 'with a line break it is PEM text that lost its BEGIN line, no path');
@@ -355,7 +373,10 @@ t.test('inline PEM text still works; key material without its BEGIN line is neve
 
 t.test('${file:} still works for PEM keys, and every load reads the files again', async (t) => {
   const path = pemConfDir(t);
-  writeFileSync(path, everyPemKey((file) => (file.startsWith('tls/') ? asReference(file) : file)));
+  writeFileSync(
+    path,
+    everyPemKey((file) => (file.startsWith('tls/') ? asReference(file) : file)),
+  );
   t.equal(loadConfigFile(path).config.listen.tls?.cert, server.certPem.trimEnd(), '${file:}');
   writeFileSync(path, everyPemKey(asPath));
   t.equal(loadConfigFile(path).config.listen.tls?.cert, server.certPem.trimEnd(), 'a path');

@@ -46,7 +46,9 @@ t.test('forwardedHeaders: true, false or a list of the forwarded header names', 
   t.equal(parsed(false).data?.routes['/sales']?.forwardedHeaders, false);
   t.same(parsed(['x-forwarded-host', 'forwarded']).data?.routes['/sales']?.forwardedHeaders, ['x-forwarded-host', 'forwarded']);
   t.same(parsed([]).data?.routes['/sales']?.forwardedHeaders, [], 'an empty list is the same as false');
-  t.match(issuesOf({ ...base, routes: { '/sales': { ...route, forwardedHeaders: ['X-Forwarded-Host'] } } }), ['routes./sales.forwardedHeaders: expected true, false or a list of these names in lower case: x-forwarded-for, x-forwarded-proto, x-forwarded-host, x-forwarded-prefix, x-forwarded-path, forwarded']);
+  t.match(issuesOf({ ...base, routes: { '/sales': { ...route, forwardedHeaders: ['X-Forwarded-Host'] } } }), [
+    'routes./sales.forwardedHeaders: expected true, false or a list of these names in lower case: x-forwarded-for, x-forwarded-proto, x-forwarded-host, x-forwarded-prefix, x-forwarded-path, forwarded',
+  ]);
   t.notOk(parsed('yes').success, 'a string is neither');
   t.notOk(parsed(['x-api-key']).success, 'only the forwarded headers');
 });
@@ -107,9 +109,11 @@ t.test('token sources', async (t) => {
     t.notOk(result.success, `refused: ${name}`);
     t.match(result.error?.issues.map((issue) => `${issue.path.slice(2).join('.')}: ${issue.message}`).join('\n'), message, `${name}: message`);
   }
-  t.match(configSchema.safeParse({ ...base, tokens: { 'bad name': token } }).error?.issues, [
-    { code: 'invalid_key', path: ['tokens', 'bad name'], issues: [{ message: 'token source names use letters, digits, _ . -' }] },
-  ], 'token source names');
+  t.match(
+    configSchema.safeParse({ ...base, tokens: { 'bad name': token } }).error?.issues,
+    [{ code: 'invalid_key', path: ['tokens', 'bad name'], issues: [{ message: 'token source names use letters, digits, _ . -' }] }],
+    'token source names',
+  );
   t.ok(configSchema.safeParse({ ...base, tokens: { 'lake.v2_x-1': token }, routes: { '/s': { ...route, token: 'lake.v2_x-1' } } }).success);
   const parsed = parse({ tokenUrl: 'https://idp/t', defaultExpiresIn: '90m' });
   t.equal(parsed.data?.tokens.lake?.defaultExpiresIn, 5_400_000);
@@ -194,7 +198,10 @@ t.test('listen', async (t) => {
 t.test('route prefixes: whole segments, no dot segments, no reserved paths', async (t) => {
   const problem = (prefix: string) => {
     const issues = crossReferenceIssues({ ...base, routes: { [prefix]: route } });
-    t.ok(issues.every((issue) => issue.at === 'key' && issue.path.join('|') === `routes|${prefix}`), `${prefix}: reported at the key`);
+    t.ok(
+      issues.every((issue) => issue.at === 'key' && issue.path.join('|') === `routes|${prefix}`),
+      `${prefix}: reported at the key`,
+    );
     return issues[0]?.message;
   };
   for (const good of ['/sales', '/a/b', '/a/b/c', "/odata-v4/x_y.z~('q')", '/a%20b', '/healthzz', '/metrics-data', '/_statuses', '/api/healthz', '/...']) {
@@ -210,21 +217,29 @@ t.test('route prefixes: whole segments, no dot segments, no reserved paths', asy
 });
 
 t.test('cross references', async (t) => {
-  t.same(crossReferenceIssues({ ...base, routes: { '/a': { ...route, token: 'sea' } } }), [
-    { path: ['routes', '/a', 'token'], message: 'no token source named "sea" (defined: lake)' },
-  ]);
-  t.same(crossReferenceIssues({ tokens: {}, routes: { '/a': { ...route, token: 'sea' } } }), [
-    { path: ['routes', '/a', 'token'], message: 'no token source named "sea"' },
-  ], 'no "(defined: …)" when nothing is defined');
+  t.same(crossReferenceIssues({ ...base, routes: { '/a': { ...route, token: 'sea' } } }), [{ path: ['routes', '/a', 'token'], message: 'no token source named "sea" (defined: lake)' }]);
+  t.same(
+    crossReferenceIssues({ tokens: {}, routes: { '/a': { ...route, token: 'sea' } } }),
+    [{ path: ['routes', '/a', 'token'], message: 'no token source named "sea"' }],
+    'no "(defined: …)" when nothing is defined',
+  );
   t.same(crossReferenceIssues({ ...base, routes: {} }), [{ path: ['routes'], message: 'define at least one route' }]);
-  t.same(crossReferenceIssues({ ...base, inbound: { users: [{ name: 'u' }, { name: 'v' }, { name: 'u' }, { name: 'u' }] } }), [
-    { path: ['inbound', 'users', 2, 'name'], message: 'user "u" is defined twice' },
-    { path: ['inbound', 'users', 3, 'name'], message: 'user "u" is defined twice' },
-  ], 'duplicate users, each repeat reported');
+  t.same(
+    crossReferenceIssues({ ...base, inbound: { users: [{ name: 'u' }, { name: 'v' }, { name: 'u' }, { name: 'u' }] } }),
+    [
+      { path: ['inbound', 'users', 2, 'name'], message: 'user "u" is defined twice' },
+      { path: ['inbound', 'users', 3, 'name'], message: 'user "u" is defined twice' },
+    ],
+    'duplicate users, each repeat reported',
+  );
   t.same(crossReferenceIssues({ ...base, inbound: { users: [{ name: 'U' }, { name: 'u' }] } }), [], 'names are case-sensitive, as Basic compares them');
   t.same(crossReferenceIssues(base), [], 'a valid file has none');
   const noSecret = { ...base, tokens: { lake: { ...token, clientSecret: undefined } } };
-  t.same(crossReferenceIssues(noSecret).map((issue) => issue.path), [['tokens', 'lake', 'clientSecret']], 'client credentials are checked');
+  t.same(
+    crossReferenceIssues(noSecret).map((issue) => issue.path),
+    [['tokens', 'lake', 'clientSecret']],
+    'client credentials are checked',
+  );
   t.ok(configSchema.safeParse(noSecret).success, 'the schema alone leaves credentials to this one pass');
 });
 
@@ -234,13 +249,16 @@ t.test('cross references run on raw input, even when other fields are wrong', as
     routes: { '/a': { target: 'https://x', token: 'sea' }, 'b/': 'not a route' },
     inbound: { users: [{ name: 'u' }, { name: 'u' }, 'junk'] },
   });
-  t.same(issues.map((issue) => issue.path), [
-    ['routes', '/a', 'token'],
-    ['routes', 'b/'],
-    ['tokens', 'lake', 'clientId'],
-    ['tokens', 'lake', 'clientSecret'],
-    ['inbound', 'users', 1, 'name'],
-  ]);
+  t.same(
+    issues.map((issue) => issue.path),
+    [
+      ['routes', '/a', 'token'],
+      ['routes', 'b/'],
+      ['tokens', 'lake', 'clientId'],
+      ['tokens', 'lake', 'clientSecret'],
+      ['inbound', 'users', 1, 'name'],
+    ],
+  );
   for (const nothing of [null, undefined, 42, 'text', [], { tokens: [], routes: [] }]) {
     t.same(crossReferenceIssues(nothing), [], `nothing to cross-check in ${JSON.stringify(nothing)}`);
   }
@@ -266,7 +284,9 @@ t.test('the JSON Schema describes the file as written', async (t) => {
   t.equal(routeSchema.additionalProperties, false);
   t.same([...(routeSchema.required ?? [])].sort(), ['target', 'token']);
   t.same(Object.keys(routeSchema.properties ?? {}).sort(), ['allowInsecure', 'ca', 'clientCert', 'clientKey', 'forwardedHeaders', 'headers', 'rewriteUrls', 'target', 'timeout', 'token']);
-  const undescribed = Object.entries(routeSchema.properties ?? {}).filter(([, property]) => !(property as { description?: string }).description).map(([name]) => name);
+  const undescribed = Object.entries(routeSchema.properties ?? {})
+    .filter(([, property]) => !(property as { description?: string }).description)
+    .map(([name]) => name);
   t.same(undescribed, [], 'every route key has a description');
   t.match(JSON.stringify(routeSchema.properties?.forwardedHeaders), /x-forwarded-path/, 'forwardedHeaders lists the names an editor may offer');
   const tokenSchema = schema.properties?.tokens?.additionalProperties as JsonSchema;
@@ -299,7 +319,7 @@ t.test('PEM_KEYS lists exactly the keys described as PEM text or a path to a PEM
     walk(node.additionalProperties, [...path, '*']);
     for (const child of node.anyOf ?? []) walk(child, path);
   };
-  walk(configJsonSchema() as Node, []);
+  walk(configJsonSchema(), []);
   t.same(described.sort(), PEM_KEYS.map((path) => path.join('.')).sort());
   t.equal(PEM_KEYS.length, 11);
 });

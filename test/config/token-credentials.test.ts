@@ -24,7 +24,11 @@ t.test('managedIdentity: a resource, at most one identity id, and none of the OA
   const parsed = parse({ managedIdentity: { resource: 'https://storage.azure.com' } });
   t.ok(parsed.success, 'no tokenUrl, client or secret needed');
   t.equal(parsed.data?.tokens.lake?.authMethod, 'none', 'the proxy does no client authentication');
-  t.same(issues({ managedIdentity: { resource: 'r', endpoint: 'http://127.0.0.1:40342/metadata/identity/oauth2/token' } }), [], 'an http endpoint needs no allowInsecure: IMDS is plain http by design');
+  t.same(
+    issues({ managedIdentity: { resource: 'r', endpoint: 'http://127.0.0.1:40342/metadata/identity/oauth2/token' } }),
+    [],
+    'an http endpoint needs no allowInsecure: IMDS is plain http by design',
+  );
   t.match(issues({ managedIdentity: {} }), ['managedIdentity.resource: Invalid input']);
   t.match(issues({ managedIdentity: { resource: 'r', clientId: 'a', objectId: 'b' } }), ['managedIdentity.objectId: set at most one of clientId, objectId or resourceId']);
   t.match(issues({ managedIdentity: { resource: 'r' }, tokenUrl, clientId: 'c', clientSecret: 's', resource: 'r' }), [
@@ -43,7 +47,10 @@ t.test('a client assertion file is private_key_jwt without a key; nothing else m
   t.match(issues({ ...file, clientSecret: 's' }), ['clientAssertionFile: clientAssertionFile is sent as a JWT client assertion (private_key_jwt): remove clientSecret']);
   t.match(issues({ ...file, privateKey: ecKey }), ['privateKey: set privateKey (an assertion signed here) or clientAssertionFile']);
   t.match(issues({ ...file, keyId: 'k' }), ['keyId: keyId names the key of an assertion signed here']);
-  t.match(issues({ ...file, authMethod: 'tls_client_auth' }), ['authMethod: tls_client_auth authenticates with a client certificate', 'clientAssertionFile: tls_client_auth authenticates with tls.cert: remove clientAssertionFile']);
+  t.match(issues({ ...file, authMethod: 'tls_client_auth' }), [
+    'authMethod: tls_client_auth authenticates with a client certificate',
+    'clientAssertionFile: tls_client_auth authenticates with tls.cert: remove clientAssertionFile',
+  ]);
   t.equal(parse({ tokenUrl, clientId: 'c', privateKey: ecKey }).data?.tokens.lake?.authMethod, 'private_key_jwt', 'so does a privateKey alone');
   t.same(effectiveAuthMethod({ clientSecret: 's', privateKey: ecKey }), 'client_secret_post', 'both: the old default, and the privateKey is reported');
 });
@@ -60,7 +67,9 @@ t.test('mutual TLS: the tls methods need tls and no other credential; certificat
   t.same(issues({ tokenUrl, clientId: 'c', authMethod: 'self_signed_tls_client_auth', tls, certificateBoundTokens: true }), []);
   t.match(issues({ tokenUrl, clientId: 'c', authMethod: 'tls_client_auth' }), ['authMethod: tls_client_auth authenticates with a client certificate: set tls: { cert, key }']);
   t.match(issues({ tokenUrl, clientId: 'c', authMethod: 'tls_client_auth', tls, clientSecret: 's' }), ['clientSecret: tls_client_auth authenticates with tls.cert: remove clientSecret']);
-  t.match(issues({ tokenUrl, clientId: 'c', clientSecret: 's', certificateBoundTokens: true }), ['certificateBoundTokens: certificate-bound tokens (RFC 8705) are bound to the client certificate in tls']);
+  t.match(issues({ tokenUrl, clientId: 'c', clientSecret: 's', certificateBoundTokens: true }), [
+    'certificateBoundTokens: certificate-bound tokens (RFC 8705) are bound to the client certificate in tls',
+  ]);
   t.same(issues({ tokenUrl, clientId: 'c', clientSecret: 's', tls }), [], 'a client certificate with a secret-authenticated client (an mTLS-only endpoint)');
   const other = generateTestKey('ec');
   t.match(issues({ tokenUrl, clientId: 'c', authMethod: 'tls_client_auth', tls: { ...tls, key: other.privateKeyPem } }), ['tls.cert: this certificate does not belong to tls.key']);
@@ -73,7 +82,9 @@ t.test('a route cannot bring its own certificate to a source whose tokens are bo
   const source = { tokenUrl, clientId: 'c', authMethod: 'self_signed_tls_client_auth', tls, certificateBoundTokens: true };
   const own = generateTestKey('ec');
   const routes = { '/sales': { ...route, clientCert: selfSignedCertificate(own), clientKey: own.privateKeyPem } };
-  t.match(crossReferenceIssues({ tokens: { lake: source }, routes }), [{ path: ['routes', '/sales', 'clientCert'], message: /token source "lake" has certificate-bound tokens: this route presents its tls.cert/ }]);
+  t.match(crossReferenceIssues({ tokens: { lake: source }, routes }), [
+    { path: ['routes', '/sales', 'clientCert'], message: /token source "lake" has certificate-bound tokens: this route presents its tls.cert/ },
+  ]);
   t.same(crossReferenceIssues({ tokens: { lake: source }, routes: { '/sales': route } }), [], 'without one, the route presents the source’s');
 });
 
@@ -102,6 +113,12 @@ t.test('jwtBearer: its own key, the client authenticated by a secret or not at a
 });
 
 t.test('raw input the schema refused elsewhere still gets its credential checks', async (t) => {
-  const found = crossReferenceIssues({ tokens: { lake: { managedIdentity: { resource: 'r' }, clientSecret: 's', timeout: 'soon' }, sea: { tokenUrl, clientAssertionFile: '/f', clientSecret: 's', clientId: 'c' } }, routes: { '/a': { target: 'https://x', token: 'lake' } } });
-  t.same(found.map((issue) => issue.path.join('.')), ['tokens.lake.clientSecret', 'tokens.sea.clientAssertionFile']);
+  const found = crossReferenceIssues({
+    tokens: { lake: { managedIdentity: { resource: 'r' }, clientSecret: 's', timeout: 'soon' }, sea: { tokenUrl, clientAssertionFile: '/f', clientSecret: 's', clientId: 'c' } },
+    routes: { '/a': { target: 'https://x', token: 'lake' } },
+  });
+  t.same(
+    found.map((issue) => issue.path.join('.')),
+    ['tokens.lake.clientSecret', 'tokens.sea.clientAssertionFile'],
+  );
 });

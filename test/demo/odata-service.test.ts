@@ -65,7 +65,9 @@ t.test('no token or a bad token is refused with a Bearer challenge', async (t) =
 
   const otherIssuer = await startDemoIssuer({ clientId: 'demo', clientSecret: 's', audience: 'https://aud' });
   t.teardown(() => otherIssuer.close());
-  const foreign = (await (await fetch(otherIssuer.tokenUrl, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'demo', client_secret: 's' }) })).json()) as { access_token: string };
+  const foreign = (await (await fetch(otherIssuer.tokenUrl, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'demo', client_secret: 's' }) })).json()) as {
+    access_token: string;
+  };
   t.equal((await fetch(`${service.url}/`, { headers: { authorization: `Bearer ${foreign.access_token}` } })).status, 401, 'a token from another issuer');
   t.equal((await request('/$metadata')).status, 200, 'while the right token passes');
   t.equal(issuer.tokensIssued, 1);
@@ -105,13 +107,19 @@ t.test('the $metadata declares exactly the properties the data has', async (t) =
     const body = new RegExp(`<EntityType Name="${type}">([\\s\\S]*?)</EntityType>`).exec(METADATA_XML)?.[1] ?? '';
     return [...body.matchAll(/<Property Name="(\w+)"/g)].map((match) => match[1]!);
   };
-  for (const [type, rows] of [['Person', samplePeople()], ['Product', sampleProducts()]] as const) {
+  for (const [type, rows] of [
+    ['Person', samplePeople()],
+    ['Product', sampleProducts()],
+  ] as const) {
     t.ok(declared(type).length > 0, `${type} has properties`);
     for (const row of rows) t.same(Object.keys(row), declared(type), `${type} ${row.Id}`);
   }
   t.same(samplePeople(), samplePeople(), 'deterministic');
   t.equal(new Set(samplePeople().map((person) => person.Email)).size, samplePeople().length, 'emails are unique');
-  t.ok(samplePeople().every((person) => /^\d{4}-\d{2}-\d{2}$/.test(person.Joined)), 'Joined is an Edm.Date');
+  t.ok(
+    samplePeople().every((person) => /^\d{4}-\d{2}-\d{2}$/.test(person.Joined)),
+    'Joined is an Edm.Date',
+  );
 });
 
 t.test('server-driven paging: absolute nextLinks on the service’s origin, every person exactly once', async (t) => {
@@ -126,19 +134,29 @@ t.test('server-driven paging: absolute nextLinks on the service’s origin, ever
   t.equal(first['@odata.nextLink'], `${service.url}/People?$skiptoken=10`);
 
   const all = await collect(t, `${service.url}/People`, request, service.url);
-  t.same(all.ids, people.map((person) => person.Id), 'in order, none twice, none missing');
+  t.same(
+    all.ids,
+    people.map((person) => person.Id),
+    'in order, none twice, none missing',
+  );
   t.equal(all.links.length, 3, 'four pages of at most ten');
 
   // Other options ride along verbatim, including ones the service does not interpret.
   const withOptions = await collect(t, '/People?$select=Id,Name&custom=a%20b&$count=true', request, service.url);
-  t.same(withOptions.ids, people.map((person) => person.Id));
+  t.same(
+    withOptions.ids,
+    people.map((person) => person.Id),
+  );
   t.equal(withOptions.links[0], `${service.url}/People?$select=Id,Name&custom=a%20b&$count=true&$skiptoken=10`);
   const counted = await page(withOptions.links[2]!);
   t.equal(counted['@odata.count'], 35, 'later pages keep the count');
   t.same(Object.keys(counted.value[0]!), ['Id', 'Name'], 'later pages keep the $select');
 
   const products = await collect(t, '/Products', request, service.url);
-  t.same(products.ids, sampleProducts().map((product) => product.Id));
+  t.same(
+    products.ids,
+    sampleProducts().map((product) => product.Id),
+  );
   t.equal(products.links.length, 1);
 });
 
@@ -157,7 +175,12 @@ t.test('paging within $top/$skip, and the page size option', async (t) => {
 t.test('$top, $skip, $count, $select', async (t) => {
   const { page } = await start(t);
   const selected = await page('/People?$top=3&$skip=5&$select=Id,Name');
-  t.same(selected.value, samplePeople().slice(5, 8).map(({ Id, Name }) => ({ Id, Name })));
+  t.same(
+    selected.value,
+    samplePeople()
+      .slice(5, 8)
+      .map(({ Id, Name }) => ({ Id, Name })),
+  );
   t.match(selected['@odata.context'], /\$metadata#People\(Id,Name\)$/);
   t.equal(selected['@odata.nextLink'], undefined);
   t.equal(selected['@odata.count'], undefined, 'no count unless asked');

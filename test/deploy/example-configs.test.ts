@@ -44,7 +44,12 @@ const examples: Example[] = [
   // A YAML block in the docs with routes: at its top level is a whole config file.
   ...DOCS.flatMap((file) =>
     [...read(file).matchAll(/^( *)```yaml\n([\s\S]*?)^\1```/gm)]
-      .map((block) => block[2]!.split('\n').map((line) => line.slice(block[1]!.length)).join('\n'))
+      .map((block) =>
+        block[2]!
+          .split('\n')
+          .map((line) => line.slice(block[1]!.length))
+          .join('\n'),
+      )
       .filter((text) => /^routes:/m.test(text))
       .map((text, index) => ({ name: `${file}, YAML block ${index + 1} with routes:`, dir: root, text })),
   ),
@@ -58,7 +63,7 @@ t.test('the examples found', async (t) => {
 for (const example of examples) {
   t.test(example.name, async (t) => {
     const hash = await hashPassword('test-password', { N: 2 ** 10, r: 8, p: 1 });
-    const env = new Proxy({} as Record<string, string>, { get: (_, name) => `placeholder-${String(name).toLowerCase()}` });
+    const env = new Proxy({}, { get: (_, name) => `placeholder-${String(name).toLowerCase()}` });
     const { config, warnings } = parseConfig(example.text, {
       source: example.name,
       env,
@@ -74,7 +79,7 @@ for (const example of examples) {
   });
 }
 
-t.test('a typo\'d key fails the schema, as it fails the loader', async (t) => {
+t.test("a typo'd key fails the schema, as it fails the loader", async (t) => {
   const text = read('proxy.yaml.example').replace(/^( +)scope:/m, '$1scopes:');
   t.not(text, read('proxy.yaml.example'));
   t.match(validate(parse(text)), [/must NOT have additional properties \(scopes\)/]);

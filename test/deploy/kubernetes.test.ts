@@ -36,10 +36,17 @@ t.test('every file is valid YAML; the kustomization names files that exist and n
   for (const file of yamlFiles) t.doesNotThrow(() => manifests(file), file);
   t.equal(kustomization!.kind, 'Kustomization');
   const resources = kustomization!.resources as string[];
-  t.same(resources.filter((file) => !existsSync(new URL(file, dir))), [], 'every resource exists');
+  t.same(
+    resources.filter((file) => !existsSync(new URL(file, dir))),
+    [],
+    'every resource exists',
+  );
   t.same(resources.sort(), ['configmap.yaml', 'deployment.yaml', 'service.yaml']);
   t.same(manifests('secret.example.yaml'), [], 'secret.example.yaml holds no object: applying it cannot overwrite the real Secret');
-  t.notOk(yamlFiles.some((file) => manifests(file).some((doc) => doc.kind === 'Secret')), 'no file in the directory is a Secret');
+  t.notOk(
+    yamlFiles.some((file) => manifests(file).some((doc) => doc.kind === 'Secret')),
+    'no file in the directory is a Secret',
+  );
   const image = (kustomization!.images as Array<{ name: string }>)[0]!.name;
   t.equal(container.image.split(':')[0], image, 'the kustomization sets the image the Deployment runs');
 });
@@ -55,7 +62,10 @@ t.test('the ConfigMap config loads, and the Deployment lines up with it', async 
   for (const probe of ['livenessProbe', 'readinessProbe']) t.ok(portNumber(container[probe].httpGet.port), `${probe} uses a declared port`);
   t.equal(container.readinessProbe.httpGet.path, '/readyz');
   t.equal(container.livenessProbe.httpGet.path, '/healthz');
-  t.ok(config.inbound.users.some((user) => user.name === 'prometheus'), 'a user of its own for the scraper');
+  t.ok(
+    config.inbound.users.some((user) => user.name === 'prometheus'),
+    'a user of its own for the scraper',
+  );
   const mounts = container.volumeMounts as Array<{ name: string; mountPath: string }>;
   t.equal(mounts.find((mount) => mount.name === 'config')?.mountPath, '/etc/bearer-proxy', 'mounted where BEARER_PROXY_CONFIG (Dockerfile) looks');
   t.match(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'), /BEARER_PROXY_CONFIG=\/etc\/bearer-proxy\/proxy\.yaml/);
@@ -71,7 +81,7 @@ t.test('the PodMonitor scrapes the admin port of these pods with credentials', a
   t.ok(portNumber(endpoint.port), `port "${endpoint.port}" is declared by the container`);
   t.equal(endpoint.path, '/metrics');
   t.ok(endpoint.basicAuth.username && endpoint.basicAuth.password, 'basic auth from a Secret');
-  t.same(monitor!.spec.selector.matchLabels, deployment!.spec.selector.matchLabels, 'selects the Deployment\'s pods');
+  t.same(monitor!.spec.selector.matchLabels, deployment!.spec.selector.matchLabels, "selects the Deployment's pods");
 });
 
 t.test('the sidecar example: loopback only, anonymous, a native sidecar with exec probes', async (t) => {
@@ -83,7 +93,7 @@ t.test('the sidecar example: loopback only, anonymous, a native sidecar with exe
   t.equal(config.inbound.anonymous, 'loopback');
   const proxy = app.spec.template.spec.initContainers.find((c: { name: string }) => c.name === 'bearer-proxy');
   t.equal(proxy.restartPolicy, 'Always', 'an init container that keeps running: a native sidecar');
-  t.same(proxy.args, ['serve', '--host', '127.0.0.1'], 'overrides the image\'s --host 0.0.0.0');
+  t.same(proxy.args, ['serve', '--host', '127.0.0.1'], "overrides the image's --host 0.0.0.0");
   for (const probe of ['startupProbe', 'livenessProbe']) t.ok(proxy[probe].exec && !proxy[probe].httpGet, `${probe} runs inside the pod (the kubelet cannot reach its loopback)`);
   const mounted = app.spec.template.spec.containers.flatMap((c: { volumeMounts?: Array<{ name: string }> }) => c.volumeMounts ?? []).map((m: { name: string }) => m.name);
   t.notOk(mounted.includes('bearer-proxy-secrets'), 'the app container never mounts the client secret');

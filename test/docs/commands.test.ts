@@ -7,7 +7,12 @@ import t from 'tap';
 
 const root = new URL('../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
-const DOCS = ['README.md', ...readdirSync(new URL('docs/', root)).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync(new URL('docs/', root))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 const SHELL_BLOCKS = new Set(['sh', 'bash', 'shell', 'console', 'powershell', 'ps1', 'pwsh', 'cmd']);
 
 type Coverage =
@@ -23,6 +28,8 @@ const COVERAGE: Record<string, Coverage> = {
   'node dist/cli.js check --fetch-tokens': { by: FRESH_CLONE, evidence: /'node dist\/cli\.js check --fetch-tokens'/ },
   'node dist/cli.js': { by: FRESH_CLONE, evidence: /'node dist\/cli\.js'/ },
   'npm test': { by: '.ci/run', evidence: /^npm test /m },
+  'npm run lint': { by: 'package.json', evidence: /"test": "[^"]*npm run lint/ },
+  'npm run format': { notHere: 'it rewrites the checkout; npm run lint (in npm test) checks that nothing is left for it to do' },
   'npm run dist': { by: '.ci/run', evidence: /^if npm run dist; then/m },
   'npm run smoke': { by: '.ci/run', evidence: /^ {2}npm run smoke /m },
   'cd dist-artifacts && sha256sum -c SHA256SUMS': { by: 'scripts/smoke/artifacts.ts', evidence: /SHA256SUMS matches both artifacts/ },
@@ -55,7 +62,10 @@ function extractCommands(file: string, markdown: string): DocCommand[] {
     const [, indent = '', language = '', body = ''] = block;
     if (!SHELL_BLOCKS.has(language)) continue;
     const lines = body.split('\n').map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line));
-    for (const line of lines.join('\n').replace(/\s*\\\n\s*/g, ' ').split('\n')) {
+    for (const line of lines
+      .join('\n')
+      .replace(/\s*\\\n\s*/g, ' ')
+      .split('\n')) {
       const command = line.replace(/(^|\s+)#(\s.*)?$/, '').trim();
       if (command) commands.push({ file, language, command });
     }
@@ -76,7 +86,11 @@ t.test('the extractor sees fenced shell blocks, indented ones too, and leaves co
 
 t.test('every command in the docs is run by a test, or listed with why it cannot run here', async (t) => {
   const uncovered = found.filter((entry) => !(entry.command in COVERAGE) && !(entry.language in NOT_HERE_LANGUAGES));
-  t.same(uncovered.map((entry) => `${entry.file} (${entry.language}): ${entry.command}`), [], 'add each to COVERAGE with the test that runs it, or the reason it cannot');
+  t.same(
+    uncovered.map((entry) => `${entry.file} (${entry.language}): ${entry.command}`),
+    [],
+    'add each to COVERAGE with the test that runs it, or the reason it cannot',
+  );
   const stale = Object.keys(COVERAGE).filter((command) => !found.some((entry) => entry.command === command));
   t.same(stale, [], 'COVERAGE names no command the docs no longer have');
 });

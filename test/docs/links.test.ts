@@ -46,11 +46,15 @@ t.test('relative links lead to files and headings that exist', async (t) => {
   t.ok(checked > 10, `${checked} links`);
 });
 
-t.test('one answer on credentials: Anonymous on the proxy\'s own machine, Basic from elsewhere', async (t) => {
+t.test("one answer on credentials: Anonymous on the proxy's own machine, Basic from elsewhere", async (t) => {
   const readme = read('README.md');
   const powerbi = read('docs/powerbi.md');
   const windows = read('deploy/windows/README.md');
-  for (const [name, text] of [['README.md', readme], ['docs/powerbi.md', powerbi], ['deploy/windows/README.md', windows]] as const) {
+  for (const [name, text] of [
+    ['README.md', readme],
+    ['docs/powerbi.md', powerbi],
+    ['deploy/windows/README.md', windows],
+  ] as const) {
     t.match(text, /Anonymous/, `${name} names Anonymous`);
     t.match(text, /Basic/, `${name} names Basic`);
     t.notMatch(text, /gateway host[^.]*configure `inbound\.users`[^.]*choose \*Basic\*/, `${name} does not send the gateway host to Basic`);

@@ -56,7 +56,11 @@ for (const prefix of prefixes) {
       ids.push(...body.d.results.map((row) => row.ID));
       url = body.d.__next ?? '';
     }
-    t.same(ids.slice(0, 25), Array.from({ length: 25 }, (_, index) => index + 1), 'all 25 rows, in pages of at most 10');
+    t.same(
+      ids.slice(0, 25),
+      Array.from({ length: 25 }, (_, index) => index + 1),
+      'all 25 rows, in pages of at most 10',
+    );
   });
 
   t.test(`${prefix}: Atom: xml:base, ids and links on the route`, async (t) => {
@@ -71,7 +75,11 @@ for (const prefix of prefixes) {
 t.test('a create answers with a Location on the route', async (t) => {
   for (const [index, prefix] of prefixes.entries()) {
     const id = 2001 + index;
-    const created = await callProxy(proxy.url, `${prefix}/Orders`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ ID: id, customer: 'Created V2' }) });
+    const created = await callProxy(proxy.url, `${prefix}/Orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ ID: id, customer: 'Created V2' }),
+    });
     t.equal(created.status, 201, created.text);
     t.equal(created.headers.location, `${origin}${prefix}/Orders(${id})`, `${prefix}: Location`);
     t.same(offRoute(created.text, `${origin}${prefix}`), [], `${prefix}: the created entity’s links`);
@@ -110,13 +118,21 @@ t.test('$batch, multipart: links inside every part on the route, every Content-L
   ].join('\r\n');
   for (const [index, prefix] of prefixes.entries()) {
     const route = `${origin}${prefix}`;
-    const answer = await callProxy(proxy.url, `${prefix}/$batch`, { method: 'POST', headers: { 'content-type': 'multipart/mixed; boundary=batch_1' }, body: batch.replace('2100', String(2100 + index)) });
+    const answer = await callProxy(proxy.url, `${prefix}/$batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/mixed; boundary=batch_1' },
+      body: batch.replace('2100', String(2100 + index)),
+    });
     t.equal(answer.status, 202, answer.text);
     t.same(offRoute(answer.text, route), [], `${prefix}: no absolute URL in any part leaves the route`);
     t.match(answer.text, `"__next":"${route}/Orders?`, `${prefix}: the __next inside a part is on the route`);
     t.match(answer.text, new RegExp(`location: ${route.replace(/[.?]/g, '\\$&')}/Orders\\(${2100 + index}\\)`, 'i'), `${prefix}: the create’s Location inside the changeset`);
     const responses = [...answer.text.matchAll(/HTTP\/1\.1 (\d+)[^\r]*\r\n([\s\S]*?)\r\n\r\n/g)];
-    t.same(responses.map(([, status]) => status), ['200', '201'], 'the GET and the create');
+    t.same(
+      responses.map(([, status]) => status),
+      ['200', '201'],
+      'the GET and the create',
+    );
     for (const [whole, status, headers] of responses) {
       const length = /content-length: *(\d+)/i.exec(headers!)?.[1];
       const start = answer.text.indexOf(whole) + whole.length;

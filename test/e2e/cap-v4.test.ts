@@ -40,7 +40,11 @@ t.test('following @odata.nextLink (relative, as CAP writes it) gets every row, a
     ids.push(...body.value.map((row) => row.ID));
     url = body['@odata.nextLink'] ? resolveLink(body['@odata.nextLink'], url) : '';
   }
-  t.same(ids, Array.from({ length: 25 }, (_, index) => index + 1), 'all 25 rows, in three pages of at most 10');
+  t.same(
+    ids,
+    Array.from({ length: 25 }, (_, index) => index + 1),
+    'all 25 rows, in three pages of at most 10',
+  );
 });
 
 t.test('a create answers with a Location on the route', async (t) => {
@@ -84,7 +88,11 @@ t.test('$batch, multipart: every part’s links on the route, every Content-Leng
   t.match(String(answer.headers['content-type']), /^multipart\/mixed/);
   t.same(offRoute(answer.text, route), [], 'no absolute URL in any part leaves the route');
   const responses = [...answer.text.matchAll(/HTTP\/1\.1 (\d+)[^\r]*\r\n([\s\S]*?)\r\n\r\n/g)];
-  t.same(responses.map(([, status]) => status), ['200', '201'], 'the GET and the create');
+  t.same(
+    responses.map(([, status]) => status),
+    ['200', '201'],
+    'the GET and the create',
+  );
   for (const [whole, status, headers] of responses) {
     const length = /content-length: *(\d+)/i.exec(headers!)?.[1];
     const start = answer.text.indexOf(whole) + whole.length;
@@ -95,10 +103,21 @@ t.test('$batch, multipart: every part’s links on the route, every Content-Leng
 });
 
 t.test('$batch, JSON: the answer’s links on the route', async (t) => {
-  const body = JSON.stringify({ requests: [{ id: '1', method: 'GET', url: 'Orders?$top=2' }, { id: '2', method: 'GET', url: 'Orders(1)' }] });
+  const body = JSON.stringify({
+    requests: [
+      { id: '1', method: 'GET', url: 'Orders?$top=2' },
+      { id: '2', method: 'GET', url: 'Orders(1)' },
+    ],
+  });
   const answer = await callProxy(proxy.url, '/sales/$batch', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body });
   t.equal(answer.status, 200, answer.text);
   const responses = (JSON.parse(answer.text) as { responses: Array<{ id: string; status: number }> }).responses;
-  t.same(responses.map(({ id, status }) => [id, status]), [['1', 200], ['2', 200]]);
+  t.same(
+    responses.map(({ id, status }) => [id, status]),
+    [
+      ['1', 200],
+      ['2', 200],
+    ],
+  );
   t.same(offRoute(answer.text, route), []);
 });

@@ -32,7 +32,8 @@ t.test('check reports every mistake with its line and exits 1', async (t) => {
 
 t.test('serve refuses to expose anonymous access beyond loopback unless told to', async (t) => {
   const dir = t.testdir({
-    'proxy.yaml': 'inbound: { anonymous: any }\ntokens:\n  t: { tokenUrl: "https://idp.example.com/token", clientId: c, clientSecret: "${S}" }\nroutes:\n  /x: { target: "https://api.example.com", token: t }\n',
+    'proxy.yaml':
+      'inbound: { anonymous: any }\ntokens:\n  t: { tokenUrl: "https://idp.example.com/token", clientId: c, clientSecret: "${S}" }\nroutes:\n  /x: { target: "https://api.example.com", token: t }\n',
   });
   const refused = await runCli(['-c', `${dir}/proxy.yaml`, '--host', '0.0.0.0', '--port', '0'], { env: { S: 'x' } });
   t.equal(refused.code, 1);

@@ -11,7 +11,7 @@ t.test('demo serves data through the proxy with a token the service verified', a
   t.match(result.stdout, /✓ followed every page: \d+ people in \d+ pages, 1 token request at the issuer/);
 });
 
-t.test('the running demo\'s /_status names its version', async (t) => {
+t.test("the running demo's /_status names its version", async (t) => {
   const child = spawnCli(['demo', '--port', '0']);
   t.teardown(() => void child.kill('SIGTERM'));
   const line = await waitForLine(child, /OData\.Feed\("http:\/\/localhost:\d+\/demo\/"\)/);

@@ -31,7 +31,7 @@ t.test('check --fetch-tokens and token trust a token source’s ca and go throug
   forwardProxy.on('connect', (req: IncomingMessage, clientSocket, head: Buffer) => {
     tunnels.push(req.url ?? '');
     const [host, port] = (req.url ?? '').split(':');
-    const upstreamSocket = netConnect(Number(port), host!, () => {
+    const upstreamSocket = netConnect(Number(port), host, () => {
       clientSocket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       upstreamSocket.write(head);
       upstreamSocket.pipe(clientSocket);

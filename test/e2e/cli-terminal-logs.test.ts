@@ -45,12 +45,18 @@ t.test('on a terminal: one line per request, coloured by status; the dead upstre
   const lines = plainText(output).split('\n');
   const kB = (bytes / 1000).toFixed(1);
   t.match(lines, [new RegExp(`^${TIME} INFO  bearer-proxy listening on http://\\S+ `)], 'the start line');
-  t.ok(lines.some((line) => new RegExp(`^${TIME} INFO  token lake fetched: valid 60 min; IdP answered in \\S+ ms$`).test(line)), 'the token fetch on a line of its own');
+  t.ok(
+    lines.some((line) => new RegExp(`^${TIME} INFO  token lake fetched: valid 60 min; IdP answered in \\S+ ms$`).test(line)),
+    'the token fetch on a line of its own',
+  );
   t.ok(
     lines.some((line) => new RegExp(`^${TIME} INFO  GET /sales/Orders 200 \\d+(\\.\\d)? ms upstream=200 token=lake ${kB.replace('.', '\\.')} kB$`).test(line)),
     `the access line, as nginx prints one (path without the query): ${lines.filter((line) => line.includes('GET')).join(' | ')}`,
   );
-  t.ok(lines.some((line) => new RegExp(`^${TIME} WARN  GET /dead/Orders 502 \\S+ ms token=lake UPSTREAM_UNREACHABLE .*ECONNREFUSED.* id=\\S+$`).test(line)), 'the unreachable upstream is a warning');
+  t.ok(
+    lines.some((line) => new RegExp(`^${TIME} WARN  GET /dead/Orders 502 \\S+ ms token=lake UPSTREAM_UNREACHABLE .*ECONNREFUSED.* id=\\S+$`).test(line)),
+    'the unreachable upstream is a warning',
+  );
   t.match(output, '\u001b[32m200\u001b[0m', '2xx in green');
   t.match(output, '\u001b[31m502\u001b[0m', '5xx in red');
   t.notMatch(output, /"level":|"msg":/, 'no JSON on a terminal');

@@ -14,15 +14,15 @@ t.test('--version and help', async (t) => {
 
   const help = await runCli(['--help']);
   t.equal(help.code, 0);
-  t.match(help.stdout, /^  init\s+write a commented starter proxy\.yaml/m);
-  t.match(help.stdout, /^  --fetch-tokens\s+also fetch one token from each token source/m, 'flags are explained');
+  t.match(help.stdout, /^ {2}init\s+write a commented starter proxy\.yaml/m);
+  t.match(help.stdout, /^ {2}--fetch-tokens\s+also fetch one token from each token source/m, 'flags are explained');
   t.match(help.stdout, /NODE_EXTRA_CA_CERTS/);
 
   const check = await runCli(['help', 'check']);
   t.equal(check.code, 0);
   t.match(check.stdout, /^Usage: bearer-proxy check \[-c FILE\] \[--fetch-tokens\]$/m);
-  t.match(check.stdout, /^  -c, --config FILE\s+the config file \(default: \$BEARER_PROXY_CONFIG, else \.\/proxy\.yaml\)$/m);
-  t.match(check.stdout, /^Examples:\n  bearer-proxy check\s/m);
+  t.match(check.stdout, /^ {2}-c, --config FILE\s+the config file \(default: \$BEARER_PROXY_CONFIG, else \.\/proxy\.yaml\)$/m);
+  t.match(check.stdout, /^Examples:\n {2}bearer-proxy check\s/m);
   t.match(check.stdout, /^Docs: /m);
   t.equal((await runCli(['check', '--help'])).stdout, check.stdout, '`check --help` is `help check`');
   t.equal((await runCli(['token', '-h'])).stdout, (await runCli(['help', 'token'])).stdout);
@@ -59,14 +59,30 @@ t.test('--version, --help and usage mistakes load no dependency (start-up time, 
   const hook = `import { appendFileSync } from 'node:fs'; export async function resolve(specifier, context, next) { const result = await next(specifier, context); appendFileSync(process.env.TRACE_FILE, result.url + '\\n'); return result; }`;
   const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
   const dir = t.testdir({});
-  for (const [name, argv] of [['version', ['--version']], ['help', ['--help']], ['command-help', ['help', 'serve']], ['mistake', ['schema', '--once']]] as const) {
+  for (const [name, argv] of [
+    ['version', ['--version']],
+    ['help', ['--help']],
+    ['command-help', ['help', 'serve']],
+    ['mistake', ['schema', '--once']],
+  ] as const) {
     const trace = join(dir, `${name}.txt`);
     const result = await runCli([...argv], { env: { TRACE_FILE: trace }, nodeArgs: ['--import', `data:text/javascript,${encodeURIComponent(register)}`] });
     t.ok(result.code === 0 || result.code === 2, `${argv.join(' ')} ran (${result.stderr})`);
     const loaded = readFileSync(trace, 'utf8').trim().split('\n');
-    t.ok(loaded.some((url) => url.endsWith('/cli/args.js')), 'the trace saw the CLI load');
-    t.same(loaded.filter((url) => url.includes('/node_modules/')), [], `${argv.join(' ')}: nothing from node_modules`);
-    t.same(loaded.filter((url) => /\/(config\/(load|schema)|proxy|tokens|log)\//.test(url)), [], `${argv.join(' ')}: no config loader, proxy, token or log module`);
+    t.ok(
+      loaded.some((url) => url.endsWith('/cli/args.js')),
+      'the trace saw the CLI load',
+    );
+    t.same(
+      loaded.filter((url) => url.includes('/node_modules/')),
+      [],
+      `${argv.join(' ')}: nothing from node_modules`,
+    );
+    t.same(
+      loaded.filter((url) => /\/(config\/(load|schema)|proxy|tokens|log)\//.test(url)),
+      [],
+      `${argv.join(' ')}: no config loader, proxy, token or log module`,
+    );
   }
 });
 

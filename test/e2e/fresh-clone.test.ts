@@ -29,7 +29,12 @@ function cloneInto(dir: string): void {
 /** Runs a README command line through bash in the clone, in a process group of its own, so Ctrl+C (SIGINT to the group) reaches npm's children as in a terminal. */
 function shell(command: string, cwd: string, env: Record<string, string> = {}): ChildProcess {
   // prefer-offline: npm ci for this checkout filled npm's cache; the command line stays as written.
-  return spawn('bash', ['-c', command], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', ...env } });
+  return spawn('bash', ['-c', command], {
+    cwd,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', ...env },
+  });
 }
 
 function interrupt(child: ChildProcess): void {

@@ -31,7 +31,11 @@ t.test('links built from the forwarded host, absolute paths, Location, Link: all
     const response = await request(`${proxy.url}/api/Orders`, { headers: { host: `localhost:${new URL(proxy.url).port}` } });
     const text = await response.body.text();
     const route = `http://localhost:${new URL(proxy.url).port}/api`;
-    t.same(JSON.parse(text), { '@odata.context': '/api/$metadata#Orders', value: [{ '@odata.id': `${route}/Orders(1)` }], '@odata.nextLink': `${route}/Orders?$skiptoken=1` }, `forwardedHeaders: ${forwardedHeaders}: the body`);
+    t.same(
+      JSON.parse(text),
+      { '@odata.context': '/api/$metadata#Orders', value: [{ '@odata.id': `${route}/Orders(1)` }], '@odata.nextLink': `${route}/Orders?$skiptoken=1` },
+      `forwardedHeaders: ${forwardedHeaders}: the body`,
+    );
     t.equal(response.headers.location, `${route}/Orders(1)`, 'Location');
     t.equal(response.headers['content-location'], '/api/Orders(1)', 'Content-Location, an absolute path');
     t.equal(response.headers.link, `<${route}/Orders?$skiptoken=1>; rel="next"`, 'Link');
@@ -60,7 +64,10 @@ t.test('a multipart $batch answer: rewritten whole when small, streamed through 
     },
   });
   const route = `${proxy.url}/api`;
-  for (const [path, count] of [['/api/$batch?small', 2], ['/api/$batch?large', 3000]] as const) {
+  for (const [path, count] of [
+    ['/api/$batch?small', 2],
+    ['/api/$batch?large', 3000],
+  ] as const) {
     const response = await request(`${proxy.url}${path}`, { method: 'POST', body: '--b--', headers: { 'content-type': 'multipart/mixed; boundary=b' } });
     const text = await response.body.text();
     t.equal(response.headers['content-type'], 'multipart/mixed; boundary=batch_1', `${path}: the boundary is the upstream's`);

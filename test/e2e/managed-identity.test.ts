@@ -45,7 +45,10 @@ t.test('a throttled IMDS: requests get 503 with the Retry-After IMDS gave, and r
   const upstream = await startUpstream({ jwksUrl: imds.jwksUrl, issuer: imds.issuer, audience: RESOURCE });
   t.teardown(() => upstream.close());
   let now = Date.now();
-  const proxy = await startProxy({ tokens: { lake: { managedIdentity: { resource: RESOURCE, endpoint: imds.tokenUrl } } }, routes: { '/lake': { target: upstream.url, token: 'lake' } } }, { clock: { now: () => now } });
+  const proxy = await startProxy(
+    { tokens: { lake: { managedIdentity: { resource: RESOURCE, endpoint: imds.tokenUrl } } }, routes: { '/lake': { target: upstream.url, token: 'lake' } } },
+    { clock: { now: () => now } },
+  );
   t.teardown(() => proxy.close());
   imds.scriptNext({ status: 429, headers: { 'retry-after': '12' }, body: { error: 'too_many_requests', error_description: 'IMDS Throttling limits exceeded' } });
   const throttled = await fetch(`${proxy.url}/lake/x`);

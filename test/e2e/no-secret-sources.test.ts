@@ -83,7 +83,14 @@ t.test('mutual TLS client authentication, and a certificate-bound token the upst
   const proxy = await startProxy({
     tokens: {
       pki: { tokenUrl: idp.tokenUrl, ca: ca.certPem, clientId: pki.clientId, authMethod: 'tls_client_auth', tls: { cert: pki.certificate.certPem, key: pki.certificate.keyPem } },
-      bound: { tokenUrl: idp.tokenUrl, ca: ca.certPem, clientId: bound.clientId, authMethod: 'self_signed_tls_client_auth', tls: { cert: bound.certificate.certPem, key: bound.certificate.keyPem }, certificateBoundTokens: true },
+      bound: {
+        tokenUrl: idp.tokenUrl,
+        ca: ca.certPem,
+        clientId: bound.clientId,
+        authMethod: 'self_signed_tls_client_auth',
+        tls: { cert: bound.certificate.certPem, key: bound.certificate.keyPem },
+        certificateBoundTokens: true,
+      },
     },
     routes: {
       '/pki': { target: upstream.url, token: 'pki' },

@@ -10,8 +10,7 @@ import { startUpstream } from '../helpers/upstream.ts';
 
 /** What Power Query's OData.Feed sends (observed), byte for byte. */
 const POWER_QUERY_HEADERS = {
-  accept:
-    'application/json;odata.metadata=minimal;q=1.0,application/json;odata=minimalmetadata;q=0.9,application/atomsvc+xml;q=0.8,application/atom+xml;q=0.8,application/xml;q=0.7,text/plain;q=0.7',
+  accept: 'application/json;odata.metadata=minimal;q=1.0,application/json;odata=minimalmetadata;q=0.9,application/atomsvc+xml;q=0.8,application/atom+xml;q=0.8,application/xml;q=0.7,text/plain;q=0.7',
   'accept-encoding': 'gzip, deflate',
   'odata-maxversion': '4.0',
   maxdataserviceversion: '3.0',
@@ -59,7 +58,9 @@ async function odataStack(t: Test, options: { host?: string; anonymous?: 'loopba
 
 /** Every absolute http URL in a body. */
 function urlsIn(text: string): string[] {
-  return [...text.matchAll(/https?:\/\/[^"'<>\s]+/g)].map((match) => match[0]).filter((url) => !url.startsWith('http://www.w3.org') && !url.startsWith('http://schemas.microsoft.com') && !url.startsWith('http://docs.oasis-open.org'));
+  return [...text.matchAll(/https?:\/\/[^"'<>\s]+/g)]
+    .map((match) => match[0])
+    .filter((url) => !url.startsWith('http://www.w3.org') && !url.startsWith('http://schemas.microsoft.com') && !url.startsWith('http://docs.oasis-open.org'));
 }
 
 t.test('OData v4 with gzip: following @odata.nextLink from the proxy reaches every row, every link on the proxy', async (t) => {
@@ -76,14 +77,24 @@ t.test('OData v4 with gzip: following @odata.nextLink from the proxy reaches eve
     t.equal(page.headers['odata-version'], '4.0', 'OData-Version exactly once (Power Query rejects a duplicate)');
     t.match(page.headers['content-type'], /^application\/json;odata\.metadata=minimal;odata\.streaming=true/, 'Content-Type unchanged');
     const body = JSON.parse(page.text) as { value: Array<{ Id: number }>; '@odata.nextLink'?: string };
-    t.ok(urlsIn(page.text).every((url) => url.startsWith(`${base}/`)), 'every URL in the page points at the proxy');
+    t.ok(
+      urlsIn(page.text).every((url) => url.startsWith(`${base}/`)),
+      'every URL in the page points at the proxy',
+    );
     if (page.headers.link) t.match(page.headers.link, `<${base}/v4/People?$skiptoken=`, 'the Link header too');
     rows.push(...body.value.map((row) => row.Id));
     next = body['@odata.nextLink'];
   }
-  t.same(rows, PEOPLE.map((person) => person.id), 'all rows, in order, once');
+  t.same(
+    rows,
+    PEOPLE.map((person) => person.id),
+    'all rows, in order, once',
+  );
   t.equal(pages, 5);
-  t.ok(upstream.requests.every((request) => request.headers['accept-encoding'] === 'gzip, deflate'), 'the upstream was asked for gzip, and answered with it');
+  t.ok(
+    upstream.requests.every((request) => request.headers['accept-encoding'] === 'gzip, deflate'),
+    'the upstream was asked for gzip, and answered with it',
+  );
   const first = upstream.requests[0]!;
   for (const [name, value] of Object.entries(POWER_QUERY_HEADERS)) t.equal(first.headers[name], value, `${name} reached the upstream as sent`);
 });
@@ -126,7 +137,10 @@ t.test('OData v2 verbose JSON: __next, __metadata.uri and __deferred.uri point a
     next = d.__next;
     if (next) t.ok(next.startsWith(`${base}/v2/People?$skiptoken=`), '__next on the proxy');
   }
-  t.same(rows, PEOPLE.map((person) => person.id));
+  t.same(
+    rows,
+    PEOPLE.map((person) => person.id),
+  );
 });
 
 t.test('Atom feed: xml:base, ids and rel="next" point at the proxy', async (t) => {
@@ -138,11 +152,17 @@ t.test('Atom feed: xml:base, ids and rel="next" point at the proxy', async (t) =
     const page = await get(next, { ...POWER_QUERY_HEADERS, accept: 'application/atom+xml,application/xml' });
     t.match(page.headers['content-type'], /^application\/atom\+xml/);
     t.match(page.text, `xml:base="${base}/atom/"`);
-    t.ok(urlsIn(page.text).every((url) => url.startsWith(`${base}/`)), 'no URL left on the upstream');
+    t.ok(
+      urlsIn(page.text).every((url) => url.startsWith(`${base}/`)),
+      'no URL left on the upstream',
+    );
     rows.push(...[...page.text.matchAll(/<d:Id>(\d+)<\/d:Id>/g)].map((match) => Number(match[1])));
     next = /<link rel="next" href="([^"]+)"\/>/.exec(page.text)?.[1];
   }
-  t.same(rows, PEOPLE.map((person) => person.id));
+  t.same(
+    rows,
+    PEOPLE.map((person) => person.id),
+  );
 });
 
 t.test('queries, $metadata, $count, $batch and OData headers pass through exactly', async (t) => {
@@ -162,7 +182,18 @@ t.test('queries, $metadata, $count, $batch and OData headers pass through exactl
   const count = await get(`${base}/v4/People/$count`, { ...POWER_QUERY_HEADERS, accept: 'text/plain' });
   t.equal(count.text, String(PEOPLE.length));
 
-  const batchBody = ['--batch_36522ad7', 'Content-Type: application/http', 'Content-Transfer-Encoding: binary', '', 'GET People?$top=1 HTTP/1.1', 'Accept: application/json', '', '', '--batch_36522ad7--', ''].join('\r\n');
+  const batchBody = [
+    '--batch_36522ad7',
+    'Content-Type: application/http',
+    'Content-Transfer-Encoding: binary',
+    '',
+    'GET People?$top=1 HTTP/1.1',
+    'Accept: application/json',
+    '',
+    '',
+    '--batch_36522ad7--',
+    '',
+  ].join('\r\n');
   const batch = await get(`${base}/v4/$batch`, { ...POWER_QUERY_HEADERS, 'content-type': 'multipart/mixed; boundary=batch_36522ad7' }, 'POST', batchBody);
   t.equal(batch.status, 200);
   t.equal(upstream.requests.at(-1)!.body.toString('utf8'), batchBody, 'the multipart $batch body arrives byte for byte');

@@ -32,9 +32,17 @@ t.test('npm run package → npm install -g → bearer-proxy runs from another di
   const files = listing.trim().split('\n');
   t.ok(files.includes('package/dist/cli.js'), 'the build is in the package');
   t.ok(files.includes('package/LICENSE') && files.includes('package/README.md') && files.includes('package/proxy.yaml.example'), 'license, readme and example config');
-  t.ok(files.includes('package/proxy.schema.json'), 'the JSON Schema, which the example config and init\'s files name');
-  t.same(files.filter((file) => file.endsWith('.map')), [], 'no source maps (they would point at sources not shipped)');
-  t.same(files.filter((file) => /^package\/(src|test|bench|scripts|deploy)\//.test(file)), [], 'no sources, tests or deployment files');
+  t.ok(files.includes('package/proxy.schema.json'), "the JSON Schema, which the example config and init's files name");
+  t.same(
+    files.filter((file) => file.endsWith('.map')),
+    [],
+    'no source maps (they would point at sources not shipped)',
+  );
+  t.same(
+    files.filter((file) => /^package\/(src|test|bench|scripts|deploy)\//.test(file)),
+    [],
+    'no sources, tests or deployment files',
+  );
 
   const prefix = join(dir, 'global');
   // --ignore-scripts: as in every install this project runs; --prefer-offline: npm ci filled the cache.

@@ -31,7 +31,11 @@ t.test('/_status in a real browser: what an operator sees, and never a secret', 
   writeFileSync(configFile, 'tokens:\n  idp: { tokenUrl: "https://idp.example/token", clientId: c, clientSecret: s, scopes: x }\nroutes:\n  /api: { target: "https://api.example", token: idp }\n');
   const logs: string[] = [];
   const logger = createLogger({ destination: new Writable({ write: (chunk: Buffer, _encoding, done) => done(void logs.push(chunk.toString())) }) });
-  t.equal(reloadInto(proxy.proxy, () => loadConfigFile(configFile, { env: {} }), logger, 'file changed'), false, 'the reload fails');
+  t.equal(
+    reloadInto(proxy.proxy, () => loadConfigFile(configFile, { env: {} }), logger, 'file changed'),
+    false,
+    'the reload fails',
+  );
 
   const browser = await launchChromium();
   t.teardown(() => browser.close());
@@ -45,21 +49,36 @@ t.test('/_status in a real browser: what an operator sees, and never a secret', 
   t.match(await page.locator('#summary').innerText(), /All token sources are healthy\. The last config reload failed; the previous config keeps serving\.\s+Up \d+s\./);
 
   const links = await page.locator('#links a').evaluateAll((anchors) => anchors.map((a) => [a.textContent, a.getAttribute('href')]));
-  t.same(links, ['/metrics', '/healthz', '/readyz'].map((path) => [path, path]), 'links to the other endpoints');
-  for (const [, href] of links) t.equal((await fetch(new URL(href!, proxy.url))).status, 200, `${href} answers`);
+  t.same(
+    links,
+    ['/metrics', '/healthz', '/readyz'].map((path) => [path, path]),
+    'links to the other endpoints',
+  );
+  for (const [, href] of links) t.equal((await fetch(new URL(href, proxy.url))).status, 200, `${href} answers`);
   t.match(await page.locator('#traffic thead').innerText(), /Route\s+Requests\s+Proxy errors\s+Upstream 5xx\s+Error rate\s+p50\s+p95/);
   t.match(await page.locator('#traffic tbody tr').first().innerText(), /^\/api\s+4\s+0\s+1\s+25%\s+~[\d.]+ m?s\s+~[\d.]+ m?s$/, 'requests, the upstream 503, error rate and latency of the route');
   const routeRow = await page.locator('#routes tbody tr').first().innerText();
   t.match(routeRow, new RegExp(`/api\\s+${upstream.url.replace(/[.]/g, '\\.')}\\s+idp\\s+on`), 'the route, its target and token source');
   const tokenRow = await page.locator('#tokens tbody tr').first().innerText();
-  t.match(tokenRow, /^idp\s+client credentials \(client_secret_post\)\s+valid\s+\d+s ago\s+\d{4}-\d\d-\d\dT[\d:.]+Z \(in \d+m \d+s\)\s+refresh in \d+m \d+s \(\d{4}-[\d-]+T[\d:.]+Z\)\s+1 \(0\)\s+none$/, 'fetched, expires, and when it is refreshed');
+  t.match(
+    tokenRow,
+    /^idp\s+client credentials \(client_secret_post\)\s+valid\s+\d+s ago\s+\d{4}-\d\d-\d\dT[\d:.]+Z \(in \d+m \d+s\)\s+refresh in \d+m \d+s \(\d{4}-[\d-]+T[\d:.]+Z\)\s+1 \(0\)\s+none$/,
+    'fetched, expires, and when it is refreshed',
+  );
   const configText = await page.locator('#config').innerText();
   t.match(configText, `File\t${configFile}`);
   t.match(configText, /Serving since\s+\d{4}-\d\d-\d\dT[\d:.]+Z \(\d+s ago\)/);
   t.match(configText, /Last reload\s+failed \d+s ago \(file changed\): 1 problem; the previous config keeps serving/);
   t.match(configText, /proxy\.yaml:2:\d+ tokens\.idp\.scopes: unknown key "scopes" \(did you mean "scope"\?\)/, 'with the problem, line and all');
   const errors = await page.locator('#errors tbody tr').allInnerTexts();
-  t.same(errors.map((row) => row.split('\t')), [['NO_ROUTE', 'proxy', '1', '1'], ['503', 'upstream', '1', '1']], 'the proxy\'s errors and the upstream\'s 5xx side by side');
+  t.same(
+    errors.map((row) => row.split('\t')),
+    [
+      ['NO_ROUTE', 'proxy', '1', '1'],
+      ['503', 'upstream', '1', '1'],
+    ],
+    "the proxy's errors and the upstream's 5xx side by side",
+  );
   const visible = await page.locator('body').innerText();
   for (const secret of [idp.clients.post.clientSecret, ...tokens]) t.notOk(visible.includes(secret) || (await page.content()).includes(secret), `no ${secret.slice(0, 8)}… on the page`);
   t.notOk(asked.includes('/favicon.ico'), 'the page asks for no favicon');
@@ -73,12 +92,20 @@ t.test('/_status in a real browser: what an operator sees, and never a secret', 
   const icon = await fetch(`${proxy.url}/favicon.ico`);
   t.equal(icon.status, 204);
   await page.goto(`${proxy.url}/_status`);
-  t.same((await page.locator('#errors tbody tr').allInnerTexts()).map((row) => row.split('\t')[0]), ['NO_ROUTE', '503'], 'still only the 404 and the 503');
+  t.same(
+    (await page.locator('#errors tbody tr').allInnerTexts()).map((row) => row.split('\t')[0]),
+    ['NO_ROUTE', '503'],
+    'still only the 404 and the 503',
+  );
 });
 
 t.test('/_status is for loopback callers unless configured otherwise', async (t) => {
   const host = externalIPv4();
-  for (const [statusPage, loopbackStatus, remoteStatus] of [['loopback', 200, 404], ['authenticated', 200, 200], ['off', 404, 404]] as const) {
+  for (const [statusPage, loopbackStatus, remoteStatus] of [
+    ['loopback', 200, 404],
+    ['authenticated', 200, 200],
+    ['off', 404, 404],
+  ] as const) {
     const { proxy } = await startStack(t, { inbound: { anonymous: 'any' }, deps: {}, config: { statusPage }, host: '0.0.0.0' });
     const port = new URL(proxy.url).port;
     t.equal((await fetch(`http://127.0.0.1:${port}/_status`)).status, loopbackStatus, `${statusPage}: from loopback`);

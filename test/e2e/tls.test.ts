@@ -143,7 +143,7 @@ t.test('HTTP_PROXY/HTTPS_PROXY carry IdP and upstream traffic; NO_PROXY exempts 
   forwardProxy.on('connect', (req: IncomingMessage, clientSocket, head: Buffer) => {
     tunnels.push(req.url ?? '');
     const [host, port] = (req.url ?? '').split(':');
-    const upstreamSocket = netConnect(Number(port), host!, () => {
+    const upstreamSocket = netConnect(Number(port), host, () => {
       clientSocket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       upstreamSocket.write(head);
       upstreamSocket.pipe(clientSocket);

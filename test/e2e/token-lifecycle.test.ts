@@ -15,23 +15,26 @@ t.test('10 s of steady traffic across several expiries of 3 s tokens: no failure
   const upstream = await startUpstream({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience });
   t.teardown(() => upstream.close());
   const answered = { cached: 0, refreshedAhead: 0, waited: 0, failedFast: 0 };
-  const proxy = await startProxy({
-    tokens: {
-      idp: {
-        tokenUrl: idp.tokenUrl,
-        clientId: idp.keyClient.clientId,
-        authMethod: 'private_key_jwt',
-        privateKey: idp.keyClient.keys.ec.privateKeyPem,
-        keyId: idp.keyClient.keys.ec.kid,
-        allowInsecure: true,
-        prefetch: true,
-        // JWT exp is whole seconds, so a token can be up to 1 s shorter-lived than expires_in
-        // suggests; renewing at half its life keeps a margin for that.
-        refreshAhead: 0.5,
+  const proxy = await startProxy(
+    {
+      tokens: {
+        idp: {
+          tokenUrl: idp.tokenUrl,
+          clientId: idp.keyClient.clientId,
+          authMethod: 'private_key_jwt',
+          privateKey: idp.keyClient.keys.ec.privateKeyPem,
+          keyId: idp.keyClient.keys.ec.kid,
+          allowInsecure: true,
+          prefetch: true,
+          // JWT exp is whole seconds, so a token can be up to 1 s shorter-lived than expires_in
+          // suggests; renewing at half its life keeps a margin for that.
+          refreshAhead: 0.5,
+        },
       },
+      routes: { '/api': { target: upstream.url, token: 'idp' } },
     },
-    routes: { '/api': { target: upstream.url, token: 'idp' } },
-  }, { onTokenDemand: (outcome) => void answered[outcome]++ });
+    { onTokenDemand: (outcome) => void answered[outcome]++ },
+  );
   t.teardown(() => proxy.close());
   t.same(await proxy.proxy.prefetch(), [], 'the token was prefetched');
   const provider = proxy.proxy.tokenProviders.get('idp')!;
@@ -58,7 +61,10 @@ t.test('10 s of steady traffic across several expiries of 3 s tokens: no failure
   t.ok(tokensUsed.size >= 5, `${tokensUsed.size} tokens were used, so traffic crossed several expiries`);
   t.equal(provider.stats.fetchFailures, 0);
   t.equal(idp.tokenRequests.length, provider.stats.fetches, 'the IdP saw exactly the fetches the provider counted');
-  t.ok(idp.tokenRequests.every((request) => request.status === 200 && request.params.client_assertion !== undefined), 'each fetch used private_key_jwt');
+  t.ok(
+    idp.tokenRequests.every((request) => request.status === 200 && request.params.client_assertion !== undefined),
+    'each fetch used private_key_jwt',
+  );
 });
 
 t.test('the backoff configured for a source decides when a down IdP is tried again', async (t) => {

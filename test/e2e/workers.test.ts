@@ -38,7 +38,9 @@ t.test('serve --workers 2: both workers serve one port, one IdP fetch for the ho
   t.same(new Set(statuses), new Set([200]), '40 requests, all 200');
   t.equal(idp.tokenRequests.length, 1, 'one token request at the IdP for both workers');
   t.equal(new Set(upstream.requests.map((request) => request.authorization)).size, 1, 'and both injected that one token');
-  const workers = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim().split('\n');
+  const workers = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
   t.equal(workers.length, 2, 'two worker processes');
 
   writeFileSync(`${dir}/proxy.yaml`, config(['/a', '/b']));
@@ -52,7 +54,10 @@ t.test('serve --workers 2: both workers serve one port, one IdP fetch for the ho
   child.kill('SIGTERM');
   const result = await exited;
   t.equal(result.code, 0, 'exits 0 once every worker has drained');
-  const lines = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg?: string; worker?: number; route?: string });
+  const lines = result.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { msg?: string; worker?: number; route?: string });
   const served = new Set(lines.filter((line) => line.msg === 'request').map((line) => line.worker));
   t.same([...served].sort(), [1, 2], 'access lines from both workers');
   // The primary saw the file change and the SIGHUP: each is passed to every worker.
@@ -62,7 +67,10 @@ t.test('serve --workers 2: both workers serve one port, one IdP fetch for the ho
 });
 
 t.test('a worker that cannot start stops the whole serve with exit 1', async (t) => {
-  const dir = t.testdir({ 'proxy.yaml': 'listen: { host: 192.0.2.1, port: 0 }\ntokens:\n  t: { tokenUrl: "https://idp.test/token", clientId: c, clientSecret: "${S}" }\nroutes:\n  /a: { target: "https://up.test", token: t }\n' });
+  const dir = t.testdir({
+    'proxy.yaml':
+      'listen: { host: 192.0.2.1, port: 0 }\ntokens:\n  t: { tokenUrl: "https://idp.test/token", clientId: c, clientSecret: "${S}" }\nroutes:\n  /a: { target: "https://up.test", token: t }\n',
+  });
   const result = await collect(spawnCli(['serve', '-c', `${dir}/proxy.yaml`, '--workers', '2'], { env: { S: 'x' } }));
   t.equal(result.code, 1);
   t.match(result.stderr + result.stdout, /cannot listen on 192\.0\.2\.1/);

@@ -71,7 +71,7 @@ function parseChecked(text: string, env: Record<string, string | undefined>): Ou
     outcome = { ok: parseConfig(text, options(env)) };
   } catch (error) {
     if (!(error instanceof ConfigError)) {
-      throw new Error(`parseConfig threw ${(error as Error)?.name ?? typeof error} instead of a ConfigError: ${(error as Error)?.message ?? String(error)}`);
+      throw new Error(`parseConfig threw ${(error as Error)?.name ?? typeof error} instead of a ConfigError: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     }
     outcome = { error };
   }
@@ -104,29 +104,157 @@ function checkProblems(text: string, error: ConfigError): void {
 // --- arbitraries -------------------------------------------------------------------------
 
 const YAML_TOKENS = [
-  ':', ': ', '- ', '\n', '  ', '    ', '\t', '"', "'", '&a ', '*a', '&b ', '*b', '!!str ', '!!int ', '!!binary ', '!!set ', '!custom ',
-  '{', '}', '[', ']', ',', '#', '|', '>-', '? ', '${', '$${', '}', '${SECRET}', '${MISSING}', '${file:nope}', '%YAML 1.2\n', '---\n', '...\n',
-  'tokens', 'routes', 'listen', 'inbound', '/api', 'target', 'token', 'port', '<<: ', '~', 'null', 'true', '1e400', '0x1F', '\r\n', '\r', '\0', '\uFEFF',
+  ':',
+  ': ',
+  '- ',
+  '\n',
+  '  ',
+  '    ',
+  '\t',
+  '"',
+  "'",
+  '&a ',
+  '*a',
+  '&b ',
+  '*b',
+  '!!str ',
+  '!!int ',
+  '!!binary ',
+  '!!set ',
+  '!custom ',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '#',
+  '|',
+  '>-',
+  '? ',
+  '${',
+  '$${',
+  '}',
+  '${SECRET}',
+  '${MISSING}',
+  '${file:nope}',
+  '%YAML 1.2\n',
+  '---\n',
+  '...\n',
+  'tokens',
+  'routes',
+  'listen',
+  'inbound',
+  '/api',
+  'target',
+  'token',
+  'port',
+  '<<: ',
+  '~',
+  'null',
+  'true',
+  '1e400',
+  '0x1F',
+  '\r\n',
+  '\r',
+  '\0',
+  '\uFEFF',
 ];
 
 /** Text that looks a little like YAML: tokens of its syntax between random characters. */
-const yamlish = fc
-  .array(fc.oneof(fc.constantFrom(...YAML_TOKENS), fc.string({ unit: 'binary', maxLength: 6 }), fc.string({ maxLength: 12 })), { maxLength: 60 })
-  .map((parts) => parts.join(''));
+const yamlish = fc.array(fc.oneof(fc.constantFrom(...YAML_TOKENS), fc.string({ unit: 'binary', maxLength: 6 }), fc.string({ maxLength: 12 })), { maxLength: 60 }).map((parts) => parts.join(''));
 
 const WRONG_VALUES = [
-  '', '~', 'null', '[]', '{}', '[1, 2]', '{ a: 1 }', 'true', 'no', '0', '-1', '1.5', '1e400', '-1e400', '.nan', '.inf', '99999999999999999999999999999',
-  '0x7fffffffffffffff', '"string"', "'quoted'", '|\n  block', '>-\n  folded', '!!binary aGVsbG8=', '!!set { a }', '!!timestamp 2024-01-01', '!!int x',
-  '*a', '&a value', '&a', '${MISSING_VAR}', '${}', '${1BAD}', '${file:does-not-exist}', '${SECRET', '$${SECRET}', '${SECRET}${SECRET}', 'http://',
-  'https://x?y=1#z', 'ftp://x', '/no-scheme', '-', '- a\n- b', '"\\u0000"', '"\\x"', "'unterminated", '"unterminated', '@reserved', '`tick`', '%', '#comment',
-  'a: b: c', 'éèü 日本 😀', 'x'.repeat(10_000),
+  '',
+  '~',
+  'null',
+  '[]',
+  '{}',
+  '[1, 2]',
+  '{ a: 1 }',
+  'true',
+  'no',
+  '0',
+  '-1',
+  '1.5',
+  '1e400',
+  '-1e400',
+  '.nan',
+  '.inf',
+  '99999999999999999999999999999',
+  '0x7fffffffffffffff',
+  '"string"',
+  "'quoted'",
+  '|\n  block',
+  '>-\n  folded',
+  '!!binary aGVsbG8=',
+  '!!set { a }',
+  '!!timestamp 2024-01-01',
+  '!!int x',
+  '*a',
+  '&a value',
+  '&a',
+  '${MISSING_VAR}',
+  '${}',
+  '${1BAD}',
+  '${file:does-not-exist}',
+  '${SECRET',
+  '$${SECRET}',
+  '${SECRET}${SECRET}',
+  'http://',
+  'https://x?y=1#z',
+  'ftp://x',
+  '/no-scheme',
+  '-',
+  '- a\n- b',
+  '"\\u0000"',
+  '"\\x"',
+  "'unterminated",
+  '"unterminated',
+  '@reserved',
+  '`tick`',
+  '%',
+  '#comment',
+  'a: b: c',
+  'éèü 日本 😀',
+  'x'.repeat(10_000),
 ];
 
 const UNKNOWN_LINES = [
-  'unknownTop: 1', '  unknownNested: x', '    tokenUrll: https://x', '    clientSecrett: s', '    targett: https://x', 'Routes: {}', '  /bad prefix:',
-  '  /healthz:', '  /:', '  /a/../b:', '  //x:', '  /x/:', '\tport: 1', ' \t key: value', 'listen: &a { host: h }', 'other: *a', 'merged: { <<: *a }',
-  '<<: { listen: 1 }', 'a: &x [1, 2]', 'b: [*x, *x, *x]', '? complex key\n: value', '? [a, b]\n: value', '- item', '---', '...', '%TAG ! tag:x,2000:',
-  '# just a comment', '', '   ', 'key: "${SECRET}"', 'key: ${MISSING}', 'tokens:', 'routes:', 'x: !!binary |\n  AAAA', 'x: 1e999999',
+  'unknownTop: 1',
+  '  unknownNested: x',
+  '    tokenUrll: https://x',
+  '    clientSecrett: s',
+  '    targett: https://x',
+  'Routes: {}',
+  '  /bad prefix:',
+  '  /healthz:',
+  '  /:',
+  '  /a/../b:',
+  '  //x:',
+  '  /x/:',
+  '\tport: 1',
+  ' \t key: value',
+  'listen: &a { host: h }',
+  'other: *a',
+  'merged: { <<: *a }',
+  '<<: { listen: 1 }',
+  'a: &x [1, 2]',
+  'b: [*x, *x, *x]',
+  '? complex key\n: value',
+  '? [a, b]\n: value',
+  '- item',
+  '---',
+  '...',
+  '%TAG ! tag:x,2000:',
+  '# just a comment',
+  '',
+  '   ',
+  'key: "${SECRET}"',
+  'key: ${MISSING}',
+  'tokens:',
+  'routes:',
+  'x: !!binary |\n  AAAA',
+  'x: 1e999999',
 ];
 
 type Mutation =
@@ -290,15 +418,10 @@ t.test('a secret from ${SECRET} or ${file:...} in a secret field never appears i
     (text: string) => text.replace('params: { extra: value }', 'params: { client_assertion: "${SECRET}" }'),
   ];
   fc.assert(
-    fc.property(
-      secretValue,
-      fc.nat({ max: SECRET_SLOTS.length - 1 }),
-      fc.array(mutation, { maxLength: 5 }),
-      (secret, slot, mutations) => {
-        const text = mutate(SECRET_SLOTS[slot]!(VALID), mutations);
-        assertNoSecret(text, { ...BASE_ENV, SECRET: secret }, [secret, SECRET_FILE_CONTENT.trim()]);
-      },
-    ),
+    fc.property(secretValue, fc.nat({ max: SECRET_SLOTS.length - 1 }), fc.array(mutation, { maxLength: 5 }), (secret, slot, mutations) => {
+      const text = mutate(SECRET_SLOTS[slot]!(VALID), mutations);
+      assertNoSecret(text, { ...BASE_ENV, SECRET: secret }, [secret, SECRET_FILE_CONTENT.trim()]);
+    }),
     { numRuns: 400 },
   );
   t.pass('no secret in any message');
@@ -337,7 +460,6 @@ function thrownBy(text: string, env: Record<string, string> = { SECRET: 'sssecre
     return error;
   }
 }
-
 
 t.test('found by fuzzing: an alias to an undefined anchor is a ConfigError', async (t) => {
   const text = `${MINIMAL}listen: *nope\n`;

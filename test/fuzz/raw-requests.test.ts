@@ -134,8 +134,40 @@ const BAD_METHODS = ['get', 'FOO', 'G ET', 'GET\0', 'PRI', 'CONNECT', '', 'GET\t
 
 /** Pieces of origin-form paths the HTTP parser accepts; the proxy must refuse some of them. */
 const PATH_PIECES = [
-  '/', '/x', '/Orders', "('a')", '/$metadata', '/..', '/.', '/%2e%2e', '/%2E%2e', '/.%2e', '/%252e%252e', '/%25252e', '/%2f', '/%5c', '\\', '\\..', '/%5c..', '/%00',
-  '/%zz', '/%', '/%C3%A9', '/%FF', '/%C0%AE%C0%AE', '/%FF%2f%252%65%252%65', '?$top=1', '?a=../b', '?q=%2e%2e', '?', ';x', '//', '/a+b', '/~u', '/@x', '/:x',
+  '/',
+  '/x',
+  '/Orders',
+  "('a')",
+  '/$metadata',
+  '/..',
+  '/.',
+  '/%2e%2e',
+  '/%2E%2e',
+  '/.%2e',
+  '/%252e%252e',
+  '/%25252e',
+  '/%2f',
+  '/%5c',
+  '\\',
+  '\\..',
+  '/%5c..',
+  '/%00',
+  '/%zz',
+  '/%',
+  '/%C3%A9',
+  '/%FF',
+  '/%C0%AE%C0%AE',
+  '/%FF%2f%252%65%252%65',
+  '?$top=1',
+  '?a=../b',
+  '?q=%2e%2e',
+  '?',
+  ';x',
+  '//',
+  '/a+b',
+  '/~u',
+  '/@x',
+  '/:x',
 ];
 const origin = fc.array(fc.constantFrom(...PATH_PIECES), { maxLength: 5 }).map((parts) => parts.join(''));
 
@@ -148,8 +180,23 @@ const goodTarget = fc.oneof(
 const badTarget = (proxyHost: string) =>
   fc.oneof(
     fc.constantFrom(
-      `http://${proxyHost}/api/x`, 'http://evil.example/api/x', `HTTP://${proxyHost}/api/x`, 'https://evil.example/api/x', '//evil.example/api/x', 'evil.example:443', '*',
-      '/api/x HTTP/1.1\r\nHost: evil', '/api/x\r\nX-Injected: 1', '/api/x\nX: y', '/api/x\0', '/api/a b', '/api/a\tb', '/api/é', '/api/😀', '/api/#frag', '/api/..#x',
+      `http://${proxyHost}/api/x`,
+      'http://evil.example/api/x',
+      `HTTP://${proxyHost}/api/x`,
+      'https://evil.example/api/x',
+      '//evil.example/api/x',
+      'evil.example:443',
+      '*',
+      '/api/x HTTP/1.1\r\nHost: evil',
+      '/api/x\r\nX-Injected: 1',
+      '/api/x\nX: y',
+      '/api/x\0',
+      '/api/a b',
+      '/api/a\tb',
+      '/api/é',
+      '/api/😀',
+      '/api/#frag',
+      '/api/..#x',
     ),
     fc.string({ unit: 'binary', maxLength: 30 }),
   );
@@ -158,20 +205,77 @@ const VERSIONS = ['HTTP/1.1', 'HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0'];
 const BAD_VERSIONS = ['HTTP/2.0', 'HTTP/1.2', 'HTTP/0.9', 'http/1.1', 'HTTP/1.1 extra', '', 'HTTP/1.1\0', 'HTTP/11'];
 
 const HEADER_NAMES = [
-  'Accept', 'Accept-Encoding', 'User-Agent', 'X-Custom', 'Cookie', 'Authorization', 'Proxy-Authorization', 'X-Forwarded-For', 'X-Forwarded-Host', 'X-Forwarded-Proto',
-  'X-Request-Id', 'Forwarded', 'Connection', 'Upgrade', 'Expect', 'TE', 'Trailer', 'Keep-Alive', 'Host', 'Content-Type', 'Range', 'If-None-Match', 'Prefer',
-  'OData-MaxVersion', 'Content-Encoding',
+  'Accept',
+  'Accept-Encoding',
+  'User-Agent',
+  'X-Custom',
+  'Cookie',
+  'Authorization',
+  'Proxy-Authorization',
+  'X-Forwarded-For',
+  'X-Forwarded-Host',
+  'X-Forwarded-Proto',
+  'X-Request-Id',
+  'Forwarded',
+  'Connection',
+  'Upgrade',
+  'Expect',
+  'TE',
+  'Trailer',
+  'Keep-Alive',
+  'Host',
+  'Content-Type',
+  'Range',
+  'If-None-Match',
+  'Prefer',
+  'OData-MaxVersion',
+  'Content-Encoding',
 ];
 const BAD_HEADER_NAMES = ['Bad Name', 'X:Y', 'X\0Y', 'X\r\nInjected', 'é', '', ' Leading', 'Trailing ', 'X-\u{1F600}', 'X\tTab', '(x)'];
 
 const HEADER_VALUES = [
-  'application/json', 'gzip, deflate, br', '*/*', 'application/xml', 'Bearer not-ours', 'Basic dXNlcjpwYXNz', 'Basic !!!', '1.2.3.4', 'evil.example', 'https',
-  'keep-alive', 'close', 'Upgrade', 'websocket', 'h2c', '100-continue', 'nonsense', 'trailers', ' padded ', 'é-latin', '日本', '', 'x-custom, accept',
-  'odata.maxpagesize=2', 'bytes=0-10', '"etag"', 'gzip', 'v'.repeat(1_000),
+  'application/json',
+  'gzip, deflate, br',
+  '*/*',
+  'application/xml',
+  'Bearer not-ours',
+  'Basic dXNlcjpwYXNz',
+  'Basic !!!',
+  '1.2.3.4',
+  'evil.example',
+  'https',
+  'keep-alive',
+  'close',
+  'Upgrade',
+  'websocket',
+  'h2c',
+  '100-continue',
+  'nonsense',
+  'trailers',
+  ' padded ',
+  'é-latin',
+  '日本',
+  '',
+  'x-custom, accept',
+  'odata.maxpagesize=2',
+  'bytes=0-10',
+  '"etag"',
+  'gzip',
+  'v'.repeat(1_000),
 ];
 const BAD_HEADER_VALUES = [
-  'a\r\nX-Injected: 1', 'a\nX-Injected: 2', 'a\rb', 'a\r\n folded', 'a\r\n\tfolded', 'nul\0inside', '\0', '\x7f', '\x01', 'a\r\n\r\nGET /api/pipelined HTTP/1.1',
-  'v'.repeat(20_000), 'v'.repeat(70_000),
+  'a\r\nX-Injected: 1',
+  'a\nX-Injected: 2',
+  'a\rb',
+  'a\r\n folded',
+  'a\r\n\tfolded',
+  'nul\0inside',
+  '\0',
+  '\x7f',
+  '\x01',
+  'a\r\n\r\nGET /api/pipelined HTTP/1.1',
+  'v'.repeat(20_000),
+  'v'.repeat(70_000),
 ];
 
 const goodHeader = fc.tuple(
@@ -183,10 +287,7 @@ const badHeader = fc.oneof(
   fc.tuple(fc.constantFrom(...HEADER_NAMES), fc.oneof(fc.constantFrom(...BAD_HEADER_VALUES), fc.string({ unit: 'binary', maxLength: 20 }))),
 );
 
-type Framing =
-  | { kind: 'none' }
-  | { kind: 'length'; values: readonly string[] }
-  | { kind: 'chunked'; te: readonly string[]; withLength?: string };
+type Framing = { kind: 'none' } | { kind: 'length'; values: readonly string[] } | { kind: 'chunked'; te: readonly string[]; withLength?: string };
 
 /**
  * A request hidden in a body: it must never reach the upstream as a request of its own. (A
@@ -224,7 +325,20 @@ const badFraming = (body: string): fc.Arbitrary<Framing> => {
       .map((values): Framing => ({ kind: 'length', values })),
     fc
       .record({
-        te: fc.constantFrom(['Chunked'], [' chunked'], ['chunked, chunked'], ['gzip, chunked'], ['chunked, gzip'], ['identity'], ['xchunked'], ['chunked', 'chunked'], ['chunked\r\n folded'], ['chunked;q=1'], ['\tchunked'], ['chunked\0']),
+        te: fc.constantFrom(
+          ['Chunked'],
+          [' chunked'],
+          ['chunked, chunked'],
+          ['gzip, chunked'],
+          ['chunked, gzip'],
+          ['identity'],
+          ['xchunked'],
+          ['chunked', 'chunked'],
+          ['chunked\r\n folded'],
+          ['chunked;q=1'],
+          ['\tchunked'],
+          ['chunked\0'],
+        ),
         withLength: fc.option(fc.constantFrom(`${length}`, '0', '3'), { nil: undefined }),
       })
       .map(({ te, withLength }): Framing => ({ kind: 'chunked', te, ...(withLength === undefined ? {} : { withLength }) })),
@@ -269,22 +383,20 @@ type Flaw = 'method' | 'target' | 'version' | 'host' | 'header' | 'framing';
 
 /** A well-formed request with zero, one or two flaws, so that each kind of flaw is met on its own. */
 const rawRequest = (proxyHost: string): fc.Arbitrary<RawRequest> =>
-  fc
-    .tuple(bodyText, fc.uniqueArray(fc.constantFrom<Flaw>('method', 'target', 'version', 'host', 'header', 'framing'), { maxLength: 2 }))
-    .chain(([body, flaws]) =>
-      fc.record({
-        method: fc.constantFrom(...(flaws.includes('method') ? BAD_METHODS : METHODS)),
-        target: flaws.includes('target') ? badTarget(proxyHost) : goodTarget,
-        version: fc.constantFrom(...(flaws.includes('version') ? BAD_VERSIONS : VERSIONS)),
-        host: fc.constant(!flaws.includes('host')),
-        headers: fc
-          .tuple(fc.array(goodHeader, { maxLength: 5 }), flaws.includes('header') ? fc.array(badHeader, { minLength: 1, maxLength: 2 }) : fc.constant([]))
-          .chain(([good, bad]) => fc.shuffledSubarray([...good, ...bad], { minLength: good.length + bad.length }))
-          .map((list) => list.map(([name, value]) => [name, value] as [string, string])),
-        body: fc.constant(body),
-        framing: flaws.includes('framing') ? badFraming(body) : goodFraming(body),
-      }),
-    );
+  fc.tuple(bodyText, fc.uniqueArray(fc.constantFrom<Flaw>('method', 'target', 'version', 'host', 'header', 'framing'), { maxLength: 2 })).chain(([body, flaws]) =>
+    fc.record({
+      method: fc.constantFrom(...(flaws.includes('method') ? BAD_METHODS : METHODS)),
+      target: flaws.includes('target') ? badTarget(proxyHost) : goodTarget,
+      version: fc.constantFrom(...(flaws.includes('version') ? BAD_VERSIONS : VERSIONS)),
+      host: fc.constant(!flaws.includes('host')),
+      headers: fc
+        .tuple(fc.array(goodHeader, { maxLength: 5 }), flaws.includes('header') ? fc.array(badHeader, { minLength: 1, maxLength: 2 }) : fc.constant([]))
+        .chain(([good, bad]) => fc.shuffledSubarray([...good, ...bad], { minLength: good.length + bad.length }))
+        .map((list) => list.map(([name, value]) => [name, value] as [string, string])),
+      body: fc.constant(body),
+      framing: flaws.includes('framing') ? badFraming(body) : goodFraming(body),
+    }),
+  );
 
 // --- checks on what the upstream received ----------------------------------------------------
 
@@ -307,7 +419,6 @@ function refusable(url: string): string | undefined {
   if (resolved !== BASE_PATH && !resolved.startsWith(`${BASE_PATH}/`)) return `a URL parser resolves it outside ${BASE_PATH} (to ${resolved})`;
   return undefined;
 }
-
 
 // --- the test ----------------------------------------------------------------------------------
 
@@ -332,37 +443,39 @@ t.test('raw HTTP/1.1 requests: complete answers below 500, nothing refusable ups
   const failures: string[] = [];
   const before = upstream.requests.length;
 
-  await fc.assert(
-    fc.asyncProperty(rawRequest(proxyHost), async (request) => {
-      const sent = serialize(request, proxyHost);
-      const head = request.method === 'HEAD';
-      const seen = upstream.requests.length;
-      const result = await exchange(proxy.url, sent, (received) => parseResponses(received, head).every((response) => response.complete));
-      if (sent.toString('latin1').split('\r\n\r\n').length > 2) outcomes.pipelined++;
-      const describe = () => `${JSON.stringify(sent.toString('utf8').slice(0, 300))} → ${JSON.stringify(result.received.slice(0, 200))}${result.error ? ` (${result.error})` : ''}`;
-      if (result.timedOut) throw new Error(`no answer and no close within the time limit: ${describe()}`);
-      // Node keeps an HTTP/1.0 connection when the client also sent "Connection: keep-alive", whatever else it sent.
-      const askedToKeep = request.headers.some(([name, value]) => name.toLowerCase() === 'connection' && /keep-alive/i.test(value));
-      if (result.keptOpen && !askedToKeep) throw new Error(`the server kept the connection open despite "Connection: close": ${describe()}`);
-      // Checked here too (and again on the whole list below) so that fast-check shrinks to the request that did it.
-      const forwarded = upstream.requests.slice(seen).filter((entry) => refusable(entry.url) !== undefined);
-      if (forwarded.length > 0) throw new Error(`the upstream received ${forwarded.map((entry) => `${entry.method} ${entry.url} (${refusable(entry.url)})`).join(', ')}: ${describe()}`);
-      const responses = parseResponses(result.received, head);
-      if (responses.length === 0) {
-        // The server's parser hung up without a word (or after a reset): allowed for malformed input.
-        outcomes.closedByParser++;
-        return;
-      }
-      outcomes.answered++;
-      for (const response of responses) {
-        outcomes.byStatus.set(response.status, (outcomes.byStatus.get(response.status) ?? 0) + 1);
-        if (!response.complete) throw new Error(`incomplete response (${response.reason}): ${describe()}`);
-        if (response.status >= 500) throw new Error(`status ${response.status}: ${describe()}`);
-      }
-    }),
-    // FUZZ_SEED and FUZZ_PATH (as printed on a failure) replay one run; FUZZ_RUNS runs longer.
-    { numRuns: Number(process.env.FUZZ_RUNS ?? 400), ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED), path: process.env.FUZZ_PATH } : {}) },
-  ).catch((error: Error) => failures.push(`${error.message}\n${error.cause instanceof Error ? error.cause.message : String(error.cause)}`));
+  await fc
+    .assert(
+      fc.asyncProperty(rawRequest(proxyHost), async (request) => {
+        const sent = serialize(request, proxyHost);
+        const head = request.method === 'HEAD';
+        const seen = upstream.requests.length;
+        const result = await exchange(proxy.url, sent, (received) => parseResponses(received, head).every((response) => response.complete));
+        if (sent.toString('latin1').split('\r\n\r\n').length > 2) outcomes.pipelined++;
+        const describe = () => `${JSON.stringify(sent.toString('utf8').slice(0, 300))} → ${JSON.stringify(result.received.slice(0, 200))}${result.error ? ` (${result.error})` : ''}`;
+        if (result.timedOut) throw new Error(`no answer and no close within the time limit: ${describe()}`);
+        // Node keeps an HTTP/1.0 connection when the client also sent "Connection: keep-alive", whatever else it sent.
+        const askedToKeep = request.headers.some(([name, value]) => name.toLowerCase() === 'connection' && /keep-alive/i.test(value));
+        if (result.keptOpen && !askedToKeep) throw new Error(`the server kept the connection open despite "Connection: close": ${describe()}`);
+        // Checked here too (and again on the whole list below) so that fast-check shrinks to the request that did it.
+        const forwarded = upstream.requests.slice(seen).filter((entry) => refusable(entry.url) !== undefined);
+        if (forwarded.length > 0) throw new Error(`the upstream received ${forwarded.map((entry) => `${entry.method} ${entry.url} (${refusable(entry.url)})`).join(', ')}: ${describe()}`);
+        const responses = parseResponses(result.received, head);
+        if (responses.length === 0) {
+          // The server's parser hung up without a word (or after a reset): allowed for malformed input.
+          outcomes.closedByParser++;
+          return;
+        }
+        outcomes.answered++;
+        for (const response of responses) {
+          outcomes.byStatus.set(response.status, (outcomes.byStatus.get(response.status) ?? 0) + 1);
+          if (!response.complete) throw new Error(`incomplete response (${response.reason}): ${describe()}`);
+          if (response.status >= 500) throw new Error(`status ${response.status}: ${describe()}`);
+        }
+      }),
+      // FUZZ_SEED and FUZZ_PATH (as printed on a failure) replay one run; FUZZ_RUNS runs longer.
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 400), ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED), path: process.env.FUZZ_PATH } : {}) },
+    )
+    .catch((error: Error) => failures.push(`${error.message}\n${error.cause instanceof Error ? error.cause.message : String(error.cause)}`));
   t.same(failures, [], 'every request answered completely below 500, or closed by the parser');
 
   t.comment(`answered ${outcomes.answered}, closed by the parser ${outcomes.closedByParser}; statuses ${JSON.stringify([...outcomes.byStatus].sort((a, b) => a[0] - b[0]))}`);

@@ -26,7 +26,6 @@ function dotSegmentIn(path: string): string | undefined {
   return undefined;
 }
 
-
 type Outcome = { accepted: RequestTarget } | { refused: ProxyError };
 
 function parseChecked(raw: string): Outcome {
@@ -34,8 +33,8 @@ function parseChecked(raw: string): Outcome {
   try {
     accepted = parseRequestTarget(raw);
   } catch (error) {
-    if (!(error instanceof ProxyError)) throw new Error(`${JSON.stringify(raw)}: threw ${String(error)} instead of a ProxyError`);
-    if (error.code !== 'BAD_REQUEST' || error.status !== 400) throw new Error(`${JSON.stringify(raw)}: ProxyError ${error.code} (${error.status}) instead of BAD_REQUEST`);
+    if (!(error instanceof ProxyError)) throw new Error(`${JSON.stringify(raw)}: threw ${String(error)} instead of a ProxyError`, { cause: error });
+    if (error.code !== 'BAD_REQUEST' || error.status !== 400) throw new Error(`${JSON.stringify(raw)}: ProxyError ${error.code} (${error.status}) instead of BAD_REQUEST`, { cause: error });
     return { refused: error };
   }
   const { path, search } = accepted;
@@ -50,9 +49,69 @@ function parseChecked(raw: string): Outcome {
 }
 
 const PIECES = [
-  '/', '/', '/', '//', '.', '..', '...', '%2e', '%2E', '%2e%2e', '%2E%2e', '.%2e', '%2e.', '%252e', '%252E', '%25252e', '%2525', '%25', '%2f', '%2F', '%5c',
-  '%5C', '%252f', '%255c', '\\', '%00', '\0', '%', '%2', '%zz', '%g0', '%FF', '%C0%AE', '%E2%80%A4', '%EF%BC%8E', '．', 'é', '😀', '\uD800', '?', '?', '#', '&',
-  '=', 'a', 'api', 'x.y', '$metadata', "('a')", '%32', '%65', '%45', '%252', '%3F', '%23', ' ', '\t', '\r', '\n', ';', ':', '@', '+',
+  '/',
+  '/',
+  '/',
+  '//',
+  '.',
+  '..',
+  '...',
+  '%2e',
+  '%2E',
+  '%2e%2e',
+  '%2E%2e',
+  '.%2e',
+  '%2e.',
+  '%252e',
+  '%252E',
+  '%25252e',
+  '%2525',
+  '%25',
+  '%2f',
+  '%2F',
+  '%5c',
+  '%5C',
+  '%252f',
+  '%255c',
+  '\\',
+  '%00',
+  '\0',
+  '%',
+  '%2',
+  '%zz',
+  '%g0',
+  '%FF',
+  '%C0%AE',
+  '%E2%80%A4',
+  '%EF%BC%8E',
+  '．',
+  'é',
+  '😀',
+  '\uD800',
+  '?',
+  '?',
+  '#',
+  '&',
+  '=',
+  'a',
+  'api',
+  'x.y',
+  '$metadata',
+  "('a')",
+  '%32',
+  '%65',
+  '%45',
+  '%252',
+  '%3F',
+  '%23',
+  ' ',
+  '\t',
+  '\r',
+  '\n',
+  ';',
+  ':',
+  '@',
+  '+',
 ];
 
 const target = fc.oneof(
@@ -78,16 +137,27 @@ t.test('a path and query, or a ProxyError BAD_REQUEST; nothing accepted decodes 
 
 t.test('dot segments hidden behind one to three encodings are refused wherever they sit', async (t) => {
   const dot = fc.constantFrom('.', '%2e', '%2E', '%252e', '%252E', '%25252e', '%25252E');
-  const dotSegment = fc.oneof(dot, fc.tuple(dot, dot).map(([a, b]) => a + b));
+  const dotSegment = fc.oneof(
+    dot,
+    fc.tuple(dot, dot).map(([a, b]) => a + b),
+  );
   const separator = fc.constantFrom('/', '%2f', '%2F', '%5c', '%5C', '\\', '%252f', '%255c');
   const word = fc.constantFrom('a', 'api', 'x.y', '%41', 'é', '...');
   fc.assert(
-    fc.property(fc.array(word, { maxLength: 3 }), dotSegment, separator, separator, fc.array(word, { maxLength: 3 }), fc.constantFrom('', '?q=1', '?a=../b'), (before, dots, sepBefore, sepAfter, after, query) => {
-      const raw = `/api${before.map((part) => `/${part}`).join('')}${sepBefore}${dots}${after.length ? sepAfter + after.join('/') : ''}${query}`;
-      const outcome = parseChecked(raw);
-      if ('accepted' in outcome) throw new Error(`${JSON.stringify(raw)} was accepted`);
-      if (!outcome.refused.message.startsWith('Dot segments')) throw new Error(`${JSON.stringify(raw)} refused for another reason: ${outcome.refused.message}`);
-    }),
+    fc.property(
+      fc.array(word, { maxLength: 3 }),
+      dotSegment,
+      separator,
+      separator,
+      fc.array(word, { maxLength: 3 }),
+      fc.constantFrom('', '?q=1', '?a=../b'),
+      (before, dots, sepBefore, sepAfter, after, query) => {
+        const raw = `/api${before.map((part) => `/${part}`).join('')}${sepBefore}${dots}${after.length ? sepAfter + after.join('/') : ''}${query}`;
+        const outcome = parseChecked(raw);
+        if ('accepted' in outcome) throw new Error(`${JSON.stringify(raw)} was accepted`);
+        if (!outcome.refused.message.startsWith('Dot segments')) throw new Error(`${JSON.stringify(raw)} refused for another reason: ${outcome.refused.message}`);
+      },
+    ),
     { numRuns: 1000 },
   );
   t.pass('all refused');
@@ -100,11 +170,14 @@ t.test('found by fuzzing: an invalid UTF-8 byte in a segment does not hide a twi
   // %FF are both ordinary segment bytes, and the encoded "/" keeps them out of the dots' part.
   const piece = fc.constantFrom('%2f', '%5c', '%252', '%25', '%32', '%65', '%45', '%2e', '.', 'a');
   const result = fc.check(
-    fc.property(fc.array(piece, { minLength: 1, maxLength: 10 }).map((parts) => parts.join('')), (segment) => {
-      const plain = parseChecked(`/api/x%2f${segment}`);
-      fc.pre('refused' in plain && plain.refused.message.startsWith('Dot segments'));
-      return 'refused' in parseChecked(`/api/%FF%2f${segment}`);
-    }),
+    fc.property(
+      fc.array(piece, { minLength: 1, maxLength: 10 }).map((parts) => parts.join('')),
+      (segment) => {
+        const plain = parseChecked(`/api/x%2f${segment}`);
+        fc.pre('refused' in plain && plain.refused.message.startsWith('Dot segments'));
+        return 'refused' in parseChecked(`/api/%FF%2f${segment}`);
+      },
+    ),
     { numRuns: 3000 },
   );
   t.notOk(result.failed, `still refused with %FF for x${result.counterexample ? `; counterexample: /api/%FF%2f${result.counterexample[0]} is accepted` : ''}`);

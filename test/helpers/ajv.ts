@@ -8,5 +8,10 @@ export function committedSchemaValidator() {
   const ajv = new Ajv2020({ allErrors: true, strict: true });
   (addFormats as unknown as (ajv: Ajv2020) => void)(ajv);
   const validate = ajv.compile(schema);
-  return (data: unknown): string[] => (validate(data) ? [] : (validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? ''}${error.params && 'additionalProperty' in error.params ? ` (${String(error.params.additionalProperty)})` : ''}`));
+  return (data: unknown): string[] =>
+    validate(data)
+      ? []
+      : (validate.errors ?? []).map(
+          (error) => `${error.instancePath || '/'} ${error.message ?? ''}${error.params && 'additionalProperty' in error.params ? ` (${String(error.params.additionalProperty)})` : ''}`,
+        );
 }

@@ -69,7 +69,11 @@ export async function startIdentityEndpoint(t: Test, platform: IdentityPlatform,
   const { privateKey, publicKey } = await generateKeyPair('RS256');
   const kid = `mi-${randomBytes(4).toString('hex')}`;
   const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }] };
-  const identity = (name: string): TestIdentity => ({ clientId: randomUUID(), objectId: randomUUID(), resourceId: `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}` });
+  const identity = (name: string): TestIdentity => ({
+    clientId: randomUUID(),
+    objectId: randomUUID(),
+    resourceId: `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`,
+  });
   const systemIdentity = identity('system');
   const userIdentity = identity('lake-reader');
   const identityHeader = randomBytes(24).toString('hex');

@@ -151,15 +151,22 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
         jwks: { keys: Object.values(keyClient.keys).map((key) => key.publicJwk as never) },
       },
       { ...clientBase, client_id: secretJwtClient.clientId, client_secret: secretJwtClient.clientSecret, token_endpoint_auth_method: 'client_secret_jwt' },
-      { ...clientBase, client_id: federatedClient.clientId, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [platformKey.publicJwk as never] } },
+      { ...clientBase, client_id: federatedClient.clientId, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [platformKey.publicJwk] } },
       ...(mtlsClients ? mtlsClientMetadata(mtlsClients).map((client) => ({ ...clientBase, ...client })) : []),
     ] as ClientMetadata[],
     routes: { token: tokenPath },
-    clientAuthMethods: ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none', ...(options.tls ? (['tls_client_auth', 'self_signed_tls_client_auth'] as const) : [])],
+    clientAuthMethods: [
+      'client_secret_basic',
+      'client_secret_jwt',
+      'client_secret_post',
+      'private_key_jwt',
+      'none',
+      ...(options.tls ? (['tls_client_auth', 'self_signed_tls_client_auth'] as const) : []),
+    ],
     // HS384/HS512 are off by default; client_secret_jwt clients may use any of the three.
     enabledJWA: { clientAuthSigningAlgValues: ['HS256', 'HS384', 'HS512', 'RS256', 'PS256', 'ES256', 'EdDSA'] },
     scopes: [IDP_SCOPE],
-    jwks: { keys: [signingKey as never] },
+    jwks: { keys: [signingKey] },
     // Supplying any adapter silences the "development-only in-memory adapter" warning.
     adapter: memoryAdapter(),
     // Set explicitly only to silence the "default ttl.ClientCredentials" notice.
@@ -175,7 +182,8 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
         getResourceServerInfo: (ctx, resource) => {
           if (resource !== audience) throw new errors.InvalidTarget();
           // oidc-provider silently drops unknown scopes; real IdPs (Entra, Keycloak) refuse them.
-          const requested = String(ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean);
+          const scope = ctx.oidc.params?.scope;
+          const requested = (typeof scope === 'string' ? scope : '').split(' ').filter(Boolean);
           const unknown = requested.filter((scope) => scope !== IDP_SCOPE);
           if (unknown.length > 0) throw new errors.InvalidScope('requested scope is not allowed', unknown.join(' '));
           return { scope: IDP_SCOPE, audience, accessTokenFormat: 'jwt', accessTokenTTL: ttl };
@@ -196,7 +204,8 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
       }
     }
   });
-  server.on('request', provider.callback());
+  const handle = provider.callback();
+  server.on('request', (req, res) => void handle(req, res));
 
   return {
     issuer,
@@ -281,8 +290,7 @@ function memoryAdapter(): (name: string) => Adapter {
   const store = new Map<string, AdapterPayload>();
   return (name) => {
     const key = (id: string) => `${name}:${id}`;
-    const findBy = (field: 'userCode' | 'uid', value: string) =>
-      [...store.entries()].find(([stored, payload]) => stored.startsWith(`${name}:`) && payload[field] === value)?.[1];
+    const findBy = (field: 'userCode' | 'uid', value: string) => [...store.entries()].find(([stored, payload]) => stored.startsWith(`${name}:`) && payload[field] === value)?.[1];
     return {
       upsert: async (id, payload) => void store.set(key(id), payload),
       find: async (id) => store.get(key(id)),

@@ -16,12 +16,7 @@ type KeyKind = 'rsa' | 'ec' | 'ed25519';
 
 /** A fresh key per call, so no private key material lives in the repository. */
 export function generateTestKey(kind: KeyKind): TestKey {
-  const pair =
-    kind === 'rsa'
-      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-      : kind === 'ec'
-        ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-        : generateKeyPairSync('ed25519');
+  const pair = kind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : kind === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
   const kid = `${kind}-${randomBytes(4).toString('hex')}`;
   return {
     kid,

@@ -39,18 +39,35 @@ export const odataService: UpstreamHandler = (req, res, ctx) => {
       return send(req, res, 200, 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8', JSON.stringify(body), extra);
     }
     case '/v4/$metadata':
-      return send(req, res, 200, 'application/xml', `<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices><Schema Namespace="Demo" xmlns="http://docs.oasis-open.org/odata/ns/edm"><EntityType Name="Person"><Key><PropertyRef Name="Id"/></Key><Property Name="Id" Type="Edm.Int32" Nullable="false"/><Property Name="Name" Type="Edm.String"/></EntityType><EntityContainer Name="C"><EntitySet Name="People" EntityType="Demo.Person"/></EntityContainer></Schema></edmx:DataServices></edmx:Edmx>`, { 'odata-version': '4.0' });
+      return send(
+        req,
+        res,
+        200,
+        'application/xml',
+        `<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices><Schema Namespace="Demo" xmlns="http://docs.oasis-open.org/odata/ns/edm"><EntityType Name="Person"><Key><PropertyRef Name="Id"/></Key><Property Name="Id" Type="Edm.Int32" Nullable="false"/><Property Name="Name" Type="Edm.String"/></EntityType><EntityContainer Name="C"><EntitySet Name="People" EntityType="Demo.Person"/></EntityContainer></Schema></edmx:DataServices></edmx:Edmx>`,
+        { 'odata-version': '4.0' },
+      );
     case '/v4/People/$count':
       return send(req, res, 200, 'text/plain;charset=utf-8', String(PEOPLE.length), { 'odata-version': '4.0' });
     case '/v4/$batch': {
       // Answers each part's request line, so the test sees the multipart body arrived intact.
       const boundary = /boundary=([^;]+)/.exec(String(req.headers['content-type']))?.[1] ?? 'none';
-      const lines = ctx.body.toString('utf8').split('\r\n').filter((line) => /^(GET|POST|PATCH|DELETE) /.test(line));
+      const lines = ctx.body
+        .toString('utf8')
+        .split('\r\n')
+        .filter((line) => /^(GET|POST|PATCH|DELETE) /.test(line));
       const parts = lines.map((line) => `--batchresponse_1\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n${line}\r\n`).join('');
       return send(req, res, 200, 'multipart/mixed; boundary=batchresponse_1', `${parts}--batchresponse_1--\r\n`, { 'odata-version': '4.0', 'x-request-boundary': boundary });
     }
     case '/v4/Broken':
-      return send(req, res, 400, 'application/json;odata.metadata=minimal', JSON.stringify({ error: { code: 'BadRequest', message: "The query specified in the URI is not valid. Could not find a property named 'Nme'." } }), { 'odata-version': '4.0' });
+      return send(
+        req,
+        res,
+        400,
+        'application/json;odata.metadata=minimal',
+        JSON.stringify({ error: { code: 'BadRequest', message: "The query specified in the URI is not valid. Could not find a property named 'Nme'." } }),
+        { 'odata-version': '4.0' },
+      );
     case '/v2/People': {
       const results = page.map((person) => ({
         __metadata: { id: `${base}/v2/People(${person.id})`, uri: `${base}/v2/People(${person.id})`, type: 'Demo.Person' },
@@ -63,7 +80,10 @@ export const odataService: UpstreamHandler = (req, res, ctx) => {
     }
     case '/atom/People': {
       const entries = page
-        .map((person) => `<entry><id>${base}/atom/People(${person.id})</id><title type="text">${person.name}</title><link rel="edit" href="People(${person.id})"/><content type="application/xml"><m:properties><d:Id>${person.id}</d:Id><d:Name>${person.name}</d:Name></m:properties></content></entry>`)
+        .map(
+          (person) =>
+            `<entry><id>${base}/atom/People(${person.id})</id><title type="text">${person.name}</title><link rel="edit" href="People(${person.id})"/><content type="application/xml"><m:properties><d:Id>${person.id}</d:Id><d:Name>${person.name}</d:Name></m:properties></content></entry>`,
+        )
         .join('');
       const nextLink = next !== undefined ? `<link rel="next" href="${base}/atom/People?$skiptoken=${next}"/>` : '';
       const feed = `<?xml version="1.0" encoding="utf-8"?><feed xml:base="${base}/atom/" xmlns="http://www.w3.org/2005/Atom" xmlns:d="http://schemas.microsoft.com/ado/2007/08/dataservices" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"><id>${base}/atom/People</id>${entries}${nextLink}</feed>`;

@@ -31,12 +31,16 @@ export async function startStack(t: Test, options: StackOptions = {}) {
   t.teardown(() => idp.close());
   const upstream = await startUpstream({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience, ...options.upstream });
   t.teardown(() => upstream.close());
-  const proxy = await startProxy({
-    ...(options.inbound ? { inbound: options.inbound as never } : {}),
-    tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: options.secret ?? idp.clients.post.clientSecret, allowInsecure: true } },
-    routes: { '/api': { target: options.target?.(upstream.url) ?? upstream.url, token: 'idp', ...options.route } },
-    ...options.config,
-  }, options.deps, options.host);
+  const proxy = await startProxy(
+    {
+      ...(options.inbound ? { inbound: options.inbound } : {}),
+      tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: options.secret ?? idp.clients.post.clientSecret, allowInsecure: true } },
+      routes: { '/api': { target: options.target?.(upstream.url) ?? upstream.url, token: 'idp', ...options.route } },
+      ...options.config,
+    },
+    options.deps,
+    options.host,
+  );
   t.teardown(() => proxy.close());
   return { idp, upstream, proxy };
 }

@@ -30,8 +30,21 @@ function openssl(files: Record<string, string>, args: (dir: string) => string[])
 export function createTestCa(name = 'bearer-proxy test CA'): TestCa {
   const key = generateTestKey('ec');
   const certPem = openssl({ 'ca.key': key.privateKeyPem }, (dir) => [
-    'req', '-x509', '-new', '-key', join(dir, 'ca.key'), '-subj', `/CN=${name}`, '-days', '2',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', join(dir, 'out.pem'),
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    join(dir, 'ca.key'),
+    '-subj',
+    `/CN=${name}`,
+    '-days',
+    '2',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-out',
+    join(dir, 'out.pem'),
   ]);
   return { certPem, keyPem: key.privateKeyPem };
 }
@@ -42,8 +55,21 @@ export function issueCertificate(ca: TestCa, commonName: string, usage: 'server'
   const extensions = usage === 'server' ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' : 'extendedKeyUsage=clientAuth\n';
   const csr = openssl({ 'leaf.key': key.privateKeyPem }, (dir) => ['req', '-new', '-key', join(dir, 'leaf.key'), '-subj', `/CN=${commonName}`, '-out', join(dir, 'out.pem')]);
   const certPem = openssl({ 'ca.crt': ca.certPem, 'ca.key': ca.keyPem, 'leaf.csr': csr, 'ext.cnf': extensions }, (dir) => [
-    'x509', '-req', '-in', join(dir, 'leaf.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial',
-    '-days', '2', '-extfile', join(dir, 'ext.cnf'), '-out', join(dir, 'out.pem'),
+    'x509',
+    '-req',
+    '-in',
+    join(dir, 'leaf.csr'),
+    '-CA',
+    join(dir, 'ca.crt'),
+    '-CAkey',
+    join(dir, 'ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    join(dir, 'ext.cnf'),
+    '-out',
+    join(dir, 'out.pem'),
   ]);
   return { certPem, keyPem: key.privateKeyPem };
 }

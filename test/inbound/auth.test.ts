@@ -178,13 +178,25 @@ t.test('the rebinding guard (Host) applies to callers let in without credentials
   const url = await listen(server);
   t.teardown(() => closeServer(server));
   const { port } = new URL(url);
-  const ask = async (headers: Record<string, string>) => (await rawRequest(url, `GET / HTTP/1.1\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}Connection: close\r\n\r\n`)).body;
+  const ask = async (headers: Record<string, string>) =>
+    (
+      await rawRequest(
+        url,
+        `GET / HTTP/1.1\r\n${Object.entries(headers)
+          .map(([name, value]) => `${name}: ${value}\r\n`)
+          .join('')}Connection: close\r\n\r\n`,
+      )
+    ).body;
   // The body is chunked here; its one chunk is the answer.
   t.match(await ask({ Host: `rebound.example:${port}` }), /\bHOST_NOT_ALLOWED\b/, 'anonymous, through a foreign name');
   t.match(await ask({ Host: `localhost:${port}`, Origin: 'https://attacker.example' }), /\bCROSS_SITE_REQUEST\b/, 'anonymous, from another site');
   t.match(await ask({ Host: `localhost:${port}` }), /\banonymous\b/, 'anonymous, as a local tool');
   t.match(await ask({ Host: `rebound.example:${port}`, Authorization: basic('gw', 'pw') }), /\bgw\b/, 'valid credentials: the name they used is theirs to choose');
-  t.match(await ask({ Host: `localhost:${port}`, Origin: 'https://attacker.example', Authorization: basic('gw', 'pw') }), /\bCROSS_SITE_REQUEST\b/, 'but not the site: cached credentials ride along on cross-site requests');
+  t.match(
+    await ask({ Host: `localhost:${port}`, Origin: 'https://attacker.example', Authorization: basic('gw', 'pw') }),
+    /\bCROSS_SITE_REQUEST\b/,
+    'but not the site: cached credentials ride along on cross-site requests',
+  );
 });
 
 t.test('a burst of password checks: two run, 32 wait, the rest are refused at once with 503 AUTH_BUSY', async (t) => {

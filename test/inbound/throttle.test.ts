@@ -60,7 +60,10 @@ t.test('concurrent guesses count before they finish: sixteen connections gain no
   const outcomes = await Promise.allSettled(Array.from({ length: 16 }, () => limiter.admit('203.0.113.5', 'gateway')));
   for (const outcome of outcomes) if (outcome.status === 'fulfilled') admitted.push(outcome.value);
   t.equal(admitted.length, DEFAULT_ADDRESS_POLICY.blockAfter, 'only as many as would block are admitted at once');
-  t.ok(outcomes.filter((outcome) => outcome.status === 'rejected').every((outcome) => refused((outcome as PromiseRejectedResult).reason)), 'the rest are refused');
+  t.ok(
+    outcomes.filter((outcome) => outcome.status === 'rejected').every((outcome) => refused(outcome.reason)),
+    'the rest are refused',
+  );
 });
 
 t.test('another address is not held back by this one’s failures', async (t) => {

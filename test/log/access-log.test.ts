@@ -20,7 +20,18 @@ const full: AccessEntry = {
   aborted: true,
   error: { code: 'UPSTREAM_REJECTED_TOKEN', message: 'quote " and \n newline', cause: { name: 'Error' } },
 };
-const sparse: AccessEntry = { requestId: 'req-2', method: 'GET', path: '/nowhere', route: undefined, status: 404, durationMs: 0.1, upstreamStatus: undefined, tokenSource: undefined, bytes: undefined, user: undefined };
+const sparse: AccessEntry = {
+  requestId: 'req-2',
+  method: 'GET',
+  path: '/nowhere',
+  route: undefined,
+  status: 404,
+  durationMs: 0.1,
+  upstreamStatus: undefined,
+  tokenSource: undefined,
+  bytes: undefined,
+  user: undefined,
+};
 
 /** What pino itself writes for info(entry, 'request'): the batched log must write the same lines. */
 function throughPino(entries: AccessEntry[]): Array<Record<string, unknown>> {
@@ -40,11 +51,18 @@ t.test('batched lines are pino’s lines for the same entries, fields and order 
   t.equal(readFileSync(file, 'utf8'), '', 'held until 4 KiB, a second, or a flush');
   log.flush();
   closeSync(fd);
-  const written = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const written = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   const expected = throughPino([full, sparse]);
   const withoutTime = (line: Record<string, unknown>) => ({ ...line, time: undefined });
   t.same(written.map(withoutTime), expected.map(withoutTime));
-  t.same(written.map((line) => Object.keys(line)), expected.map((line) => Object.keys(line)), 'keys in pino’s order');
+  t.same(
+    written.map((line) => Object.keys(line)),
+    expected.map((line) => Object.keys(line)),
+    'keys in pino’s order',
+  );
   t.match(written[0]!.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 });
 
@@ -61,7 +79,7 @@ t.test('lines go out once 4 KiB are held, whole', async (t) => {
   t.equal(readFileSync(file, 'utf8').trim().split('\n').length, 40);
 });
 
-t.test('at warn, only the failures of the proxy\'s own making are written; above error, nothing', async (t) => {
+t.test("at warn, only the failures of the proxy's own making are written; above error, nothing", async (t) => {
   const file = join(t.testdir(), 'access.log');
   const fd = openSync(file, 'w');
   const log = batchedAccessLog('warn', { fd });
@@ -70,7 +88,17 @@ t.test('at warn, only the failures of the proxy\'s own making are written; above
   log.write({ ...full, requestId: 'req-3' }, 'error');
   log.flush();
   closeSync(fd);
-  t.same(readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).map((line) => [line.level, line.requestId]), [[40, 'req-1'], [50, 'req-3']]);
+  t.same(
+    readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .map((line) => [line.level, line.requestId]),
+    [
+      [40, 'req-1'],
+      [50, 'req-3'],
+    ],
+  );
   const silent = join(t.testdir(), 'silent.log');
   const silentFd = openSync(silent, 'w');
   const none = batchedAccessLog('silent', { fd: silentFd });

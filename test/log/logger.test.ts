@@ -18,7 +18,7 @@ t.test('JSON lines by default, with the declared redaction', async (t) => {
 t.test('readable lines go through the same redaction', async (t) => {
   const { lines, destination } = capture();
   createLogger({ destination, pretty: true }).warn({ clientSecret: 's3cret', password: 'pw' }, 'hello');
-  t.match(lines[0], /^\d\d:\d\d:\d\d\.\d{3} WARN  hello clientSecret=\[redacted\] password=\[redacted\]\n$/);
+  t.match(lines[0], /^\d\d:\d\d:\d\d\.\d{3} WARN {2}hello clientSecret=\[redacted\] password=\[redacted\]\n$/);
   t.notMatch(lines.join(''), /s3cret|pw\b/);
   t.notMatch(lines.join(''), '\u001b[', 'no colour unless asked');
 });

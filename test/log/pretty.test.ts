@@ -35,30 +35,69 @@ t.test('a failed request says what failed, why and its request id; a user and a 
     plain,
   );
   t.equal(out, `${clock} WARN  GET /sales/Orders 502 3.2 ms token=lake user=powerbi retried-with-new-token UPSTREAM_UNREACHABLE The upstream service cannot be reached. (ECONNREFUSED) id=r2\n`);
-  const named = line({ msg: 'request', requestId: 'r5', method: 'GET', path: '/x', status: 502, durationMs: 1, error: { code: 'UPSTREAM_UNREACHABLE', message: 'cannot be reached (ECONNREFUSED).', cause: { code: 'ECONNREFUSED' } } });
+  const named = line({
+    msg: 'request',
+    requestId: 'r5',
+    method: 'GET',
+    path: '/x',
+    status: 502,
+    durationMs: 1,
+    error: { code: 'UPSTREAM_UNREACHABLE', message: 'cannot be reached (ECONNREFUSED).', cause: { code: 'ECONNREFUSED' } },
+  });
   t.match(named, 'UPSTREAM_UNREACHABLE cannot be reached (ECONNREFUSED). id=r5', 'a cause the message names already is not repeated');
-  t.match(line({ msg: 'request', requestId: 'r3', method: 'GET', path: '/x', status: 401, durationMs: 1, error: { code: 'AUTH_INVALID', message: 'wrong', attemptedUser: 'bob smith' } }), 'AUTH_INVALID wrong attemptedUser="bob smith" id=r3');
+  t.match(
+    line({ msg: 'request', requestId: 'r3', method: 'GET', path: '/x', status: 401, durationMs: 1, error: { code: 'AUTH_INVALID', message: 'wrong', attemptedUser: 'bob smith' } }),
+    'AUTH_INVALID wrong attemptedUser="bob smith" id=r3',
+  );
   t.match(line({ msg: 'request', requestId: 'r6', worker: 2, method: 'GET', path: '/x', status: 200, durationMs: 1 }), /200 1\.0 ms worker=2\n$/, 'serve --workers: which worker answered');
   t.match(line({ msg: 'request', requestId: 'r4', method: 'GET', path: '/x', status: 499, durationMs: 1, aborted: true }), /499 1\.0 ms aborted\n$/);
 });
 
 t.test('token events are short lines of their own', async (t) => {
-  t.equal(line({ msg: 'token fetched', tokenSource: 'lake', result: 'ok', ahead: false, durationMs: 120, expiresInS: 3600 }), `${clock} INFO  token lake fetched: valid 60 min; IdP answered in 120 ms\n`);
+  t.equal(
+    line({ msg: 'token fetched', tokenSource: 'lake', result: 'ok', ahead: false, durationMs: 120, expiresInS: 3600 }),
+    `${clock} INFO  token lake fetched: valid 60 min; IdP answered in 120 ms\n`,
+  );
   const failed = formatLogLine(
-    JSON.stringify({ level: 40, time: at, msg: 'token fetch failed', tokenSource: 'lake', result: 'TOKEN_UNAVAILABLE', ahead: false, durationMs: 5, failures: 3, retryInMs: 4_000, error: 'The IdP cannot be reached.' }),
+    JSON.stringify({
+      level: 40,
+      time: at,
+      msg: 'token fetch failed',
+      tokenSource: 'lake',
+      result: 'TOKEN_UNAVAILABLE',
+      ahead: false,
+      durationMs: 5,
+      failures: 3,
+      retryInMs: 4_000,
+      error: 'The IdP cannot be reached.',
+    }),
     plain,
   );
   t.equal(failed, `${clock} WARN  token lake fetch failed: TOKEN_UNAVAILABLE The IdP cannot be reached.; next try in 4.00 s; failure 3 in a row\n`);
-  t.match(line({ msg: 'token refresh failed; the cached token stays in use', tokenSource: 'lake', result: 'TOKEN_FETCH_FAILED', error: 'invalid_client', cachedTokenValidForMs: 300_000, retryInMs: 1_000, failures: 1 }), 'cached token valid 5 min more');
+  t.match(
+    line({
+      msg: 'token refresh failed; the cached token stays in use',
+      tokenSource: 'lake',
+      result: 'TOKEN_FETCH_FAILED',
+      error: 'invalid_client',
+      cachedTokenValidForMs: 300_000,
+      retryInMs: 1_000,
+      failures: 1,
+    }),
+    'cached token valid 5 min more',
+  );
   t.match(line({ msg: 'prefetch failed: /readyz answers 503 until a token is held', tokenSource: 'lake' }), 'token lake prefetch failed: /readyz answers 503');
 });
 
 t.test('other events: the message, then their fields; a list of problems one per line', async (t) => {
-  t.equal(line({ msg: 'bearer-proxy listening on http://localhost:8080', config: 'my proxy.yaml', routes: ['/a', '/b'] }), `${clock} INFO  bearer-proxy listening on http://localhost:8080 config="my proxy.yaml" routes=/a,/b\n`);
+  t.equal(
+    line({ msg: 'bearer-proxy listening on http://localhost:8080', config: 'my proxy.yaml', routes: ['/a', '/b'] }),
+    `${clock} INFO  bearer-proxy listening on http://localhost:8080 config="my proxy.yaml" routes=/a,/b\n`,
+  );
   const reload = formatLogLine(JSON.stringify({ level: 50, time: at, msg: 'config reload failed (2 problems)', reason: 'SIGHUP', problems: ['proxy.yaml:3:5 a: b', 'proxy.yaml:9:1 c: d'] }), plain);
   t.equal(reload, `${clock} ERROR config reload failed (2 problems) reason=SIGHUP\n    proxy.yaml:3:5 a: b\n    proxy.yaml:9:1 c: d\n`);
   t.match(line({ msg: 'x', err: { name: 'Error', message: 'boom' } }), 'x err={"name":"Error","message":"boom"}');
-  t.equal(formatLogLine('not json', plain), 'not json\n', 'a line that is not pino\'s passes as it came');
+  t.equal(formatLogLine('not json', plain), 'not json\n', "a line that is not pino's passes as it came");
 });
 
 t.test('colours by status class and level, only when asked', async (t) => {

@@ -10,7 +10,8 @@ const rules = new RewriteRules(upstream, proxy);
 
 t.test('each kind of body gets its rewriting, whole and streamed alike', async (t) => {
   const json = Buffer.from(`{"@odata.nextLink":"${upstream}/Orders?$skiptoken=2"}`);
-  const part = (link: string) => `--batch-json\r\ncontent-type: application/http\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${link.length + 2}\r\n\r\n"${link}"\r\n--batch-json--`;
+  const part = (link: string) =>
+    `--batch-json\r\ncontent-type: application/http\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${link.length + 2}\r\n\r\n"${link}"\r\n--batch-json--`;
   const cases: Array<[string | undefined, Buffer, string | undefined]> = [
     ['application/json;odata.metadata=minimal', json, json.toString().replace(upstream, proxy)],
     ['application/atom+xml', Buffer.from(`<feed xml:base="${upstream}/"/>`), `<feed xml:base="${proxy}/"/>`],

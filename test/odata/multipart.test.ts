@@ -126,7 +126,11 @@ t.test('a part longer than the limit streams, without the Content-Length it no l
   t.equal((await rewriteMultipart(body, 'b', rules, { partLimit: json.length })).toString(), part(`content-length: ${rewritten.length}\r\n`, rewritten), 'within the limit: held and corrected');
   t.equal((await rewriteMultipart(body, 'b', rules, { partLimit: 100 })).toString(), part('', rewritten), 'past it: rewritten as it streams, its Content-Length left out');
   const declared = Buffer.from(`--b\r\ncontent-type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}\r\n--b--`);
-  t.equal((await rewriteMultipart(declared, 'b', rules)).toString(), `--b\r\ncontent-type: application/json\r\nContent-Length: ${rewritten.length}\r\n\r\n${rewritten}\r\n--b--`, 'a Content-Length in the part’s own headers');
+  t.equal(
+    (await rewriteMultipart(declared, 'b', rules)).toString(),
+    `--b\r\ncontent-type: application/json\r\nContent-Length: ${rewritten.length}\r\n\r\n${rewritten}\r\n--b--`,
+    'a Content-Length in the part’s own headers',
+  );
   t.equal((await rewriteMultipart(declared, 'b', rules, { partLimit: 100 })).toString(), `--b\r\ncontent-type: application/json\r\n\r\n${rewritten}\r\n--b--`, 'and past the limit');
 });
 

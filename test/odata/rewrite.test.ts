@@ -146,27 +146,60 @@ t.test('rewriteLinkHeader', async (t) => {
 });
 
 t.test('rewritePairs', async (t) => {
-  t.same(rewritePairs(upstream, proxy), [
-    [upstream, proxy],
-    ['https:\\/\\/api.example.com\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
-    ['https://api.example.com:443/odata/v4', proxy],
-    ['https:\\/\\/api.example.com:443\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
-    ['http://localhost:8080/odata/v4', proxy],
-    ['http:\\/\\/localhost:8080\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
-    ['http://127.0.0.1:8080/odata/v4', proxy],
-    ['http:\\/\\/127.0.0.1:8080\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
-    ['http://[::1]:8080/odata/v4', proxy],
-    ['http:\\/\\/[::1]:8080\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
-    ['"/odata/v4', '"/sales'],
-    ['"\\/odata\\/v4', '"\\/sales'],
-  ], 'the target as configured and with its default port, the proxy origin (under each loopback name) with the target path, the quoted path; each plain and escaped');
+  t.same(
+    rewritePairs(upstream, proxy),
+    [
+      [upstream, proxy],
+      ['https:\\/\\/api.example.com\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
+      ['https://api.example.com:443/odata/v4', proxy],
+      ['https:\\/\\/api.example.com:443\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
+      ['http://localhost:8080/odata/v4', proxy],
+      ['http:\\/\\/localhost:8080\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
+      ['http://127.0.0.1:8080/odata/v4', proxy],
+      ['http:\\/\\/127.0.0.1:8080\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
+      ['http://[::1]:8080/odata/v4', proxy],
+      ['http:\\/\\/[::1]:8080\\/odata\\/v4', 'http:\\/\\/localhost:8080\\/sales'],
+      ['"/odata/v4', '"/sales'],
+      ['"\\/odata\\/v4', '"\\/sales'],
+    ],
+    'the target as configured and with its default port, the proxy origin (under each loopback name) with the target path, the quoted path; each plain and escaped',
+  );
   const froms = (upstreamBase: string, proxyBase = proxy) => rewritePairs(upstreamBase, proxyBase).map(([from]) => from);
-  t.same(froms('http://127.0.0.1:9000/svc').filter((from) => from.includes(':9000')), ['http://127.0.0.1:9000/svc', 'http:\\/\\/127.0.0.1:9000\\/svc', 'http://localhost:9000/svc', 'http:\\/\\/localhost:9000\\/svc', 'http://[::1]:9000/svc', 'http:\\/\\/[::1]:9000\\/svc'], 'an explicit port has no default-port spelling; a loopback target is spelled with each loopback name (CAP writes localhost for 127.0.0.1)');
-  t.same(froms('https://api.example.com/svc', 'http://proxy.example:8080/s'), ['https://api.example.com/svc', 'https:\\/\\/api.example.com\\/svc', 'https://api.example.com:443/svc', 'https:\\/\\/api.example.com:443\\/svc', 'http://proxy.example:8080/svc', 'http:\\/\\/proxy.example:8080\\/svc', '"/svc', '"\\/svc'], 'other names have no aliases');
+  t.same(
+    froms('http://127.0.0.1:9000/svc').filter((from) => from.includes(':9000')),
+    ['http://127.0.0.1:9000/svc', 'http:\\/\\/127.0.0.1:9000\\/svc', 'http://localhost:9000/svc', 'http:\\/\\/localhost:9000\\/svc', 'http://[::1]:9000/svc', 'http:\\/\\/[::1]:9000\\/svc'],
+    'an explicit port has no default-port spelling; a loopback target is spelled with each loopback name (CAP writes localhost for 127.0.0.1)',
+  );
+  t.same(
+    froms('https://api.example.com/svc', 'http://proxy.example:8080/s'),
+    [
+      'https://api.example.com/svc',
+      'https:\\/\\/api.example.com\\/svc',
+      'https://api.example.com:443/svc',
+      'https:\\/\\/api.example.com:443\\/svc',
+      'http://proxy.example:8080/svc',
+      'http:\\/\\/proxy.example:8080\\/svc',
+      '"/svc',
+      '"\\/svc',
+    ],
+    'other names have no aliases',
+  );
   t.equal(rewritePairs('http://h/svc', proxy)[2]![0], 'http://h:80/svc');
-  t.same(froms('https://api.example.com').filter((from) => !from.includes('8080')), ['https://api.example.com', 'https:\\/\\/api.example.com', 'https://api.example.com:443', 'https:\\/\\/api.example.com:443'], 'an upstream root: no quoted path (every "/… string would match)');
-  t.same(froms('https://api.example.com/sales', proxy).filter((from) => from.startsWith('http://localhost')), [], 'a route whose prefix is the upstream path: the proxy origin with it is the proxy base already');
-  t.same(froms('https://api.example.com/sales', proxy).filter((from) => from.startsWith('"')), [], 'and the quoted path is the prefix already');
+  t.same(
+    froms('https://api.example.com').filter((from) => !from.includes('8080')),
+    ['https://api.example.com', 'https:\\/\\/api.example.com', 'https://api.example.com:443', 'https:\\/\\/api.example.com:443'],
+    'an upstream root: no quoted path (every "/… string would match)',
+  );
+  t.same(
+    froms('https://api.example.com/sales', proxy).filter((from) => from.startsWith('http://localhost')),
+    [],
+    'a route whose prefix is the upstream path: the proxy origin with it is the proxy base already',
+  );
+  t.same(
+    froms('https://api.example.com/sales', proxy).filter((from) => from.startsWith('"')),
+    [],
+    'and the quoted path is the prefix already',
+  );
 });
 
 t.test('rewriteUrl (Location, Content-Location)', async (t) => {
@@ -239,21 +272,29 @@ t.test('rewriteUrl where the route and the upstream path nest', async (t) => {
 t.test('links built from X-Forwarded-Host, absolute paths and relative links in bodies', async (t) => {
   const v2 = `{"d":{"results":[{"__metadata":{"uri":"http://localhost:8080/odata/v4/Orders(1)"},"items":{"__deferred":{"uri":"http://localhost:8080/odata/v4/Orders(1)/items"}}}],"__next":"http://localhost:8080/odata/v4/Orders?$skiptoken=10"}}`;
   t.equal((await rewrite([Buffer.from(v2)])).output, v2.replaceAll('http://localhost:8080/odata/v4', proxy), 'the proxy origin with the upstream path (OData V2 JSON)');
-  const escapedLink = `{"next":"${escaped('http://localhost:8080/odata/v4')}\/Orders"}`;
-  t.equal((await rewrite([Buffer.from(escapedLink)])).output, `{"next":"${escaped(proxy)}\/Orders"}`, 'JSON-escaped');
+  const escapedLink = `{"next":"${escaped('http://localhost:8080/odata/v4')}\\/Orders"}`;
+  t.equal((await rewrite([Buffer.from(escapedLink)])).output, `{"next":"${escaped(proxy)}\\/Orders"}`, 'JSON-escaped');
   const atomFeed = `<feed xml:base="http://localhost:8080/odata/v4/"><id>http://localhost:8080/odata/v4/Orders</id><link href="Orders(1)"/></feed>`;
   t.equal((await rewrite([Buffer.from(atomFeed)])).output, atomFeed.replaceAll('http://localhost:8080/odata/v4', proxy), 'Atom: xml:base and ids');
-  const paths = `{"@odata.context":"/odata/v4/$metadata#Orders","@odata.nextLink":"/odata/v4/Orders?$skiptoken=10","e":"\/odata\/v4\/Orders(1)","x":"/odata/v40/x","y":"a /odata/v4/x","z":"/odata/v4"}`;
+  const paths = `{"@odata.context":"/odata/v4/$metadata#Orders","@odata.nextLink":"/odata/v4/Orders?$skiptoken=10","e":"\\/odata\\/v4\\/Orders(1)","x":"/odata/v40/x","y":"a /odata/v4/x","z":"/odata/v4"}`;
   t.equal(
     (await rewrite([Buffer.from(paths)])).output,
-    `{"@odata.context":"/sales/$metadata#Orders","@odata.nextLink":"/sales/Orders?$skiptoken=10","e":"\/sales\/Orders(1)","x":"/odata/v40/x","y":"a /odata/v4/x","z":"/sales"}`,
+    `{"@odata.context":"/sales/$metadata#Orders","@odata.nextLink":"/sales/Orders?$skiptoken=10","e":"\\/sales\\/Orders(1)","x":"/odata/v40/x","y":"a /odata/v4/x","z":"/sales"}`,
     'absolute paths at the start of a JSON string, plain and escaped; not in the middle of one, not another segment',
   );
   const xmlBase = `<feed xml:base="/odata/v4/" xmlns="http://www.w3.org/2005/Atom"><link href='/odata/v4/Orders'/></feed>`;
-  t.equal((await rewrite([Buffer.from(xmlBase)])).output, `<feed xml:base="/sales/" xmlns="http://www.w3.org/2005/Atom"><link href='/odata/v4/Orders'/></feed>`, 'double-quoted XML attributes (single-quoted ones are not)');
+  t.equal(
+    (await rewrite([Buffer.from(xmlBase)])).output,
+    `<feed xml:base="/sales/" xmlns="http://www.w3.org/2005/Atom"><link href='/odata/v4/Orders'/></feed>`,
+    'double-quoted XML attributes (single-quoted ones are not)',
+  );
   const relative = `{"@odata.context":"$metadata#Orders","@odata.nextLink":"Orders?%24skiptoken=10","value":[]}`;
   t.equal((await rewrite([Buffer.from(relative)])).output, relative, 'relative links (CAP V4) stay: they resolve against the proxy URL');
-  t.equal((await rewrite([Buffer.from('{"a":"http://localhost:8080/odata/v4force/x","b":"http://localhost:8080/sales/x"}')])).output, '{"a":"http://localhost:8080/odata/v4force/x","b":"http://localhost:8080/sales/x"}', 'the boundary rule holds for the new forms; proxy URLs stay');
+  t.equal(
+    (await rewrite([Buffer.from('{"a":"http://localhost:8080/odata/v4force/x","b":"http://localhost:8080/sales/x"}')])).output,
+    '{"a":"http://localhost:8080/odata/v4force/x","b":"http://localhost:8080/sales/x"}',
+    'the boundary rule holds for the new forms; proxy URLs stay',
+  );
 });
 
 t.test('bodies where the route and the upstream path nest: a link is never rewritten twice', async (t) => {
@@ -304,7 +345,7 @@ function oracle(text: string, forms: readonly LinkForm[]): string {
   const continues = (char: string | undefined) => char !== undefined && /[A-Za-z0-9\-._~%!$*+=:@(]/.test(char);
   const byLength = [...forms].sort((a, b) => b.from.length - a.from.length);
   let output = '';
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const form = byLength.find(({ from, already }) => {
       if (!text.startsWith(from, i) || continues(text[i + from.length])) return false;
       return already === undefined || !(text.startsWith(already, i + from.length) && !continues(text[i + from.length + already.length]));

@@ -30,7 +30,12 @@ t.test('finds what a plain search per spelling finds', async (t) => {
     ['/odata/v4/sales '.repeat(20), 'the base path on its own, in no spelling'],
     [page('https:\\/\\/api.example.com\\/odata\\/v4\\/sales', 10), 'escaped'],
   ];
-  for (const [text, name] of cases) t.same(finder.occurring(text), spellings.map((spelling) => text.includes(spelling)), name);
+  for (const [text, name] of cases)
+    t.same(
+      finder.occurring(text),
+      spellings.map((spelling) => text.includes(spelling)),
+      name,
+    );
 });
 
 for (const [name, upstreamBase, proxyBase, basePath] of layouts) {

@@ -10,7 +10,6 @@ async function errorOf(response: Response) {
   return ((await response.json()) as { error: { code: string; message: string; route?: string; requestId: string } }).error;
 }
 
-
 t.test('the upstream rejects a token once: the client sees 200 and the IdP one extra fetch', async (t) => {
   const { idp, upstream, proxy } = await startStack(t, { upstream: { rejectTokens: (_claims, attempt) => attempt === 1 } });
   const response = await fetch(`${proxy.url}/api/People`);
@@ -35,7 +34,7 @@ t.test('the upstream rejects every token: 502 UPSTREAM_REJECTED_TOKEN, never its
   t.equal(upstream.requests.length, 2, 'retried once, no loop');
   t.equal(idp.tokenRequests.length, 2);
 
-  const chunked = await fetch(`${proxy.url}/api/People`, { method: 'POST', body: Readable.toWeb(Readable.from(['x'])) as ReadableStream, duplex: 'half' } as RequestInit);
+  const chunked = await fetch(`${proxy.url}/api/People`, { method: 'POST', body: Readable.toWeb(Readable.from(['x'])) as ReadableStream, duplex: 'half' });
   t.equal(chunked.status, 502, 'a streamed body of unknown length is not replayed');
   t.equal((await errorOf(chunked)).code, 'UPSTREAM_REJECTED_TOKEN');
   t.equal(upstream.requests.length, 3, 'sent once, not twice');
@@ -47,7 +46,11 @@ t.test('a small body such as an OData $batch is replayed after a 401, byte for b
   const response = await fetch(`${proxy.url}/api/$batch`, { method: 'POST', body: batch, headers: { 'content-type': 'multipart/mixed; boundary=batch_1' } });
   t.equal(response.status, 200);
   t.equal(((await response.json()) as { bodyLength: number }).bodyLength, Buffer.byteLength(batch));
-  t.same(upstream.requests.map((request) => request.body.toString()), [batch, batch], 'the same body both times');
+  t.same(
+    upstream.requests.map((request) => request.body.toString()),
+    [batch, batch],
+    'the same body both times',
+  );
   t.equal(idp.tokenRequests.length, 2);
 });
 
@@ -75,7 +78,7 @@ t.test('callers that keep getting 401s from the upstream cost one IdP fetch, not
 /** The policy on its own: a real provider over a counting source, and attempts that answer what the test says. */
 function policyRig(statuses: number[]) {
   let issued = 0;
-  let now = 1_000_000;
+  const now = 1_000_000;
   const provider = new TokenProvider({ name: 'lake', fetchToken: async () => ({ value: `t${++issued}`, tokenType: 'bearer', obtainedAt: now, expiresAt: now + 600_000 }) }, { now: () => now });
   const sentWith: string[] = [];
   const send = async (token: AccessToken) => {

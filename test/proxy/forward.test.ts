@@ -8,7 +8,6 @@ async function errorOf(response: Response) {
   return ((await response.json()) as { error: { code: string; message: string; route?: string; requestId: string } }).error;
 }
 
-
 t.test('the IdP refuses the client: 502 TOKEN_FETCH_FAILED naming its error, not the secret', async (t) => {
   const { upstream, proxy } = await startStack(t, { secret: 'the-wrong-client-secret-0042' });
   const response = await fetch(`${proxy.url}/api/People`);
@@ -104,7 +103,10 @@ t.test('a client that leaves before any answer is logged as 499, and the upstrea
   await t.rejects(pending);
   await closedUpstream;
   await new Promise((resolve) => setTimeout(resolve, 50));
-  t.match(proxy.logs.find((line) => line.msg === 'request'), { status: 499, aborted: true, route: '/api' });
+  t.match(
+    proxy.logs.find((line) => line.msg === 'request'),
+    { status: 499, aborted: true, route: '/api' },
+  );
 });
 
 t.test('an upstream that breaks off mid-body cuts the response, logged as UPSTREAM_UNREACHABLE', async (t) => {
@@ -123,7 +125,10 @@ t.test('an upstream that breaks off mid-body cuts the response, logged as UPSTRE
   await new Promise((resolve) => setTimeout(resolve, 50));
   const access = proxy.logs.find((line) => line.msg === 'request');
   t.match(access?.error, { code: 'UPSTREAM_UNREACHABLE' });
-  t.notOk(proxy.logs.some((line) => line.msg === 'unexpected failure'), 'not reported as a bug');
+  t.notOk(
+    proxy.logs.some((line) => line.msg === 'unexpected failure'),
+    'not reported as a bug',
+  );
 });
 
 t.test('IdP down: the cached token keeps serving; once it expires, 503 with Retry-After and no hammering; IdP back: recovery', async (t) => {
@@ -181,7 +186,10 @@ t.test('a route to the upstream’s root, asked for at its bare prefix, sends "/
   const { upstream, proxy } = await startStack(t); // the target is the upstream's root
   t.equal((await fetch(`${proxy.url}/api`)).status, 200);
   t.equal((await fetch(`${proxy.url}/api?x=1`)).status, 200);
-  t.same(upstream.requests.map((request) => request.url), ['/', '/?x=1']);
+  t.same(
+    upstream.requests.map((request) => request.url),
+    ['/', '/?x=1'],
+  );
 });
 
 t.test('the route timeout bounds the wait for headers, not a pause inside the body', async (t) => {

@@ -12,7 +12,7 @@ t.test('path and query arrive byte for byte', async (t) => {
 });
 
 t.test('GET / lists the routes and health answers without credentials', async (t) => {
-  const { proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`,  inbound: { anonymous: 'none', users: [{ name: 'u', password: 'p' }] } });
+  const { proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`, inbound: { anonymous: 'none', users: [{ name: 'u', password: 'p' }] } });
   t.equal((await fetch(`${proxy.url}/healthz`)).status, 200);
   t.equal((await fetch(`${proxy.url}/readyz`)).status, 200);
   t.equal((await fetch(`${proxy.url}/`)).status, 401, 'the route list needs credentials like everything else');
@@ -58,7 +58,7 @@ t.test('an admin listener serves only the reserved endpoints, and takes /metrics
 });
 
 t.test('errors use the documented codes and never crash the proxy', async (t) => {
-  const { proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`,  inbound: { anonymous: 'loopback' } });
+  const { proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`, inbound: { anonymous: 'loopback' } });
   const expectError = async (response: Response | { status: number; body: string; headers: Record<string, string> }, status: number, code: string) => {
     const text = 'text' in response && typeof response.text === 'function' ? await response.text() : (response as { body: string }).body;
     t.equal(response.status, status, `${code}: status`);
@@ -97,7 +97,10 @@ t.test('access lines: a failure the proxy answered with a 5xx is a warning, othe
   const dead = await startStack(t, { target: () => 'http://127.0.0.1:1/gone' });
   t.equal((await fetch(`${dead.proxy.url}/api/x`)).status, 502);
   const access = (lines: Array<Record<string, unknown>>) => lines.filter((line) => line.msg === 'request');
-  t.match(access(proxy.logs), [{ level: 30, status: 200, path: '/api/x' }, { level: 30, status: 404, error: { code: 'NO_ROUTE' } }]);
+  t.match(access(proxy.logs), [
+    { level: 30, status: 200, path: '/api/x' },
+    { level: 30, status: 404, error: { code: 'NO_ROUTE' } },
+  ]);
   t.match(access(dead.proxy.logs), [{ level: 40, status: 502, tokenSource: 'idp', error: { code: 'UPSTREAM_UNREACHABLE', cause: { code: 'ECONNREFUSED' } } }]);
 });
 
@@ -109,8 +112,14 @@ t.test('/favicon.ico is answered 204, not logged as an error; a route by that na
   t.equal((await fetch(`${proxy.proxy.adminUrl}/favicon.ico`)).status, 204, 'also on the admin listener, where a browser opens /_status');
   t.same(upstream.requests, []);
   const lines = proxy.logs.filter((line) => line.msg === 'request' && line.path === '/favicon.ico');
-  t.match(lines, [{ level: 30, status: 204 }, { level: 30, status: 204 }]);
-  t.notOk(lines.some((line) => 'error' in line), 'no NO_ROUTE');
+  t.match(lines, [
+    { level: 30, status: 204 },
+    { level: 30, status: 204 },
+  ]);
+  t.notOk(
+    lines.some((line) => 'error' in line),
+    'no NO_ROUTE',
+  );
   const metrics = await (await fetch(`${proxy.proxy.adminUrl}/metrics`)).text();
   t.notMatch(metrics, /status="404"/);
 

@@ -4,7 +4,8 @@ import { rawRequest } from '../helpers/raw-http.ts';
 import { startStack } from '../helpers/stack.ts';
 
 t.test('request bodies stream upstream and status, headers and body come back', async (t) => {
-  const { upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`, 
+  const { upstream, proxy } = await startStack(t, {
+    target: (url) => `${url}/odata/v4`,
     upstream: {
       handler: (_req, res, ctx) => {
         res.writeHead(201, { 'content-type': 'application/json;odata.metadata=minimal', 'odata-version': '4.0', 'set-cookie': ['a=1', 'b=2'] });
@@ -22,7 +23,7 @@ t.test('request bodies stream upstream and status, headers and body come back', 
 });
 
 t.test('hop-by-hop headers are dropped and route headers added', async (t) => {
-  const { upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`,  route: { headers: { 'Ocp-Apim-Subscription-Key': 'sub-key' } } });
+  const { upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`, route: { headers: { 'Ocp-Apim-Subscription-Key': 'sub-key' } } });
   const response = await rawRequest(
     proxy.url,
     'GET /api/x HTTP/1.1\r\nHost: localhost\r\nConnection: close, X-Secret-Hop\r\nX-Secret-Hop: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n' +
@@ -37,7 +38,8 @@ t.test('hop-by-hop headers are dropped and route headers added', async (t) => {
 });
 
 t.test('OData links in responses point back at the proxy, also through gzip', async (t) => {
-  const { upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`, 
+  const { upstream, proxy } = await startStack(t, {
+    target: (url) => `${url}/odata/v4`,
     upstream: {
       handler: (req, res, ctx) => {
         const base = `${ctx.baseUrl}/odata/v4`;
@@ -82,7 +84,10 @@ t.test('cookies set by one route’s upstream are scoped to that route', async (
     target: (url) => `${url}/odata/v4`,
     upstream: {
       handler: (_req, res) => {
-        res.writeHead(200, [['set-cookie', 'SESSION=a1; Path=/; HttpOnly'], ['set-cookie', 'pref=x; Domain=upstream.example; Path=/odata/v4/People']]);
+        res.writeHead(200, [
+          ['set-cookie', 'SESSION=a1; Path=/; HttpOnly'],
+          ['set-cookie', 'pref=x; Domain=upstream.example; Path=/odata/v4/People'],
+        ]);
         res.end('ok');
       },
     },

@@ -28,7 +28,7 @@ t.test('a request reaches the upstream with a bearer JWT from the IdP', async (t
 });
 
 t.test('the caller’s Basic credentials never reach the upstream', async (t) => {
-  const { upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`,  inbound: { anonymous: 'none', users: [{ name: 'powerbi', password: 'gateway-pass-123' }] } });
+  const { upstream, proxy } = await startStack(t, { target: (url) => `${url}/odata/v4`, inbound: { anonymous: 'none', users: [{ name: 'powerbi', password: 'gateway-pass-123' }] } });
   const basic = `Basic ${Buffer.from('powerbi:gateway-pass-123').toString('base64')}`;
   const response = await fetch(`${proxy.url}/api/People`, { headers: { authorization: basic, 'proxy-authorization': basic } });
   t.equal(response.status, 200);
@@ -126,6 +126,9 @@ t.test('prefetch: an IdP that cannot be reached keeps /readyz at 503, naming the
   t.equal(notReady.status, 503);
   t.same(await notReady.json(), { status: 'waiting for tokens', tokenSources: ['lake'] });
   t.equal((await fetch(`${proxy.url}/healthz`)).status, 200, 'alive all the same');
-  t.ok(proxy.logs.some((line) => line.level === 40 && line.tokenSource === 'lake'), 'the failure is logged as a warning');
+  t.ok(
+    proxy.logs.some((line) => line.level === 40 && line.tokenSource === 'lake'),
+    'the failure is logged as a warning',
+  );
   t.notMatch(proxy.logText(), 'prefetch-secret-31');
 });

@@ -31,14 +31,20 @@ t.test('a rebuilt state keeps the providers of unchanged token sources only', as
   t.same(first.state.routeList, { routes: ['/x'] });
 
   const second = buildServingState(
-    parse({ tokens: { a: source('a'), b: { ...source('b'), scope: 'changed' }, c: { ...source('c'), prefetch: true } }, routes: { '/x': { target: 'https://up.example', token: 'a' }, '/y/z': { target: 'https://up.example/z', token: 'c' } } }),
+    parse({
+      tokens: { a: source('a'), b: { ...source('b'), scope: 'changed' }, c: { ...source('c'), prefetch: true } },
+      routes: { '/x': { target: 'https://up.example', token: 'a' }, '/y/z': { target: 'https://up.example/z', token: 'c' } },
+    }),
     parts,
     first.state,
   );
   t.same([second.keptSources, second.newSources], [['a'], ['b', 'c']], 'b changed, c is new');
   t.equal(second.state.tokenProviders.get('a'), first.state.tokenProviders.get('a'), 'the same provider object, with its cached token');
   t.not(second.state.tokenProviders.get('b'), first.state.tokenProviders.get('b'));
-  t.same(second.state.prefetched.map((provider) => provider.name), ['c']);
+  t.same(
+    second.state.prefetched.map((provider) => provider.name),
+    ['c'],
+  );
   t.same([...second.state.routes.prefixes].sort(), ['/x', '/y/z'], 'the new routes');
   t.same(made, ['a', 'b', 'b', 'c'], 'providers made only for new or changed sources');
   t.equal(first.state.routes.prefixes.length, 1, 'the old state is untouched for requests still using it');

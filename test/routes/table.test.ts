@@ -57,7 +57,11 @@ t.test('the order routes are written in does not matter', async (t) => {
   const reversed = tableOf({ '/a/b': { target: 'https://ab.example.com', token: 'a' }, '/a': { target: 'https://a.example.com', token: 'a' } });
   t.equal(reversed.match('/a/b/c')?.route.prefix, '/a/b');
   t.equal(reversed.match('/a/c')?.route.prefix, '/a');
-  t.same(reversed.routes.map((route) => route.prefix), ['/a/b', '/a'], 'longest first');
+  t.same(
+    reversed.routes.map((route) => route.prefix),
+    ['/a/b', '/a'],
+    'longest first',
+  );
 });
 
 t.test('routes are prepared once at load', async (t) => {
@@ -69,7 +73,14 @@ t.test('routes are prepared once at load', async (t) => {
   t.equal(sales.tokenSource, 'a');
   t.equal(sales.timeoutMs, 600_000, 'the default');
   t.equal(sales.rewriteUrls, true);
-  t.same(sales.headers, [['x-api-key', 'k'], ['ocp-apim-subscription-key', 'sub']], 'names lower-cased, config order kept');
+  t.same(
+    sales.headers,
+    [
+      ['x-api-key', 'k'],
+      ['ocp-apim-subscription-key', 'sub'],
+    ],
+    'names lower-cased, config order kept',
+  );
   const eu = table.match('/sales/eu')!.route;
   t.equal(eu.basePath, '', 'a target without a path');
   t.equal(eu.origin, 'https://eu.example.com:8443');

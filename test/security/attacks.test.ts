@@ -160,7 +160,11 @@ t.test('inbound: remote callers need credentials, X-Forwarded-For changes nothin
   t.equal((await fetch(`${proxy.url}/api/x`)).status, 200, 'a real loopback caller needs none');
 
   const failures = proxy.logs.filter((line) => (line.error as { code?: string } | undefined)?.code === 'AUTH_INVALID');
-  t.same(failures.map((line) => (line.error as { attemptedUser?: string }).attemptedUser), ['gateway', 'mallory'], 'failed logins are logged with the name tried');
+  t.same(
+    failures.map((line) => (line.error as { attemptedUser?: string }).attemptedUser),
+    ['gateway', 'mallory'],
+    'failed logins are logged with the name tried',
+  );
   t.notMatch(proxy.logText(), /wrong-password-0042|guess-0043|right-password-7731/, 'never with a password');
   const metrics = parsePrometheusText(await (await fetch(`${proxy.url}/metrics`)).text());
   t.equal(sampleValue(metrics, 'bearer_proxy_auth_failures_total', { code: 'AUTH_INVALID' }), 2, 'and counted');

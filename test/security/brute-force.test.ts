@@ -52,9 +52,17 @@ t.test('a remote guesser is slowed, then refused with 429; the owner on another 
 
   const answers = [];
   for (let i = 0; i < 14; i++) answers.push(await get(`${remote}/api/x`, basic(i % 2 ? 'gateway' : `guess-${i}`, `wrong-${i}`)));
-  t.same(answers.slice(0, 10).map((answer) => answer.code), Array(10).fill('AUTH_INVALID'), 'ten wrong guesses are checked');
+  t.same(
+    answers.slice(0, 10).map((answer) => answer.code),
+    Array(10).fill('AUTH_INVALID'),
+    'ten wrong guesses are checked',
+  );
   t.same(waits, [250, 500, 1000, 2000, 4000], 'the sixth to tenth each waited twice as long as the one before');
-  t.same(answers.slice(10).map((answer) => [answer.status, answer.code]), Array(4).fill([429, 'AUTH_THROTTLED']), 'then they are refused');
+  t.same(
+    answers.slice(10).map((answer) => [answer.status, answer.code]),
+    Array(4).fill([429, 'AUTH_THROTTLED']),
+    'then they are refused',
+  );
   t.equal(answers[10]!.retryAfter, '60', 'with Retry-After');
   t.equal((await get(`${remote}/api/x`, basic('gateway', PASSWORD))).status, 429, 'even the right password, from the blocked address');
 
@@ -97,7 +105,13 @@ t.test('a name guessed from many addresses is refused by name; its owner keeps w
 t.test('a plain password costs a guesser what a hashed one does: every check runs scrypt through the same queue', async (t) => {
   const passwordHash = await hashPassword('hashed-password', { N: 1024, r: 8, p: 1 });
   const authenticator = createAuthenticator(
-    { anonymous: 'none', users: [{ name: 'plain', password: PASSWORD }, { name: 'hashed', passwordHash }] },
+    {
+      anonymous: 'none',
+      users: [
+        { name: 'plain', password: PASSWORD },
+        { name: 'hashed', passwordHash },
+      ],
+    },
     { throttle: null, plainPasswordCost: { N: 1024, r: 8, p: 1 } },
   );
   const codesFor = async (user: string) => {
@@ -106,6 +120,11 @@ t.test('a plain password costs a guesser what a hashed one does: every check run
     return outcomes.map((outcome) => (outcome.status === 'rejected' && isProxyError(outcome.reason) ? outcome.reason.code : 'admitted'));
   };
   const expected = [...Array(HASH_CHECKS_AT_ONCE + HASH_CHECKS_WAITING).fill('AUTH_INVALID'), ...Array(60 - HASH_CHECKS_AT_ONCE - HASH_CHECKS_WAITING).fill('AUTH_BUSY')];
-  for (const user of ['plain', 'hashed', 'unknown-name']) t.same((await codesFor(user)).sort(), expected.sort(), `${user}: ${HASH_CHECKS_AT_ONCE + HASH_CHECKS_WAITING} checks ran or waited, the burst's rest got AUTH_BUSY`);
-  t.same(await authenticator.authenticate({ headers: { authorization: basic('plain', PASSWORD) }, socket: { remoteAddress: '10.0.0.9' } } as unknown as IncomingMessage), { user: 'plain' }, 'the plain password still works');
+  for (const user of ['plain', 'hashed', 'unknown-name'])
+    t.same((await codesFor(user)).sort(), expected.sort(), `${user}: ${HASH_CHECKS_AT_ONCE + HASH_CHECKS_WAITING} checks ran or waited, the burst's rest got AUTH_BUSY`);
+  t.same(
+    await authenticator.authenticate({ headers: { authorization: basic('plain', PASSWORD) }, socket: { remoteAddress: '10.0.0.9' } } as unknown as IncomingMessage),
+    { user: 'plain' },
+    'the plain password still works',
+  );
 });

@@ -102,10 +102,20 @@ t.test('a config file, or a file it names, past the size limit is refused unread
 });
 
 const warningsFor = (target: string, extra = '') =>
-  parseConfig(`tokens:\n  s: { tokenUrl: "https://idp.test/token", clientId: c, clientSecret: "\${SECRET}" }\nroutes:\n  /r: { target: "${target}", token: s${extra} }\n`, { env: { SECRET: 'x' }, source: 'proxy.yaml' }).warnings;
+  parseConfig(`tokens:\n  s: { tokenUrl: "https://idp.test/token", clientId: c, clientSecret: "\${SECRET}" }\nroutes:\n  /r: { target: "${target}", token: s${extra} }\n`, {
+    env: { SECRET: 'x' },
+    source: 'proxy.yaml',
+  }).warnings;
 
 t.test('plain http:// to a host beyond this machine is warned about at load, unless allowInsecure says it is meant', async (t) => {
-  for (const target of ['http://odata.corp.example/svc', 'http://10.1.2.3:8080/svc', 'http://203.0.113.7/svc', 'http://[2001:db8::1]/svc', 'HTTP://Odata.Corp.Example/svc', 'http://127.0.0.1.nip.io/svc']) {
+  for (const target of [
+    'http://odata.corp.example/svc',
+    'http://10.1.2.3:8080/svc',
+    'http://203.0.113.7/svc',
+    'http://[2001:db8::1]/svc',
+    'HTTP://Odata.Corp.Example/svc',
+    'http://127.0.0.1.nip.io/svc',
+  ]) {
     t.match(warningsFor(target), [/^proxy\.yaml:4:\d+ routes\["\/r"\]\.target: plain http:\/\/ to .*: the bearer token travels in clear text/], target);
     t.same(warningsFor(target, ', allowInsecure: true'), [], `${target} with allowInsecure: true`);
   }
@@ -116,8 +126,16 @@ t.test('plain http:// to a host beyond this machine is warned about at load, unl
 
 t.test('link-local and cloud metadata targets are warned about, however the address is written', async (t) => {
   for (const target of [
-    'https://169.254.169.254/latest', 'http://169.254.170.2/v2', 'http://0xa9fea9fe/', 'http://2852039166/', 'http://169.254.169.254.', 'http://[::ffff:169.254.169.254]/',
-    'http://[fe80::1]/', 'http://[fd00:ec2::254]/', 'http://metadata.google.internal/computeMetadata/v1', 'http://100.100.100.200/latest',
+    'https://169.254.169.254/latest',
+    'http://169.254.170.2/v2',
+    'http://0xa9fea9fe/',
+    'http://2852039166/',
+    'http://169.254.169.254.',
+    'http://[::ffff:169.254.169.254]/',
+    'http://[fe80::1]/',
+    'http://[fd00:ec2::254]/',
+    'http://metadata.google.internal/computeMetadata/v1',
+    'http://100.100.100.200/latest',
   ]) {
     const warnings = warningsFor(target, ', allowInsecure: true');
     t.match(warnings, [/routes\["\/r"\]\.target: .* is a link-local or cloud metadata address/], target);

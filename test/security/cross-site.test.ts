@@ -20,7 +20,10 @@ t.test('another site’s page is refused, with or without credentials, by Origin
   const local = `http://127.0.0.1:${port}`;
   const remote = `http://${externalIPv4()}:${port}`;
   const send = (base: string, method: string, lines: string[], body = '') =>
-    rawRequest(base, `${method} /api/People HTTP/1.1\r\nHost: ${new URL(base).host}\r\n${lines.map((line) => `${line}\r\n`).join('')}${body ? `Content-Length: ${body.length}\r\n` : ''}Connection: close\r\n\r\n${body}`);
+    rawRequest(
+      base,
+      `${method} /api/People HTTP/1.1\r\nHost: ${new URL(base).host}\r\n${lines.map((line) => `${line}\r\n`).join('')}${body ? `Content-Length: ${body.length}\r\n` : ''}Connection: close\r\n\r\n${body}`,
+    );
   const codeOf = (response: { body: string }) => (JSON.parse(response.body) as { error: { code: string } }).error.code;
 
   const foreign: Array<[string, string[]]> = [
@@ -31,7 +34,10 @@ t.test('another site’s page is refused, with or without credentials, by Origin
     ['a foreign Referer, no Fetch Metadata (older browser)', ['Referer: https://attacker.example/page.html']],
     ['a foreign Referer on another port of an IP', [`Referer: http://203.0.113.9:${port}/x`]],
   ];
-  for (const [base, where] of [[local, 'loopback'], [remote, 'remote']] as const) {
+  for (const [base, where] of [
+    [local, 'loopback'],
+    [remote, 'remote'],
+  ] as const) {
     for (const [name, lines] of foreign) {
       for (const credentials of where === 'remote' ? [true] : [false, true]) {
         const label = `${where}, ${credentials ? 'Basic' : 'anonymous'}: ${name}`;

@@ -54,10 +54,20 @@ t.test('an upstream quoting the token in its 401: the 502 and the access log car
   });
   const upstreamUrl = await listen(upstream);
   t.teardown(() => closeServer(upstream));
-  const proxy = await startProxy({
-    tokens: { s: { tokenUrl: idp.tokenUrl, clientId: 'c', clientSecret: 'client-secret-9d1', allowInsecure: true } },
-    routes: { '/api': { target: upstreamUrl, token: 's' } },
-  }, { clock: { now: (() => { let now = Date.now(); return () => (now += 60_000); })() } });
+  const proxy = await startProxy(
+    {
+      tokens: { s: { tokenUrl: idp.tokenUrl, clientId: 'c', clientSecret: 'client-secret-9d1', allowInsecure: true } },
+      routes: { '/api': { target: upstreamUrl, token: 's' } },
+    },
+    {
+      clock: {
+        now: (() => {
+          let now = Date.now();
+          return () => (now += 60_000);
+        })(),
+      },
+    },
+  );
   t.teardown(() => proxy.close());
   for (const [name, script] of UPSTREAM_QUOTES) {
     quote = script;
@@ -81,7 +91,10 @@ t.test('an upstream quoting the token in its 401: the 502 and the access log car
 
 const SECRET = 'Secr3t+/with spaces&=ü~-long-enough';
 /** A platform-signed token as a projected service-account file holds it (its signature is not checked here). */
-const FEDERATED = ['{"alg":"RS256","kid":"k8s"}', '{"iss":"https://oidc.prod-aks.azure.com/x/","sub":"system:serviceaccount:bi:proxy","aud":"api://AzureADTokenExchange"}'].map((part) => Buffer.from(part).toString('base64url')).join('.') + '.c2lnbmF0dXJl';
+const FEDERATED =
+  ['{"alg":"RS256","kid":"k8s"}', '{"iss":"https://oidc.prod-aks.azure.com/x/","sub":"system:serviceaccount:bi:proxy","aud":"api://AzureADTokenExchange"}']
+    .map((part) => Buffer.from(part).toString('base64url'))
+    .join('.') + '.c2lnbmF0dXJl';
 
 function source(input: Record<string, unknown>): TokenSourceConfig {
   return configSchema.parse({ tokens: { s: { clientId: 'client+id', allowInsecure: true, ...input } }, routes: { '/r': { target: 'https://x.test', token: 's' } } }).tokens.s!;
@@ -116,10 +129,13 @@ t.test('an IdP quoting the client secret, the Basic credentials or the assertion
   const answers: Array<[string, (quoted: string, res: ServerResponse) => void]> = [
     ['error_description', (quoted, res) => tokenAnswer(res, { error: 'invalid_client', error_description: `credentials ${quoted} are wrong` }, 400)],
     ['the error code itself', (quoted, res) => tokenAnswer(res, { error: `invalid_client:${quoted}` }, 400)],
-    ['a WWW-Authenticate challenge', (quoted, res) => {
-      res.writeHead(401, { 'www-authenticate': `Basic realm="idp", error="invalid_client", error_description="got ${quoted.replace(/["\\]/g, '')}"`, 'content-type': 'application/json' });
-      res.end('{"error":"invalid_client"}');
-    }],
+    [
+      'a WWW-Authenticate challenge',
+      (quoted, res) => {
+        res.writeHead(401, { 'www-authenticate': `Basic realm="idp", error="invalid_client", error_description="got ${quoted.replace(/["\\]/g, '')}"`, 'content-type': 'application/json' });
+        res.end('{"error":"invalid_client"}');
+      },
+    ],
     ['a 401 error body without a challenge', (quoted, res) => tokenAnswer(res, { error: 'invalid_client', error_description: quoted }, 401)],
   ];
   for (const [method, settings] of methods) {
@@ -139,7 +155,10 @@ t.test('an IdP quoting the client secret, the Basic credentials or the assertion
 
 t.test('an IdP error_description of a megabyte makes a short message', async (t) => {
   const idp = await startScriptedIdp(t, (_req, res) => tokenAnswer(res, { error: 'invalid_client', error_description: 'd'.repeat(1_000_000) }, 400));
-  const proxy = await startProxy({ tokens: { s: { tokenUrl: idp.tokenUrl, clientId: 'c', clientSecret: SECRET, allowInsecure: true } }, routes: { '/api': { target: 'http://127.0.0.1:9', token: 's' } } });
+  const proxy = await startProxy({
+    tokens: { s: { tokenUrl: idp.tokenUrl, clientId: 'c', clientSecret: SECRET, allowInsecure: true } },
+    routes: { '/api': { target: 'http://127.0.0.1:9', token: 's' } },
+  });
   t.teardown(() => proxy.close());
   const response = await fetch(`${proxy.url}/api/x`);
   const body = await response.text();

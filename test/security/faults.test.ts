@@ -50,7 +50,10 @@ t.test('a client that aborts mid-upload or mid-download: the upstream request is
   const logged = (path: string) => proxy.logs.find((line) => line.msg === 'request' && line.path === path);
   t.match(logged('/api/upload'), { aborted: true }, 'the upload as aborted');
   t.match(logged('/api/download'), { aborted: true, status: 200 }, 'the download as aborted after its headers');
-  t.notOk(upstream.requests.some((request) => request.url === '/upload'), 'the upstream never received a complete upload');
+  t.notOk(
+    upstream.requests.some((request) => request.url === '/upload'),
+    'the upstream never received a complete upload',
+  );
 });
 
 t.test('an upstream that closes its keep-alive sockets between requests: every request still succeeds', async (t) => {

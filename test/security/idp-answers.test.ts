@@ -36,25 +36,37 @@ t.test('every way of sending too much is refused at the limit, with a clear TOKE
   const over = IDP_ANSWER_LIMIT + 1;
   const cases: Array<[string, Parameters<typeof startScriptedIdp>[1]]> = [
     ['a chunked 64 MiB token answer (no Content-Length to warn of it)', (_req, res) => streamHugeJson(res, 64)],
-    ['a Content-Length of 1 GiB (nothing of it needs reading)', (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(1024 ** 3) });
-      res.write('{"access_token":"');
-    }],
-    ['one byte over the limit, with an honest Content-Length', (_req, res) => {
-      const body = JSON.stringify({ access_token: 'a'.repeat(over), token_type: 'Bearer' });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
-      res.end(body);
-    }],
-    ['a small gzip answer that inflates to 32 MiB', (_req, res) => {
-      const bomb = gzipSync(JSON.stringify({ access_token: 'a'.repeat(32 * 1024 * 1024), token_type: 'Bearer' }));
-      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': String(bomb.length) });
-      res.end(bomb);
-    }],
+    [
+      'a Content-Length of 1 GiB (nothing of it needs reading)',
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(1024 ** 3) });
+        res.write('{"access_token":"');
+      },
+    ],
+    [
+      'one byte over the limit, with an honest Content-Length',
+      (_req, res) => {
+        const body = JSON.stringify({ access_token: 'a'.repeat(over), token_type: 'Bearer' });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+        res.end(body);
+      },
+    ],
+    [
+      'a small gzip answer that inflates to 32 MiB',
+      (_req, res) => {
+        const bomb = gzipSync(JSON.stringify({ access_token: 'a'.repeat(32 * 1024 * 1024), token_type: 'Bearer' }));
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': String(bomb.length) });
+        res.end(bomb);
+      },
+    ],
     ['a 4 MiB OAuth error answer', (_req, res) => tokenAnswer(res, { error: 'invalid_client', error_description: 'x'.repeat(4 * 1024 * 1024) }, 400)],
-    ['a 4 MiB server error page', (_req, res) => {
-      res.writeHead(500, { 'content-type': 'text/html' });
-      res.end('<p>'.padEnd(4 * 1024 * 1024, 'x'));
-    }],
+    [
+      'a 4 MiB server error page',
+      (_req, res) => {
+        res.writeHead(500, { 'content-type': 'text/html' });
+        res.end('<p>'.padEnd(4 * 1024 * 1024, 'x'));
+      },
+    ],
   ];
   for (const [name, script] of cases) {
     const idp = await startScriptedIdp(t, script);
@@ -102,7 +114,10 @@ t.test('through the proxy: a client gets a small 502 TOKEN_FETCH_FAILED, not a c
   const idp = await startScriptedIdp(t, (_req, res) => streamHugeJson(res, 128));
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
-  const proxy = await startProxy({ tokens: { s: { tokenUrl: idp.tokenUrl, clientId: 'c', clientSecret: 'secret-0451', allowInsecure: true } }, routes: { '/api': { target: upstream.url, token: 's' } } });
+  const proxy = await startProxy({
+    tokens: { s: { tokenUrl: idp.tokenUrl, clientId: 'c', clientSecret: 'secret-0451', allowInsecure: true } },
+    routes: { '/api': { target: upstream.url, token: 's' } },
+  });
   t.teardown(() => proxy.close());
   const response = await fetch(`${proxy.url}/api/x`);
   const body = await response.text();

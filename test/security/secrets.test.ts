@@ -92,8 +92,15 @@ t.test('heavy traffic and every error path: no secret, token or password in logs
   ] as string[];
   const logs = proxy.logText();
   t.ok(proxy.logs.length > 300, `${proxy.logs.length} log lines at debug level to search`);
-  t.ok(proxy.logs.some((line) => line.msg === 'token fetch failed'), 'including IdP failures');
+  t.ok(
+    proxy.logs.some((line) => line.msg === 'token fetch failed'),
+    'including IdP failures',
+  );
   const everything = `${logs}\n${seen.join('\n')}`;
   const leaks = secrets.filter((secret) => everything.includes(secret));
-  t.same(leaks.map((secret) => `${secret.slice(0, 10)}…`), [], 'nothing secret in any log line, response header or body, /_status or /metrics');
+  t.same(
+    leaks.map((secret) => `${secret.slice(0, 10)}…`),
+    [],
+    'nothing secret in any log line, response header or body, /_status or /metrics',
+  );
 });

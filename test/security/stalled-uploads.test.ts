@@ -72,5 +72,8 @@ t.test('a body held for replay that stalls is answered 408 and its connection cl
   const body = Buffer.alloc(100_000, 'b');
   const response = await fetch(`${proxy.url}/api/upload`, { method: 'POST', body });
   t.equal(response.status, 200, 'a whole body is replayed after the upstream’s 401');
-  t.same(upstream.requests.map((request) => request.body.length), [100_000, 100_000]);
+  t.same(
+    upstream.requests.map((request) => request.body.length),
+    [100_000, 100_000],
+  );
 });

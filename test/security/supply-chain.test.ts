@@ -61,18 +61,30 @@ t.test('every dependency is a registry package named by a version range', async 
   t.same(notRanges, [], 'package.json specs are plain semver ranges');
 
   const offRegistry = installed.filter(([, entry]) => entry.resolved !== undefined && !entry.resolved.startsWith('https://registry.npmjs.org/'));
-  t.same(offRegistry.map(([path, entry]) => `${path} ${entry.resolved}`), [], 'nothing resolved outside the npm registry');
+  t.same(
+    offRegistry.map(([path, entry]) => `${path} ${entry.resolved}`),
+    [],
+    'nothing resolved outside the npm registry',
+  );
 });
 
 t.test('npm ci verifies every package against a sha512 digest', async (t) => {
   t.ok(installed.length > 0);
   const unverified = installed.filter(([, entry]) => !entry.integrity?.startsWith('sha512-'));
-  t.same(unverified.map(([path]) => path), [], 'every lockfile entry carries a sha512 integrity');
+  t.same(
+    unverified.map(([path]) => path),
+    [],
+    'every lockfile entry carries a sha512 integrity',
+  );
 });
 
 t.test('no production package has an install script', async (t) => {
   const withScripts = installed.filter(([, entry]) => entry.hasInstallScript === true);
-  t.same(withScripts.filter(([, entry]) => isProduction(entry)).map(([path]) => path), [], 'production tree runs no install code');
+  t.same(
+    withScripts.filter(([, entry]) => isProduction(entry)).map(([path]) => path),
+    [],
+    'production tree runs no install code',
+  );
   const unexplained = withScripts.filter(([path]) => !(path in devInstallScriptsNotNeeded)).map(([path]) => path);
   t.same(unexplained, [], 'each dev package with an install script is listed with the reason it is not needed');
   const stale = Object.keys(devInstallScriptsNotNeeded).filter((path) => !withScripts.some(([p]) => p === path));
@@ -88,7 +100,9 @@ t.test('the CAP test fixture needs no native addon', async (t) => {
 t.test('every install this project documents or runs skips install scripts', async (t) => {
   t.match(read('.npmrc'), /^ignore-scripts=true$/m, '.npmrc: npm install and npm ci on a developer machine');
   t.match(read('.ci/run'), /npm ci [^\n]*--ignore-scripts/, '.ci/run');
-  const dockerInstalls = read('Dockerfile').split('\n').filter((line) => /\bnpm (ci|install)\b/.test(line));
+  const dockerInstalls = read('Dockerfile')
+    .split('\n')
+    .filter((line) => /\bnpm (ci|install)\b/.test(line));
   t.ok(dockerInstalls.length >= 2, 'the Dockerfile installs in both stages');
   for (const line of dockerInstalls) t.match(line, /--ignore-scripts/, `Dockerfile: ${line.trim()}`);
 });

@@ -65,7 +65,10 @@ t.test('prefetch, /_status, /readyz and /metrics survive an IdP saying expires_i
   const idp = await startScriptedIdp(t, (_req, res) => tokenAnswer(res, { access_token: 'tok', token_type: 'Bearer', expires_in: 1e15 }));
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
-  const proxy = await startProxy({ tokens: { s: { tokenUrl: idp.tokenUrl, clientId: 'c', clientSecret: 'secret-7', allowInsecure: true, prefetch: true } }, routes: { '/api': { target: upstream.url, token: 's' } } });
+  const proxy = await startProxy({
+    tokens: { s: { tokenUrl: idp.tokenUrl, clientId: 'c', clientSecret: 'secret-7', allowInsecure: true, prefetch: true } },
+    routes: { '/api': { target: upstream.url, token: 's' } },
+  });
   t.teardown(() => proxy.close());
   t.same(await proxy.proxy.prefetch(), [], 'prefetch resolves with the token held (it used to reject with a RangeError)');
   const prefetched = proxy.logs.find((line) => line.msg === 'token prefetched');

@@ -40,7 +40,10 @@ function refusal(raw: string): string | undefined {
 /** The oracle: does the path, read the way a normalising framework reads it (decoded, NFKC, best-fit), have a "." or ".." segment? */
 function readsAsDotSegment(raw: string): boolean {
   const decoded = decodeURIComponent(raw);
-  const read = BEST_FIT.reduce((text, character) => text.replaceAll(character, character === '\u3002' || character === '\uFF61' ? '.' : ['\u2215', '\u2044', '\u29F8'].includes(character) ? '/' : '\\'), decoded.normalize('NFKC'));
+  const read = BEST_FIT.reduce(
+    (text, character) => text.replaceAll(character, character === '\u3002' || character === '\uFF61' ? '.' : ['\u2215', '\u2044', '\u29F8'].includes(character) ? '/' : '\\'),
+    decoded.normalize('NFKC'),
+  );
   return read.split(/[\\/]/).some((segment) => segment === '.' || segment === '..');
 }
 
@@ -64,8 +67,22 @@ t.test('every look-alike, alone, in pairs or beside ASCII dots and separators: r
 
 t.test('overlong and otherwise invalid UTF-8 is refused, also when encoded twice', async (t) => {
   const invalid = [
-    '%C0%AE%C0%AE', '%C0%AF', '%C1%9C', '%E0%80%AE%E0%80%AE', '%E0%80%AF', '%E0%81%9C', '%F0%80%80%AE', // overlong . / \
-    '%80', '%BF', '%E2%80', '%F0%9F%98', '%ED%A0%80', '%F4%90%80%80', '%FE', '%FF', '%C3', // stray, truncated, surrogate, beyond U+10FFFF
+    '%C0%AE%C0%AE',
+    '%C0%AF',
+    '%C1%9C',
+    '%E0%80%AE%E0%80%AE',
+    '%E0%80%AF',
+    '%E0%81%9C',
+    '%F0%80%80%AE', // overlong . / \
+    '%80',
+    '%BF',
+    '%E2%80',
+    '%F0%9F%98',
+    '%ED%A0%80',
+    '%F4%90%80%80',
+    '%FE',
+    '%FF',
+    '%C3', // stray, truncated, surrogate, beyond U+10FFFF
   ];
   for (const bytes of invalid) t.ok(refusal(`/api/x${bytes}y`), `${bytes} refused`);
   for (const bytes of ['%25C0%25AE%25C0%25AE', '%25C0%25AF', '%2525C0%2525AE']) t.match(refusal(`/api/a${bytes}b`), /Dot segments/, `${bytes}: overlong once decoded again`);

@@ -13,7 +13,10 @@ async function proxyFor(t: Test, answer: Record<string, unknown>) {
   const idp = await startScriptedIdp(t, (_req, res) => tokenAnswer(res, { expires_in: 3600, ...answer }));
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
-  const proxy = await startProxy({ tokens: { s: { tokenUrl: idp.tokenUrl, clientId: 'c', clientSecret: 'secret-31', allowInsecure: true } }, routes: { '/api': { target: upstream.url, token: 's' } } });
+  const proxy = await startProxy({
+    tokens: { s: { tokenUrl: idp.tokenUrl, clientId: 'c', clientSecret: 'secret-31', allowInsecure: true } },
+    routes: { '/api': { target: upstream.url, token: 's' } },
+  });
   t.teardown(() => proxy.close());
   return { idp, upstream, proxy };
 }

@@ -39,7 +39,10 @@ t.test('client_secret_jwt signs with the secret in HS256, HS384 or HS512, addres
     t.match(decodeJwt(sent.client_assertion!), { iss: clientId, sub: clientId, aud: idp.tokenUrl, jti: String });
     t.notOk('client_secret' in sent, 'the secret itself is not sent');
   }
-  const refused = await fetchWith(t, { tokenUrl: idp.tokenUrl, clientId, clientSecret: `${clientSecret}-wrong`, authMethod: 'client_secret_jwt' }).then(() => new Error('expected a failure'), (error: unknown) => error as Error);
+  const refused = await fetchWith(t, { tokenUrl: idp.tokenUrl, clientId, clientSecret: `${clientSecret}-wrong`, authMethod: 'client_secret_jwt' }).then(
+    () => new Error('expected a failure'),
+    (error: unknown) => error as Error,
+  );
   t.match(refused, { code: 'TOKEN_FETCH_FAILED', message: /invalid_client/ }, 'a wrong secret is the IdP’s invalid_client');
   t.notMatch(refused.message, clientSecret, 'the secret is not in the message');
   t.notMatch(refused.message, /eyJ/, 'nor the assertion');
@@ -55,7 +58,10 @@ t.test('a client assertion file is read again for every fetch: the IdP sees the 
   const source = createTokenSource('s', sourceConfig({ tokenUrl: idp.tokenUrl, clientId: idp.federatedClient.clientId, clientAssertionFile: file }), { transport, clock, env: {} });
   t.equal(source.kind, 'client credentials (client assertion file)');
 
-  const missing = await source.fetchToken().then(() => new Error('expected a failure'), (error: unknown) => error as Error);
+  const missing = await source.fetchToken().then(
+    () => new Error('expected a failure'),
+    (error: unknown) => error as Error,
+  );
   t.match(missing, { code: 'TOKEN_UNAVAILABLE', message: /client assertion file ".*azure-identity-token" cannot be read \(ENOENT\)/ }, 'a file not written yet: may heal');
   t.equal(idp.tokenRequests.length, 0, 'and nothing was sent');
 
@@ -71,7 +77,10 @@ t.test('a client assertion file is read again for every fetch: the IdP sees the 
 
   writeFileSync(file, '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n');
   const requests = idp.tokenRequests.length;
-  const wrongFile = await source.fetchToken().then(() => new Error('expected a failure'), (error: unknown) => error as Error);
+  const wrongFile = await source.fetchToken().then(
+    () => new Error('expected a failure'),
+    (error: unknown) => error as Error,
+  );
   t.match(wrongFile, { code: 'TOKEN_UNAVAILABLE', message: /does not hold a JWT.*nothing was sent/ });
   t.notMatch(wrongFile.message, /MIGH/, 'the content is not repeated');
   t.equal(idp.tokenRequests.length, requests, 'what is not a JWT is never sent to the IdP');
@@ -94,12 +103,20 @@ t.test('mutual TLS client authentication (RFC 8705) and certificate-bound tokens
   t.match(decodeJwt(viaSelfSigned.value), { client_id: selfSigned.clientId }, 'self_signed_tls_client_auth: the registered certificate');
   t.notOk(decodeJwt(viaSelfSigned.value).cnf, 'not bound unless the client is registered so');
 
-  const boundToken = decodeJwt((await fetchWith(t, { tokenUrl: idp.tokenUrl, ca: ca.certPem, clientId: bound.clientId, authMethod: 'self_signed_tls_client_auth', tls: tlsOf(bound), certificateBoundTokens: true })).value);
+  const boundToken = decodeJwt(
+    (await fetchWith(t, { tokenUrl: idp.tokenUrl, ca: ca.certPem, clientId: bound.clientId, authMethod: 'self_signed_tls_client_auth', tls: tlsOf(bound), certificateBoundTokens: true })).value,
+  );
   const thumbprint = createHash('sha256').update(new X509Certificate(bound.certificate.certPem).raw).digest('base64url');
   t.same(boundToken.cnf, { 'x5t#S256': thumbprint }, 'a bound client’s token carries the certificate’s thumbprint');
 
-  const stranger = await fetchWith(t, { tokenUrl: idp.tokenUrl, ca: ca.certPem, clientId: selfSigned.clientId, authMethod: 'self_signed_tls_client_auth', tls: tlsOf(bound) }).then(() => new Error('expected a failure'), (error: unknown) => error as Error);
+  const stranger = await fetchWith(t, { tokenUrl: idp.tokenUrl, ca: ca.certPem, clientId: selfSigned.clientId, authMethod: 'self_signed_tls_client_auth', tls: tlsOf(bound) }).then(
+    () => new Error('expected a failure'),
+    (error: unknown) => error as Error,
+  );
   t.match(stranger, { code: 'TOKEN_FETCH_FAILED', message: /invalid_client/ }, 'another client’s certificate is refused');
-  const noCertificate = await fetchWith(t, { tokenUrl: idp.tokenUrl, ca: ca.certPem, clientId: pki.clientId, clientSecret: 'not-a-certificate', authMethod: 'client_secret_post' }).then(() => new Error('expected a failure'), (error: unknown) => error as Error);
+  const noCertificate = await fetchWith(t, { tokenUrl: idp.tokenUrl, ca: ca.certPem, clientId: pki.clientId, clientSecret: 'not-a-certificate', authMethod: 'client_secret_post' }).then(
+    () => new Error('expected a failure'),
+    (error: unknown) => error as Error,
+  );
   t.match(noCertificate, { code: 'TOKEN_FETCH_FAILED', message: /invalid_client/ }, 'without the certificate the mTLS client is refused');
 });

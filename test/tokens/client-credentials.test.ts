@@ -84,7 +84,9 @@ t.test('refusals by the IdP are TOKEN_FETCH_FAILED with its error code, never th
   t.notMatch(badClient.message, wrongSecret);
 
   const badBasic = await refusal(
-    createClientCredentialsSource('lake', sourceConfig({ tokenUrl: idp.tokenUrl, clientId: idp.clients.basic.clientId, clientSecret: wrongSecret, authMethod: 'client_secret_basic' }), { clock }).fetchToken(),
+    createClientCredentialsSource('lake', sourceConfig({ tokenUrl: idp.tokenUrl, clientId: idp.clients.basic.clientId, clientSecret: wrongSecret, authMethod: 'client_secret_basic' }), {
+      clock,
+    }).fetchToken(),
   );
   t.equal(badBasic.code, 'TOKEN_FETCH_FAILED', 'also when the IdP answers with a WWW-Authenticate challenge');
   t.match(badBasic.message, /invalid_client/);
@@ -108,7 +110,11 @@ t.test('private_key_jwt with RSA, EC and Ed25519 keys, with and without kid', as
   const idp = await startIdp();
   t.teardown(() => idp.close());
   const { rsa, ec, ed25519 } = idp.keyClient.keys;
-  for (const [key, alg] of [[rsa, 'RS256'], [ec, 'ES256'], [ed25519, 'EdDSA']] as const) {
+  for (const [key, alg] of [
+    [rsa, 'RS256'],
+    [ec, 'ES256'],
+    [ed25519, 'EdDSA'],
+  ] as const) {
     const token = await createClientCredentialsSource('s', keyClient(idp, { privateKey: key.privateKeyPem, keyId: key.kid }), { clock }).fetchToken();
     t.match(token.value, /^[\w-]+\.[\w-]+\.[\w-]+$/, `${alg}: the IdP issued a token`);
     const { params, header, claims } = lastAssertion(idp);
@@ -195,6 +201,7 @@ t.test('an IdP that does not answer within the source timeout is TOKEN_UNAVAILAB
 /** A real token endpoint with canned answers, for response shapes oidc-provider never produces. */
 async function cannedIdp(t: Test, status: number, body: string, contentType = 'application/json', headers: Record<string, string> = {}) {
   const forms: URLSearchParams[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- node:http ignores the handler's promise; the handler catches nothing it could lose
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -227,7 +234,15 @@ t.test('each IdP gets the parameters it expects and its answer is read', async (
     {
       idp: 'Azure AD v1',
       config: { resource: 'https://analysis.windows.net/powerbi/api' },
-      answer: { token_type: 'Bearer', expires_in: '3599', ext_expires_in: '3599', expires_on: '1700003599', not_before: '1700000000', resource: 'https://analysis.windows.net/powerbi/api', access_token: 'azure-v1' },
+      answer: {
+        token_type: 'Bearer',
+        expires_in: '3599',
+        ext_expires_in: '3599',
+        expires_on: '1700003599',
+        not_before: '1700000000',
+        resource: 'https://analysis.windows.net/powerbi/api',
+        access_token: 'azure-v1',
+      },
       sent: { resource: 'https://analysis.windows.net/powerbi/api' },
       lifetime: 3_599_000,
     },
@@ -285,7 +300,9 @@ t.test('IdP response variants', async (t) => {
 
   // Keycloak's own wording, with a description the message must carry through.
   const keycloak = await cannedIdp(t, 400, JSON.stringify({ error: 'invalid_scope', error_description: 'Invalid scopes: api://x/.default' }));
-  const badScope = await refusal(createClientCredentialsSource('lake', sourceConfig({ tokenUrl: keycloak.tokenUrl, clientId: 'c', clientSecret: 's', scope: 'api://x/.default' }), { clock }).fetchToken());
+  const badScope = await refusal(
+    createClientCredentialsSource('lake', sourceConfig({ tokenUrl: keycloak.tokenUrl, clientId: 'c', clientSecret: 's', scope: 'api://x/.default' }), { clock }).fetchToken(),
+  );
   t.equal(badScope.code, 'TOKEN_FETCH_FAILED');
   t.match(badScope.message, /invalid_scope: Invalid scopes: api:\/\/x\/\.default/);
 
@@ -305,7 +322,7 @@ t.test('every IdP request goes through the injected fetch', async (t) => {
   t.teardown(() => idp.close());
   const seen: string[] = [];
   const fetchSpy: typeof fetch = (input, init) => {
-    seen.push(String(input));
+    seen.push(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
     return fetch(input, init);
   };
   const source = createClientCredentialsSource('s', sourceConfig({ issuer: idp.issuer, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret }), { clock, fetch: fetchSpy });

@@ -58,7 +58,10 @@ t.test('every source names its kind; a worker’s relayed source names its confi
   const clock = { now: () => Date.now() };
   const kindOf = (input: Record<string, unknown>, env: Record<string, string> = {}) => createTokenProvider('lake', parseSource(input), { transport, clock, env }).source.kind;
   t.equal(kindOf({ tokenUrl: 'https://idp.test/token', clientId: 'c', clientSecret: 's' }), 'client credentials (client_secret_post)');
-  t.equal(kindOf({ tokenUrl: 'https://idp.test/token', clientId: 'c', clientSecret: 's', authMethod: 'client_secret_jwt', assertionAlgorithm: 'HS512' }), 'client credentials (client_secret_jwt HS512)');
+  t.equal(
+    kindOf({ tokenUrl: 'https://idp.test/token', clientId: 'c', clientSecret: 's', authMethod: 'client_secret_jwt', assertionAlgorithm: 'HS512' }),
+    'client credentials (client_secret_jwt HS512)',
+  );
   t.equal(kindOf({ tokenUrl: 'https://idp.test/token', clientId: 'c', clientAssertionFile: '/f' }), 'client credentials (client assertion file)');
   t.equal(kindOf({ managedIdentity: { resource: 'r' } }), 'managed identity (IMDS)');
   t.equal(kindOf({ managedIdentity: { resource: 'r' } }, { IDENTITY_ENDPOINT: 'http://127.0.0.1:1/t', IDENTITY_HEADER: 'h' }), 'managed identity (App Service)');

@@ -19,7 +19,10 @@ function sourceConfig(input: Record<string, unknown>): TokenSourceConfig {
 t.test('a signed assertion is the grant: iss, sub, aud, a short exp and a fresh jti; no client authentication', async (t) => {
   const rsa = generateTestKey('rsa');
   const ec = generateTestKey('ec');
-  const idp = await startJwtBearerIdp(t, [{ issuer: ACCOUNT, publicJwk: rsa.publicJwk }, { issuer: 'ec-account', publicJwk: ec.publicJwk }]);
+  const idp = await startJwtBearerIdp(t, [
+    { issuer: ACCOUNT, publicJwk: rsa.publicJwk },
+    { issuer: 'ec-account', publicJwk: ec.publicJwk },
+  ]);
   const config = sourceConfig({ tokenUrl: idp.tokenUrl, jwtBearer: { issuer: ACCOUNT, privateKey: rsa.privateKeyPem, keyId: rsa.kid, claims: { scope: SCOPE } } });
   t.equal(config.authMethod, 'none', 'without clientSecret the client does not authenticate');
   const source = createClientCredentialsSource('g', config, { clock });
@@ -37,7 +40,11 @@ t.test('a signed assertion is the grant: iss, sub, aud, a short exp and a fresh 
   await source.fetchToken();
   t.not(decodeJwt(idp.requests.at(-1)!.params.assertion!).jti, claims.jti, 'each request signs a new assertion');
 
-  const salesforce = createClientCredentialsSource('g', sourceConfig({ tokenUrl: idp.tokenUrl, scope: 'api', jwtBearer: { issuer: 'ec-account', subject: 'integration@corp.example', privateKey: ec.privateKeyPem } }), { clock });
+  const salesforce = createClientCredentialsSource(
+    'g',
+    sourceConfig({ tokenUrl: idp.tokenUrl, scope: 'api', jwtBearer: { issuer: 'ec-account', subject: 'integration@corp.example', privateKey: ec.privateKeyPem } }),
+    { clock },
+  );
   t.match(decodeJwt((await salesforce.fetchToken()).value), { sub: 'integration@corp.example', scope: 'api' }, 'another subject, an EC key, the scope as a form field');
   t.match(decodeProtectedHeader(idp.requests.at(-1)!.params.assertion!), { alg: 'ES256' });
 });
@@ -56,9 +63,20 @@ t.test('a refused assertion is TOKEN_FETCH_FAILED with the IdP’s words, never 
   const stranger = generateTestKey('rsa');
   const idp = await startJwtBearerIdp(t, [{ issuer: ACCOUNT, publicJwk: known.publicJwk }]);
   const wrongKey = createClientCredentialsSource('g', sourceConfig({ tokenUrl: idp.tokenUrl, jwtBearer: { issuer: ACCOUNT, privateKey: stranger.privateKeyPem } }), { clock });
-  const error = await wrongKey.fetchToken().then(() => new Error('expected a failure'), (caught: unknown) => caught as Error);
+  const error = await wrongKey.fetchToken().then(
+    () => new Error('expected a failure'),
+    (caught: unknown) => caught as Error,
+  );
   t.match(error, { code: 'TOKEN_FETCH_FAILED', message: /invalid_grant: signature verification failed/ });
   t.notMatch(error.message, idp.requests.at(-1)!.params.assertion!, 'the assertion is not repeated');
-  const wrongAudience = createClientCredentialsSource('g', sourceConfig({ tokenUrl: idp.tokenUrl, jwtBearer: { issuer: ACCOUNT, audience: 'https://login.salesforce.com', privateKey: known.privateKeyPem } }), { clock });
-  t.match(await wrongAudience.fetchToken().catch((caught: unknown) => caught), { code: 'TOKEN_FETCH_FAILED', message: /invalid_grant: unexpected "aud" claim value/ }, 'jwtBearer.audience is what is sent');
+  const wrongAudience = createClientCredentialsSource(
+    'g',
+    sourceConfig({ tokenUrl: idp.tokenUrl, jwtBearer: { issuer: ACCOUNT, audience: 'https://login.salesforce.com', privateKey: known.privateKeyPem } }),
+    { clock },
+  );
+  t.match(
+    await wrongAudience.fetchToken().catch((caught: unknown) => caught),
+    { code: 'TOKEN_FETCH_FAILED', message: /invalid_grant: unexpected "aud" claim value/ },
+    'jwtBearer.audience is what is sent',
+  );
 });

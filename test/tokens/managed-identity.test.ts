@@ -21,7 +21,11 @@ function sourceFor(t: Test, managedIdentity: Record<string, unknown>, env: Recor
   return createTokenSource('mi', sourceConfig(managedIdentity), { transport, clock, env });
 }
 
-const failure = (promise: Promise<unknown>) => promise.then(() => new Error('expected a failure'), (error: unknown) => error as Error & { code?: string });
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => new Error('expected a failure'),
+    (error: unknown) => error as Error & { code?: string },
+  );
 
 t.test('IMDS: the documented request, and the answer whose numbers are all strings', async (t) => {
   const imds = await startIdentityEndpoint(t, 'imds');
@@ -49,13 +53,21 @@ t.test('IMDS: the documented request, and the answer whose numbers are all strin
 t.test('IMDS: a user-assigned identity by client id, object id or resource id', async (t) => {
   const imds = await startIdentityEndpoint(t, 'imds');
   const { userIdentity } = imds;
-  for (const [key, parameter] of [['clientId', 'client_id'], ['objectId', 'object_id'], ['resourceId', 'msi_res_id']] as const) {
+  for (const [key, parameter] of [
+    ['clientId', 'client_id'],
+    ['objectId', 'object_id'],
+    ['resourceId', 'msi_res_id'],
+  ] as const) {
     const token = await sourceFor(t, { resource: 'https://storage.azure.com', endpoint: imds.tokenUrl, [key]: userIdentity[key] }).fetchToken();
     t.equal(imds.requests.at(-1)!.query.get(parameter), userIdentity[key], `${key} is sent as ${parameter}`);
     t.match(decodeJwt(token.value), { appid: userIdentity.clientId, oid: userIdentity.objectId }, `${key}: that identity’s token`);
   }
   const unknown = await failure(sourceFor(t, { resource: 'https://storage.azure.com', endpoint: imds.tokenUrl, clientId: 'not-assigned-here' }).fetchToken());
-  t.match(unknown, { code: 'TOKEN_FETCH_FAILED', message: /IMDS\) refused the token request for "mi" with HTTP 400 \(invalid_request: Identity not found\)/ }, 'an identity the VM does not have is a refusal');
+  t.match(
+    unknown,
+    { code: 'TOKEN_FETCH_FAILED', message: /IMDS\) refused the token request for "mi" with HTTP 400 \(invalid_request: Identity not found\)/ },
+    'an identity the VM does not have is a refusal',
+  );
 });
 
 t.test('IMDS: 429 with Retry-After is waited out (beyond the backoff step), 5xx retried, other 4xx refused', async (t) => {
@@ -101,7 +113,10 @@ t.test('App Service and Functions: IDENTITY_ENDPOINT with the secret IDENTITY_HE
     t.equal(request.headers['x-identity-header'], appService.identityHeader, 'X-IDENTITY-HEADER from IDENTITY_HEADER');
     t.equal(request.query.get('api-version'), '2019-08-01');
     t.match(decodeJwt(token.value), { aud: 'https://database.windows.net/' });
-    t.ok(token.expiresAt - before > 3_580_000 && token.expiresAt - before < 3_602_000, `lifetime from expires_on as ${expiresOn === 'epoch' ? 'epoch seconds in a string' : '"MM/dd/yyyy hh:mm:ss PM +00:00"'}`);
+    t.ok(
+      token.expiresAt - before > 3_580_000 && token.expiresAt - before < 3_602_000,
+      `lifetime from expires_on as ${expiresOn === 'epoch' ? 'epoch seconds in a string' : '"MM/dd/yyyy hh:mm:ss PM +00:00"'}`,
+    );
   }
   const appService = await startIdentityEndpoint(t, 'appService');
   const env = { IDENTITY_ENDPOINT: appService.tokenUrl, IDENTITY_HEADER: appService.identityHeader };
@@ -164,7 +179,11 @@ t.test('without an endpoint or variables, IMDS at 169.254.169.254; Service Fabri
   const config = sourceConfig({ resource: 'https://vault.azure.net' });
   t.equal(describeTokenSource(config, {}), 'managed identity (IMDS) at http://169.254.169.254/metadata/identity/oauth2/token, system-assigned, resource https://vault.azure.net');
   t.match(describeTokenSource(config, { AZURE_POD_IDENTITY_AUTHORITY_HOST: 'http://10.0.0.4:2579/' }), /IMDS\) at http:\/\/10\.0\.0\.4:2579\/metadata\/identity\/oauth2\/token/);
-  const fabric = createTokenSource('mi', config, { transport, clock, env: { IDENTITY_ENDPOINT: 'https://10.0.0.5:2377/metadata/identity/oauth2/token', IDENTITY_HEADER: 'h', IDENTITY_SERVER_THUMBPRINT: 'ab' } });
+  const fabric = createTokenSource('mi', config, {
+    transport,
+    clock,
+    env: { IDENTITY_ENDPOINT: 'https://10.0.0.5:2377/metadata/identity/oauth2/token', IDENTITY_HEADER: 'h', IDENTITY_SERVER_THUMBPRINT: 'ab' },
+  });
   t.equal(fabric.kind, 'managed identity (Service Fabric, not supported)');
   t.match(await failure(fabric.fetchToken()), { code: 'TOKEN_FETCH_FAILED', message: /Service Fabric managed identity .* is not supported/ });
 });

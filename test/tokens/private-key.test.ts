@@ -5,7 +5,11 @@ import { loadSigningKey, privateKeyProblem } from '../../src/tokens/private-key.
 import { generateTestKey, selfSignedCertificate } from '../helpers/keys.ts';
 
 t.test('each key type signs with the algorithm it implies, verifiable with its public key', async (t) => {
-  for (const [kind, alg] of [['rsa', 'RS256'], ['ec', 'ES256'], ['ed25519', 'EdDSA']] as const) {
+  for (const [kind, alg] of [
+    ['rsa', 'RS256'],
+    ['ec', 'ES256'],
+    ['ed25519', 'EdDSA'],
+  ] as const) {
     const key = generateTestKey(kind);
     const signing = await loadSigningKey(key.privateKeyPem, { keyId: key.kid });
     t.same([signing.alg, signing.kid], [alg, key.kid], kind);
@@ -35,8 +39,10 @@ t.test('problems are described without repeating the key', async (t) => {
   const broken = key.privateKeyPem.replace(/[A-Za-z]{8}/, 'AAAAAAAA');
   t.match(privateKeyProblem(broken), /not a readable PEM private key/);
   const bodyLines = broken.split('\n').filter((line) => line && !line.startsWith('-----'));
-  t.ok(bodyLines.every((line) => !privateKeyProblem(broken)!.includes(line.slice(0, 16))), 'no part of the key in the message');
+  t.ok(
+    bodyLines.every((line) => !privateKeyProblem(broken)!.includes(line.slice(0, 16))),
+    'no part of the key in the message',
+  );
   const x25519 = generateKeyPairSync('x25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   t.match(privateKeyProblem(x25519), /unsupported private key type "x25519"/, 'a key that cannot sign');
-
 });

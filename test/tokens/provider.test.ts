@@ -283,7 +283,10 @@ t.test('IdP down with a valid token: requests succeed; after expiry: fail fast, 
     clock.advance(250);
   }
   t.notOk(outcomes.includes('ok'), 'no token while the IdP is down');
-  t.ok(outcomes.every((outcome) => /^TOKEN_UNAVAILABLE \d+$/.test(outcome)), 'always 503 material with Retry-After');
+  t.ok(
+    outcomes.every((outcome) => /^TOKEN_UNAVAILABLE \d+$/.test(outcome)),
+    'always 503 material with Retry-After',
+  );
   t.ok(idp.calls - attemptsBefore <= 7, `attempts follow the steps 2, 4, 8, 8… s (${idp.calls - attemptsBefore} in 30 s)`);
 
   idp.up = true;
@@ -353,7 +356,10 @@ t.test('refresh() joins or starts a fetch, but keeps a failure’s backoff step'
   t.equal(idp.calls, 2);
   idp.up = false;
   await t.rejects(provider.refresh(), { code: 'TOKEN_UNAVAILABLE' });
-  const failedFast = await provider.refresh().then(() => undefined, (error: unknown) => error as ProxyError);
+  const failedFast = await provider.refresh().then(
+    () => undefined,
+    (error: unknown) => error as ProxyError,
+  );
   t.equal(failedFast?.headers['retry-after'], '10', 'inside the step it fails fast');
   t.equal(idp.calls, 3);
 });

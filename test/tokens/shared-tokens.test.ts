@@ -59,10 +59,17 @@ t.test('renewal ahead of expiry: each worker gets the one new token, without wai
   await Promise.all(workers.map((provider) => provider.getToken()));
   clock.advance(80_000); // past refresh-ahead (80%), still valid
   const during = await Promise.all(workers.map((provider) => provider.getToken()));
-  t.same(during.map((token) => token.value), ['token-1', 'token-1', 'token-1'], 'the current token serves while renewal runs');
+  t.same(
+    during.map((token) => token.value),
+    ['token-1', 'token-1', 'token-1'],
+    'the current token serves while renewal runs',
+  );
   await settle();
   const after = await Promise.all(workers.map((provider) => provider.getToken()));
-  t.same(after.map((token) => token.value), ['token-2', 'token-2', 'token-2']);
+  t.same(
+    after.map((token) => token.value),
+    ['token-2', 'token-2', 'token-2'],
+  );
   t.equal(issued(), 2, 'one renewal for the host, not one per worker');
 });
 
@@ -84,9 +91,22 @@ t.test('a 401 in one worker drops the token at the primary once, within its rate
 t.test('IdP failures reach the workers with the primary’s Retry-After; an unknown source is refused', async (t) => {
   let failing = true;
   const { workers, clock, issued } = host(2, { fail: () => (failing ? new ProxyError('TOKEN_FETCH_FAILED', 'invalid_client') : undefined) });
-  const errors = await Promise.all(workers.map((provider) => provider.getToken().then(() => undefined, (error: unknown) => error as ProxyError)));
-  t.same(errors.map((error) => error?.code), ['TOKEN_FETCH_FAILED', 'TOKEN_FETCH_FAILED']);
-  t.ok(errors.every((error) => Number(error?.headers['retry-after']) >= 1), 'with Retry-After');
+  const errors = await Promise.all(
+    workers.map((provider) =>
+      provider.getToken().then(
+        () => undefined,
+        (error: unknown) => error as ProxyError,
+      ),
+    ),
+  );
+  t.same(
+    errors.map((error) => error?.code),
+    ['TOKEN_FETCH_FAILED', 'TOKEN_FETCH_FAILED'],
+  );
+  t.ok(
+    errors.every((error) => Number(error?.headers['retry-after']) >= 1),
+    'with Retry-After',
+  );
   t.equal(issued(), 0);
   failing = false;
   clock.advance(61_000);
