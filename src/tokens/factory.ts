@@ -3,9 +3,7 @@ import type { TokenSourceConfig } from '../config/schema.ts';
 import { ProxyError } from '../errors.ts';
 import type { Transport } from '../http/transport.ts';
 import type { Logger } from '../log/logger.ts';
-import { createClientCredentialsSource } from './client-credentials.ts';
 import { sourceKind } from './describe.ts';
-import { createManagedIdentitySource } from './managed-identity.ts';
 import { TokenProvider, type TokenProviderOptions } from './provider.ts';
 import type { TokenSource } from './token.ts';
 
@@ -46,10 +44,11 @@ export function createTokenProvider(name: string, source: TokenSourceConfig, dep
 
 /** The TokenSource for a config: a managed identity, or an OAuth grant (client credentials or JWT bearer) with its client authentication. */
 export function createTokenSource(name: string, source: TokenSourceConfig, deps: Pick<TokenProviderDeps, 'transport' | 'clock' | 'env'>): TokenSource {
+  const env = deps.env ?? {};
   if (source.managedIdentity) {
     // IMDS and the App Service/Arc endpoints are on this host: never through the outbound proxy.
     const fetch = deps.transport.idpFetch({ ca: source.ca, direct: true });
-    return createManagedIdentitySource(name, source, { clock: deps.clock, fetch, env: deps.env ?? {} });
+    return deferred(name, sourceKind(source, env), async () => (await import('./managed-identity.ts')).createManagedIdentitySource(name, source, { clock: deps.clock, fetch, env }));
   }
   const unfilled = source.azureWorkloadIdentity ? (['tokenUrl', 'clientId', 'clientAssertionFile'] as const).filter((key) => !source[key] && !(key === 'tokenUrl' && source.issuer)) : [];
   if (unfilled.length > 0) {
@@ -61,7 +60,27 @@ export function createTokenSource(name: string, source: TokenSourceConfig, deps:
     return { name, kind: 'Azure workload identity (federated token file)', fetchToken: () => Promise.reject(error) };
   }
   const fetch = deps.transport.idpFetch({ ca: source.ca, cert: source.tls?.cert, key: source.tls?.key });
-  return createClientCredentialsSource(name, source, { clock: deps.clock, ...(fetch ? { fetch } : {}) });
+  return deferred(name, sourceKind(source, env), async () => (await import('./client-credentials.ts')).createClientCredentialsSource(name, source, { clock: deps.clock, ...(fetch ? { fetch } : {}) }));
+}
+
+/**
+ * A source whose implementation loads with its first fetch: openid-client and jose take
+ * about 15 MB and a tenth of serve's start, and a proxy that has not had a request yet
+ * (or a `--workers` worker, whose tokens come from its primary) needs neither.
+ */
+function deferred(name: string, kind: string, load: () => Promise<TokenSource>): TokenSource {
+  let loaded: Promise<TokenSource> | undefined;
+  return {
+    name,
+    kind,
+    fetchToken: async (context) => {
+      loaded ??= load().catch((error: unknown) => {
+        loaded = undefined;
+        throw error;
+      });
+      return (await loaded).fetchToken(context);
+    },
+  };
 }
 
 /** Both come from the same schema, so their keys are in the same order and JSON compares them exactly. */

@@ -1,5 +1,4 @@
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { importPKCS8 } from 'jose';
 import type { CryptoKey } from 'openid-client';
 
 /** A private_key_jwt signing key, ready for openid-client, with the JOSE header fields that name it. */
@@ -21,6 +20,8 @@ export async function loadSigningKey(pem: string, options: { keyId?: string | un
   const alg = jwsAlgorithmOf(keyObject);
   if (!alg) throw new Error(`unsupported private key type ${describeKey(keyObject)}`);
   const pkcs8 = keyObject.export({ type: 'pkcs8', format: 'pem' }).toString();
+  // jose loads only when a key is really used, not when the config is checked.
+  const { importPKCS8 } = await import('jose');
   const key = await importPKCS8(pkcs8, alg);
   const signingKey: SigningKey = { key, alg, ...(options.keyId ? { kid: options.keyId } : {}) };
   if (options.certificate) {
