@@ -9,7 +9,7 @@ import { exchange, type Exchanged, type UpstreamExchange } from './exchange.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import type { PublicOrigin } from './public-origin.ts';
 import { RejectionSink } from './rejection.ts';
-import type { ReplayBuffers, UpstreamBody } from './request-body.ts';
+import { hasNoBody, NO_BODY, type ReplayBuffers, type UpstreamBody } from './request-body.ts';
 import { openRelay, type RelayRequest, type RelaySink } from './relay.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -65,7 +65,8 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
   res.once('close', onClose);
   let release = (): void => undefined;
   try {
-    const read = await request.replayBuffers.read(req, res);
+    // Most requests (every OData GET) have no body: no await, no buffer to hold.
+    const read = hasNoBody(req) ? NO_BODY : await request.replayBuffers.read(req, res);
     release = read.release;
     const body = read.body;
     const relay: RelayRequest = { req, res, upstream, requestId: request.requestId, proxyBase: `${request.origin.proto}://${request.origin.host}${upstream.prefix}`, loopback: request.loopback };

@@ -30,6 +30,14 @@ export interface ReadBody {
  * for idleTimeoutMs is answered 408 and its connection closed, and a body that does not fit
  * streams through as any large one does: forwarded, only not replayable after a 401.
  */
+/** A request without a body: nothing held, nothing to release (most requests, every OData GET). */
+export const NO_BODY: ReadBody = { body: null, release: () => undefined };
+
+/** Neither framing header: HTTP/1.1 says there is no body (RFC 9112 §6.3). */
+export function hasNoBody(req: IncomingMessage): boolean {
+  return req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+}
+
 export class ReplayBuffers {
   #inUse = 0;
 
@@ -44,10 +52,11 @@ export class ReplayBuffers {
   }
 
   async read(req: IncomingMessage, res: ServerResponse): Promise<ReadBody> {
+    if (hasNoBody(req)) return NO_BODY;
     const stream = { body: req, release: () => undefined };
     if (req.headers['transfer-encoding'] !== undefined) return stream;
     const length = Number(req.headers['content-length'] ?? 0);
-    if (length === 0) return { body: null, release: () => undefined };
+    if (length === 0) return NO_BODY;
     if (length > REPLAY_BODY_LIMIT || this.#inUse + length > this.totalBytes) return stream;
     this.#inUse += length;
     let released = false;
