@@ -75,9 +75,7 @@ class DirectSink implements RelaySink {
 
   write(chunk: Buffer): boolean {
     this.bytes += chunk.length;
-    if (this.#res.write(chunk)) return true;
-    this.#res.once('drain', this.#resume);
-    return false;
+    return writeOrPause(this.#res, chunk, this.#resume);
   }
 
   end(): void {
@@ -171,9 +169,7 @@ class StreamingRewriteSink implements RelaySink {
 
   write(chunk: Buffer): boolean {
     this.bytes += chunk.length;
-    if (this.#first.write(chunk)) return true;
-    this.#first.once('drain', this.#resume);
-    return false;
+    return writeOrPause(this.#first, chunk, this.#resume);
   }
 
   end(): void {
@@ -187,6 +183,13 @@ class StreamingRewriteSink implements RelaySink {
   settled(): Promise<Error | undefined> {
     return this.#settled;
   }
+}
+
+/** Writes a chunk on; when the stream is full, the upstream pauses until it drains (false tells undici to pause). */
+function writeOrPause(target: Writable, chunk: Buffer, resume: () => void): boolean {
+  if (target.write(chunk)) return true;
+  target.once('drain', resume);
+  return false;
 }
 
 function isSmall(contentLength: string | undefined): boolean {

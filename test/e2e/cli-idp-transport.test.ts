@@ -1,8 +1,7 @@
-import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { connect as netConnect } from 'node:net';
 import t from 'tap';
 import { runCli } from '../helpers/cli.ts';
+import { startForwardProxy } from '../helpers/forward-proxy.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { createTestCa, issueCertificate } from '../helpers/tls.ts';
 
@@ -26,22 +25,9 @@ t.test('check --fetch-tokens and token trust a token source’s ca and go throug
   const idpUrl = await listen(idp);
   t.teardown(() => closeServer(idp));
 
-  const tunnels: string[] = [];
-  const forwardProxy = createHttpServer((_req, res) => res.writeHead(405).end());
-  forwardProxy.on('connect', (req: IncomingMessage, clientSocket, head: Buffer) => {
-    tunnels.push(req.url ?? '');
-    const [host, port] = (req.url ?? '').split(':');
-    const upstreamSocket = netConnect(Number(port), host, () => {
-      clientSocket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstreamSocket.write(head);
-      upstreamSocket.pipe(clientSocket);
-      clientSocket.pipe(upstreamSocket);
-    });
-    upstreamSocket.on('error', () => clientSocket.destroy());
-    clientSocket.on('error', () => upstreamSocket.destroy());
-  });
-  const forwardProxyUrl = await listen(forwardProxy);
-  t.teardown(() => closeServer(forwardProxy));
+  const forwardProxy = await startForwardProxy();
+  t.teardown(() => forwardProxy.close());
+  const { url: forwardProxyUrl, tunnels } = forwardProxy;
 
   const dir = t.testdir({
     'idp-ca.pem': ca.certPem,

@@ -1,13 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import t, { type Test } from 'tap';
 import { Agent, request } from 'undici';
 import { configSchema, type ConfigInput } from '../../src/config/schema.ts';
 import { spawnCli, waitForLine } from '../helpers/cli.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
+import { startForwardProxy } from '../helpers/forward-proxy.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
 import { createTestCa, issueCertificate, type TestCa } from '../helpers/tls.ts';
@@ -137,23 +137,9 @@ t.test('HTTP_PROXY/HTTPS_PROXY carry IdP and upstream traffic; NO_PROXY exempts 
   const upstream = createHttpServer((req, res) => res.end(`upstream saw ${req.url}`));
   const upstreamUrl = await listen(upstream);
   t.teardown(() => closeServer(upstream));
-  // A forward proxy as corporate networks have: CONNECT tunnels, recorded.
-  const tunnels: string[] = [];
-  const forwardProxy = createHttpServer((_req, res) => res.writeHead(405).end());
-  forwardProxy.on('connect', (req: IncomingMessage, clientSocket, head: Buffer) => {
-    tunnels.push(req.url ?? '');
-    const [host, port] = (req.url ?? '').split(':');
-    const upstreamSocket = netConnect(Number(port), host, () => {
-      clientSocket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstreamSocket.write(head);
-      upstreamSocket.pipe(clientSocket);
-      clientSocket.pipe(upstreamSocket);
-    });
-    upstreamSocket.on('error', () => clientSocket.destroy());
-    clientSocket.on('error', () => upstreamSocket.destroy());
-  });
-  const forwardProxyUrl = await listen(forwardProxy);
-  t.teardown(() => closeServer(forwardProxy));
+  const forwardProxy = await startForwardProxy();
+  t.teardown(() => forwardProxy.close());
+  const { url: forwardProxyUrl, tunnels } = forwardProxy;
   const config: ConfigInput = { tokens: { idp: tokenSource(idp) }, routes: { '/api': { target: upstreamUrl, token: 'idp' } } };
 
   const proxied = await startProxy(config, { env: { HTTP_PROXY: forwardProxyUrl, NO_PROXY: '' } });
