@@ -1,5 +1,7 @@
 import { rootCertificates } from 'node:tls';
-import { Agent, EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import Agent from 'undici/lib/dispatcher/agent.js';
+import EnvHttpProxyAgent from 'undici/lib/dispatcher/env-http-proxy-agent.js';
 
 /** TLS settings of one upstream or IdP, PEM text as configured. */
 export interface TlsSettings {
@@ -71,7 +73,11 @@ export class DispatcherPool {
   /** A fetch for openid-client that uses the pool for these settings (CA, client certificate, outbound proxy). */
   fetchFor(tls: IdpConnection = {}): typeof globalThis.fetch {
     const dispatcher = this.get(tls);
-    return ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof globalThis.fetch;
+    // undici's fetch loads with the first token request, like openid-client: serve never needs it before.
+    return (async (input: string | URL, init?: RequestInit) => {
+      const { fetch } = await import('undici');
+      return fetch(input, { ...(init as object), dispatcher });
+    }) as unknown as typeof globalThis.fetch;
   }
 
   async close(): Promise<void> {
