@@ -22,7 +22,7 @@
   Run it from a newer zip to upgrade.
 
   Layout:
-    C:\Program Files\bearer-proxy\            node.exe, bearer-proxy.cjs, bearer-proxy.cmd, bearer-proxy-service.exe (WinSW) + .xml
+    C:\Program Files\bearer-proxy\            node.exe, bearer-proxy.cjs, bearer-proxy.cmd, proxy.schema.json, bearer-proxy-service.exe (WinSW) + .xml
     C:\ProgramData\bearer-proxy\proxy.yaml    the config (ACL: Administrators, SYSTEM, the service)
     C:\ProgramData\bearer-proxy\secrets\      secret files named by ${file:...} in proxy.yaml
     C:\ProgramData\bearer-proxy\logs\         bearer-proxy-service.out.log (one JSON line per request), rotated
@@ -66,7 +66,7 @@ $NodeExe = Join-Path $InstallDir 'node.exe'
 $CliScript = Join-Path $InstallDir 'bearer-proxy.cjs'
 # The layout of the script versions before the zip: WinSW as bearer-proxy.exe, the app in app\.
 $OldWrapperExe = Join-Path $InstallDir "$ServiceName.exe"
-$ProgramFiles = @('node.exe', 'bearer-proxy.cjs', 'bearer-proxy.cmd', 'README.md', 'LICENSE', 'THIRD-PARTY-LICENSES.txt', 'proxy.yaml.example')
+$ProgramFiles = @('node.exe', 'bearer-proxy.cjs', 'bearer-proxy.cmd', 'README.md', 'LICENSE', 'THIRD-PARTY-LICENSES.txt', 'proxy.yaml.example', 'proxy.schema.json')
 $ConfigPath = Join-Path $DataDir 'proxy.yaml'
 $SecretsDir = Join-Path $DataDir 'secrets'
 $LogDir = Join-Path $DataDir 'logs'

@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     file('winsw.exe.config', readFileSync(join(winsw, 'bin', 'winsw', 'winsw.exe.config'))),
     file('install-service.ps1', crlf(fromRepo('deploy/windows/install-service.ps1').toString('utf8'))),
     file('proxy.yaml.example', crlf(fromRepo('deploy/windows/proxy.windows.yaml').toString('utf8'))),
+    file('proxy.schema.json', fromRepo('proxy.schema.json')),
     file('README.md', crlf(fromRepo('deploy/windows/README.md').toString('utf8'))),
     file('LICENSE', crlf(fromRepo('LICENSE').toString('utf8'))),
     file('THIRD-PARTY-LICENSES.txt', crlf(licenses)),

@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const zip = join(artifactsDir, names.windows);
   try {
     await check('SHA256SUMS matches both artifacts', async () => verifyChecksums([names.windows, names.linux]));
-    await check('the zip holds the program, the service installer and its wrapper, the example config and the README', async () => {
+    await check('the zip holds the program, the service installer and its wrapper, the example config, its schema and the README', async () => {
       const inZip = readZip(readFileSync(zip)).map((entry) => entry.name.replace(`${names.windowsFolder}/`, ''));
       const expected = [
         'node.exe',
@@ -49,6 +49,7 @@ async function main(): Promise<void> {
         'winsw.exe.config',
         'install-service.ps1',
         'proxy.yaml.example',
+        'proxy.schema.json',
         'README.md',
         'LICENSE',
         'THIRD-PARTY-LICENSES.txt',
