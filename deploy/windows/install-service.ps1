@@ -153,8 +153,8 @@ function ConvertTo-XmlText {
 }
 
 function Write-WrapperConfig {
-  # --host/--port override proxy.yaml: the gateway reaches the proxy over loopback only.
-  $arguments = "`"$CliScript`" serve -c `"$ConfigPath`" --host 127.0.0.1 --port $Port"
+  # --host/--port override proxy.yaml: the gateway reaches the proxy over loopback only (localhost: 127.0.0.1 and ::1, since Windows tries ::1 first).
+  $arguments = "`"$CliScript`" serve -c `"$ConfigPath`" --host localhost --port $Port"
   $envLines = @("  <env name=`"NODE_ENV`" value=`"production`"/>")
   foreach ($name in $Environment.Keys) {
     $envLines += "  <env name=`"$(ConvertTo-XmlText ([string]$name))`" value=`"$(ConvertTo-XmlText ([string]$Environment[$name]))`"/>"

@@ -126,7 +126,8 @@ async function serveAndProxy(runner: Runner, work: string): Promise<void> {
   writeFileSync(
     configFile,
     [
-      'listen: { host: 127.0.0.1, port: 0 }',
+      // localhost, as the Windows service listens: 127.0.0.1 and ::1 (Windows tries ::1 first).
+      'listen: { host: localhost, port: 0 }',
       'tokens:',
       '  idp:',
       `    tokenUrl: ${idp.tokenUrl}`,
@@ -153,6 +154,11 @@ async function serveAndProxy(runner: Runner, work: string): Promise<void> {
       const ms = Date.now() - started;
       timings.push(`${runner.name}: serve start to first /healthz 200: ${ms} ms`);
       return `${ms} ms after start`;
+    });
+    await check(`${runner.name}: listens on both loopback addresses, ::1 as well as 127.0.0.1`, async () => {
+      const ipv6 = base.replace('127.0.0.1', '[::1]');
+      await waitForHealthz(ipv6, 5_000);
+      return `${ipv6}/healthz 200`;
     });
     await check(`${runner.name}: proxies a request with the IdP's token injected`, async () => {
       if (!base) throw new Error('not listening');
@@ -229,8 +235,8 @@ async function waitForListening(log: string, child: ChildProcess, timeoutMs: num
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
-    const url = /bearer-proxy listening on (http:\/\/[\d.:]+)/.exec(text)?.[1];
-    if (url) return url;
+    const port = /bearer-proxy listening on http:\/\/(?:[\d.]+|localhost):(\d+)/.exec(text)?.[1];
+    if (port) return `http://127.0.0.1:${port}`;
     if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}:\n${text}`);
     if (Date.now() > deadline) throw new Error(`not listening after ${timeoutMs} ms:\n${text}`);
     await sleep(50);
