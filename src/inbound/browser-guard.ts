@@ -3,16 +3,10 @@ import { isIP } from 'node:net';
 import { ProxyError } from '../errors.ts';
 import { isLoopbackAddress } from './loopback.ts';
 
-/**
- * Anonymous access trusts the socket's address, and a browser on this machine is on
- * loopback too: any web page it opens could reach the proxy by DNS rebinding (a name of
- * the attacker's that resolves to 127.0.0.1) or send it requests across sites. Requests
- * let in without credentials therefore have to look like a local tool's, not a page's.
- */
-export function refuseBrowserAttacks(req: IncomingMessage, allowedHosts: ReadonlySet<string>): void {
-  refuseRebinding(req, allowedHosts);
-  refuseCrossSite(req, allowedHosts);
-}
+// Anonymous access trusts the socket's address, and a browser on this machine is on
+// loopback too: any web page it opens could reach the proxy by DNS rebinding (a name of
+// the attacker's that resolves to 127.0.0.1) or send it requests across sites. Requests
+// let in without credentials therefore have to look like a local tool's, not a page's.
 
 /** A rebinding page's requests carry the page's own host name; an IP literal cannot be rebound. */
 export function refuseRebinding(req: IncomingMessage, allowedHosts: ReadonlySet<string>): void {

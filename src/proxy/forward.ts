@@ -41,8 +41,6 @@ export interface ForwardResult {
   error?: unknown;
 }
 
-export { REPLAY_BODY_LIMIT } from './request-body.ts';
-
 const BODY_IDLE_LIMIT_MS = 600_000;
 
 type Sink = RelaySink | RejectionSink;

@@ -1,11 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import t from 'tap';
 import { isProxyError } from '../../src/errors.ts';
-import { refuseBrowserAttacks } from '../../src/inbound/browser-guard.ts';
+import { refuseCrossSite, refuseRebinding } from '../../src/inbound/browser-guard.ts';
 
 function verdict(headers: Record<string, string>, allowed: string[] = []): string {
   try {
-    refuseBrowserAttacks({ headers } as unknown as IncomingMessage, new Set(allowed));
+    // Both guards, as an anonymous request meets them.
+    const req = { headers } as unknown as IncomingMessage;
+    refuseRebinding(req, new Set(allowed));
+    refuseCrossSite(req, new Set(allowed));
     return 'allowed';
   } catch (error) {
     return isProxyError(error) ? error.code : 'crashed';

@@ -3,7 +3,7 @@ import t from 'tap';
 import { authorizedSend, rejectedToken } from '../../src/proxy/authorized-send.ts';
 import { TokenProvider } from '../../src/tokens/provider.ts';
 import type { AccessToken } from '../../src/tokens/token.ts';
-import { REPLAY_BODY_LIMIT } from '../../src/proxy/forward.ts';
+import { REPLAY_BODY_LIMIT } from '../../src/proxy/request-body.ts';
 import { startStack } from '../helpers/stack.ts';
 
 async function errorOf(response: Response) {
