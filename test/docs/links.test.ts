@@ -70,3 +70,21 @@ t.test('docs/powerbi.md: clearing cached credentials, the URL level, and localho
   t.match(powerbi, /Select which level to apply these settings to[\s\S]{0,400}\*\*`http:\/\/localhost:8080\/`\*\*/);
   t.match(powerbi, /The Power BI service cannot reach `localhost`/);
 });
+
+t.test("README's architecture walk names source files that exist, and every file of src/proxy/", async (t) => {
+  const readme = read('README.md');
+  const walk = readme.slice(readme.indexOf('### Architecture: the walk of one request'), readme.indexOf('Decisions worth knowing:'));
+  const named = new Set([...walk.matchAll(/`(?:src\/)?((?:proxy|odata|log|http|admin|inbound|tokens|config|cli)\/[\w/-]+\.ts)`/g)].map((match) => `src/${match[1]}`));
+  t.ok(named.size > 20, `${named.size} files named`);
+  t.same(
+    [...named].filter((path) => !existsSync(join(root, path))),
+    [],
+    'every file named exists',
+  );
+  const proxyFiles = readdirSync(join(root, 'src/proxy')).filter((name) => name.endsWith('.ts'));
+  t.same(
+    proxyFiles.filter((name) => !named.has(`src/proxy/${name}`)),
+    [],
+    'every file of the request path is in the walk',
+  );
+});
