@@ -3,6 +3,7 @@ import { RESERVED_PATHS } from '../admin/reserved-paths.ts';
 import { FORWARDED_HEADERS, isProxyOwnedHeader } from '../http/owned-headers.ts';
 import { parsePasswordHash } from '../inbound/password.ts';
 import { DEFAULT_MAX_LIFETIME_MS } from '../tokens/lifetime.ts';
+import { DEFAULT_BACKOFF_MS, DEFAULT_REFRESH_AHEAD } from '../tokens/defaults.ts';
 import { belongsToOtherKey, caBundleProblem, certificateProblem, tlsKeyProblem } from './pem.ts';
 import { parseDuration } from './duration.ts';
 import type { KeyPath } from './positions.ts';
@@ -241,8 +242,8 @@ const tokenSourceSchema = z
     defaultExpiresIn: duration(3600_000).describe('Token lifetime to assume when the IdP sends no expires_in.'),
     maxLifetime: duration(DEFAULT_MAX_LIFETIME_MS).describe('Longest token lifetime believed, whatever expires_in or defaultExpiresIn say (default 24h).'),
     prefetch: z.boolean().default(false).describe('Fetch the token at startup; /readyz answers 503 until this source holds one.'),
-    refreshAhead: z.number().gt(0).max(1).default(0.8).describe('Renew in the background once this fraction of a token’s lifetime has passed (1 turns it off).'),
-    backoff: backoffSchema.default({ initial: 1_000, max: 60_000 }).describe('Waits between failed token fetches (capped doubling with jitter).'),
+    refreshAhead: z.number().gt(0).max(1).default(DEFAULT_REFRESH_AHEAD).describe('Renew in the background once this fraction of a token’s lifetime has passed (1 turns it off).'),
+    backoff: backoffSchema.default({ ...DEFAULT_BACKOFF_MS }).describe('Waits between failed token fetches (capped doubling with jitter).'),
   })
   .superRefine((source, ctx) => {
     const endpoints = (source.tokenUrl === undefined ? 0 : 1) + (source.issuer === undefined ? 0 : 1);

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.ts';
 import { ProxyError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { DEFAULT_BACKOFF_MS, DEFAULT_EXPIRY_SKEW_MS, DEFAULT_REFRESH_AHEAD } from './defaults.ts';
 import { RetryLaterError, type AccessToken, type TokenSource } from './token.ts';
 
 export interface BackoffOptions {
@@ -57,7 +58,7 @@ export type TokenState = { status: 'empty' } | { status: 'valid'; expiresAt: num
  */
 export type NextFetch = { reason: 'refresh' | 'retry'; at: number };
 
-const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1_000, maxMs: 60_000 };
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: DEFAULT_BACKOFF_MS.initial, maxMs: DEFAULT_BACKOFF_MS.max };
 
 /**
  * Owns one token source's token and the whole of its lifecycle: the cache, one fetch in
@@ -92,8 +93,8 @@ export class TokenProvider {
     private readonly clock: Clock,
     options: TokenProviderOptions = {},
   ) {
-    this.#skewMs = options.expirySkewMs ?? 30_000;
-    this.#refreshAhead = options.refreshAhead ?? 0.8;
+    this.#skewMs = options.expirySkewMs ?? DEFAULT_EXPIRY_SKEW_MS;
+    this.#refreshAhead = options.refreshAhead ?? DEFAULT_REFRESH_AHEAD;
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#random = options.random ?? Math.random;
     this.#logger = options.logger;
