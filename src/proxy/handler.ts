@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { adminEndpoint, type AdminEndpoint, type AdminServices } from '../admin/endpoints.ts';
 import type { RecentErrors } from '../admin/recent-errors.ts';
+import { RESERVED_PATHS } from '../admin/reserved-paths.ts';
 import { isProxyError, ProxyError, sendError } from '../errors.ts';
 import { sendJson, sendText } from '../http/respond.ts';
 import { isLoopbackAddress } from '../inbound/loopback.ts';
@@ -15,6 +16,8 @@ import type { ReplayBuffers } from './request-body.ts';
 import { requestIdFor } from './request-id.ts';
 import type { ServingState } from './serving-state.ts';
 import type { Upstream } from './upstream.ts';
+
+const ADMIN_ONLY_MESSAGE = `The admin listener serves only ${RESERVED_PATHS.slice(0, -1).join(', ')} and ${RESERVED_PATHS.at(-1)}.`;
 
 /** The main listener serves routes and, unless an admin listener exists, the admin endpoints; the admin listener those only. */
 export type ListenerRole = 'main' | 'admin';
@@ -167,7 +170,7 @@ function answerFavicon(res: ServerResponse): Outcome {
 
 /** The admin listener answers only admin endpoints; with one configured, /metrics and /_status leave the main listener. */
 function refuseOnThisListener(endpoint: AdminEndpoint | undefined, path: string, role: ListenerRole, state: ServingState): void {
-  if (role === 'admin' && !endpoint) throw new ProxyError('NO_ROUTE', 'The admin listener serves only /healthz, /readyz, /metrics and /_status.');
+  if (role === 'admin' && !endpoint) throw new ProxyError('NO_ROUTE', ADMIN_ONLY_MESSAGE);
   if (role === 'main' && endpoint?.movesToAdminListener && state.config.admin) throw new ProxyError('NO_ROUTE', `${path} is served on the admin listener.`);
 }
 
