@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import t from 'tap';
@@ -14,6 +15,9 @@ import { startScriptedIdp, tokenAnswer } from '../helpers/scripted-idp.ts';
  * (the 502 UPSTREAM_REJECTED_TOKEN message, a TOKEN_FETCH_FAILED message, the access log,
  * /_status) carries no token, client secret or client assertion, in any encoding, and is bounded.
  */
+
+/** How much of a peer's words SECURITY.md says is repeated ("which are cut to 300 characters"), read from it so a change to either side fails here. */
+const PROMISED_QUOTE_LENGTH = Number(/cut\s+to\s+(\d+)\s+characters/.exec(readFileSync(new URL('../../SECURITY.md', import.meta.url), 'utf8'))?.[1]);
 
 /** Opaque tokens with the characters that encodings change (+ / = ~), so each form is a different string. */
 const TOKENS = ['first+opaque/token=value~1', 'second+opaque/token=value~2'];
@@ -83,8 +87,11 @@ t.test('an upstream quoting the token in its 401: the 502 and the access log car
   quote = (_sent, _first, res) => refuse(res, { message: `an upstream's essay: ${'x'.repeat(7000)}` });
   const long = await fetch(`${proxy.url}/api/x`);
   const message = ((await long.json()) as { error: { message: string } }).error.message;
-  t.ok(message.length < 600, `a 7000-character reason is cut to ${message.length} characters`);
-  t.match(message, /…$/, 'visibly');
+  // The message is a fixed sentence, then the upstream's words cut to exactly the promised length (the ellipsis included).
+  const quoted = message.slice(message.indexOf("an upstream's essay: "));
+  t.match(message.slice(0, -quoted.length), /^The upstream service rejected the access token from "s"[^:]*: $/, 'only the fixed sentence comes before the quote');
+  t.equal(quoted.length, PROMISED_QUOTE_LENGTH, `a 7000-character reason is cut to the ${PROMISED_QUOTE_LENGTH} characters SECURITY.md promises`);
+  t.match(quoted, /^an upstream's essay: x+…$/, 'visibly, with an ellipsis in the last of them');
   quote = (_sent, _first, res) => refuse(res, { message: 'Bearer someone-elses-token-8844 is not ours either' });
   t.notMatch(await (await fetch(`${proxy.url}/api/x`)).text(), /someone-elses-token-8844/, 'whatever follows "Bearer " goes, even a token the proxy never sent');
 });
@@ -165,4 +172,8 @@ t.test('an IdP error_description of a megabyte makes a short message', async (t)
   t.equal(response.status, 502);
   t.ok(body.length < 1000, `the error body is ${body.length} bytes`);
   t.ok(proxy.logText().length < 10_000, 'and so are the log lines');
+  // The description alone is cut to the promised length; nothing but the fixed sentence and the error code comes before it.
+  const message = (JSON.parse(body) as { error: { message: string } }).error.message;
+  const description = /^The identity provider refused the token request for "s" with invalid_client: (d+…)$/.exec(message)?.[1] ?? '';
+  t.equal(description.length, PROMISED_QUOTE_LENGTH, `the description is cut to the ${PROMISED_QUOTE_LENGTH} characters SECURITY.md promises (in "${message.slice(0, 90)}…")`);
 });

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
 import { configSchema, type TokenSourceConfig } from '../../src/config/schema.ts';
@@ -6,6 +9,8 @@ import { createTransport } from '../../src/http/transport.ts';
 import { createTokenProvider, createTokenSource } from '../../src/tokens/factory.ts';
 import { RetryLaterError } from '../../src/tokens/token.ts';
 import { startIdentityEndpoint } from '../helpers/azure-identity.ts';
+import { closeServer, listen } from '../helpers/listen.ts';
+import { streamHugeJson } from '../helpers/scripted-idp.ts';
 
 // Managed identity against endpoints that follow Azure's documented formats (test/helpers/azure-identity.ts).
 
@@ -157,6 +162,58 @@ t.test('Azure Arc: the 401 challenge, its key file read only from the agent’s 
   t.match(userAssigned, { code: 'TOKEN_FETCH_FAILED', message: /only the system-assigned identity: remove managedIdentity.clientId/ });
 });
 
+t.test('Azure Arc: a challenge naming a key file over 4 KiB is refused without sending any of it; one of 4 KiB is sent', async (t) => {
+  // SECURITY.md: "only a `.key` file of at most 4 KiB in the agent's own directory is read". The file is the
+  // test's (the documented endpoint writes its own few-dozen-byte one), in the allowed directory, so size alone decides.
+  const limit = Number(/\.key` file of at most (\d+) KiB/.exec(readFileSync(new URL('../../SECURITY.md', import.meta.url), 'utf8'))?.[1]) * 1024;
+  t.equal(limit, 4096, 'SECURITY.md promises 4 KiB');
+  const keys = t.testdir({ 'over.key': 'k'.repeat(limit + 1), 'five.key': 'k'.repeat(5 * 1024), 'exact.key': 'e'.repeat(limit) });
+  const arc = await startArcChallenger(t);
+  const env = { IDENTITY_ENDPOINT: arc.tokenUrl, IMDS_ENDPOINT: arc.url };
+  for (const [file, size] of [
+    ['five.key', '5 KiB'],
+    ['over.key', '4 KiB and a byte'],
+  ] as const) {
+    arc.realm = join(keys, file);
+    const refused = await failure(sourceFor(t, { resource: 'https://management.azure.com/', arcKeyDirectory: keys }, env).fetchToken());
+    t.match(refused, { code: 'TOKEN_FETCH_FAILED', message: /challenge key file is larger than 4096 bytes/ }, `a ${size} key file is refused, saying why`);
+    t.same(arc.authorizations, [], `and nothing of the ${size} file is sent`);
+  }
+  arc.realm = join(keys, 'exact.key');
+  const token = await sourceFor(t, { resource: 'https://management.azure.com/', arcKeyDirectory: keys }, env).fetchToken();
+  t.equal(token.value, 'arc-token', 'a key file of exactly 4 KiB is read');
+  t.same(arc.authorizations, [`Basic ${'e'.repeat(limit)}`], 'and sent whole');
+});
+
+t.test('an endpoint answering 200 with more than 1 MiB: TOKEN_FETCH_FAILED, not a token, and the answer is not downloaded', async (t) => {
+  // The same bound as an IdP's answer (src/tokens/bounded-fetch.ts, IDP_ANSWER_LIMIT): a local process answering
+  // on the identity endpoint must not make the proxy hold gigabytes.
+  const imds = await startIdentityEndpoint(t, 'imds');
+  const padded = JSON.stringify({ access_token: 'a'.repeat(2 * 1024 * 1024), expires_in: '3600', token_type: 'Bearer' });
+  for (const [framing, headers] of [
+    ['with an honest Content-Length', { 'content-length': String(Buffer.byteLength(padded)) }],
+    ['chunked', {}],
+  ] as const) {
+    imds.scriptNext({ status: 200, headers, body: padded });
+    const error = await failure(sourceFor(t, { resource: 'https://vault.azure.net', endpoint: imds.tokenUrl }).fetchToken());
+    t.match(error, { code: 'TOKEN_FETCH_FAILED', message: /larger than 1 MiB; it was refused without reading the rest/ }, `a 2 MiB answer ${framing} is refused, saying why`);
+  }
+
+  // An endless answer (256 MiB, sent only as fast as it is read): the endpoint sees the connection closed mid-answer.
+  let cutOff = 0;
+  const endless = createHttpServer((req, res) => {
+    res.on('close', () => (cutOff += res.writableFinished ? 0 : 1));
+    if (req.headers.metadata !== 'true') return void res.writeHead(400).end();
+    streamHugeJson(res, 256);
+  });
+  const endlessUrl = await listen(endless);
+  t.teardown(() => closeServer(endless));
+  const huge = await failure(sourceFor(t, { resource: 'https://vault.azure.net', endpoint: `${endlessUrl}/metadata/identity/oauth2/token` }).fetchToken());
+  t.match(huge, { code: 'TOKEN_FETCH_FAILED', message: /larger than 1 MiB/ }, 'a 256 MiB answer is refused');
+  for (let i = 0; i < 100 && cutOff === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(cutOff, 1, 'the endpoint saw the connection closed mid-answer: the rest was never read');
+});
+
 t.test('the endpoint is reached directly, never through the outbound proxy, and never by a redirect', async (t) => {
   const imds = await startIdentityEndpoint(t, 'imds');
   const deadProxy = await unusedPort();
@@ -187,6 +244,27 @@ t.test('without an endpoint or variables, IMDS at 169.254.169.254; Service Fabri
   t.equal(fabric.kind, 'managed identity (Service Fabric, not supported)');
   t.match(await failure(fabric.fetchToken()), { code: 'TOKEN_FETCH_FAILED', message: /Service Fabric managed identity .* is not supported/ });
 });
+
+/**
+ * An Azure Arc endpoint that challenges with a key file the test chose (`realm`), as a
+ * rogue local listener could, and answers a token to whoever sends that file's contents.
+ */
+async function startArcChallenger(t: Test) {
+  const state = { realm: '', authorizations: [] as string[] };
+  const server = createHttpServer((req, res) => {
+    const authorization = req.headers.authorization;
+    if (authorization === undefined) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': `Basic realm=${state.realm}` });
+      return void res.end('{"statusCode":401,"message":"Unauthorized"}');
+    }
+    state.authorizations.push(authorization);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ access_token: 'arc-token', expires_in: '3600', token_type: 'Bearer' }));
+  });
+  const url = await listen(server);
+  t.teardown(() => closeServer(server));
+  return Object.assign(state, { url, tokenUrl: `${url}/metadata/identity/oauth2/token` });
+}
 
 /** A port nothing listens on (bound, then released). */
 async function unusedPort(): Promise<number> {
