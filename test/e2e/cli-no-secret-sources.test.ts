@@ -1,11 +1,12 @@
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import t from 'tap';
 import { runCli } from '../helpers/cli.ts';
 import { startIdp } from '../helpers/idp.ts';
 import { startJwtBearerIdp } from '../helpers/jwt-bearer-idp.ts';
 import { generateTestKey } from '../helpers/keys.ts';
-import { createTestCa } from '../helpers/tls.ts';
+import { createTestCa, fetchJwks } from '../helpers/tls.ts';
 
 // `check --fetch-tokens` and `token` for workload identity, mTLS, certificate-bound tokens,
 // client_secret_jwt and the JWT-bearer grant, as child processes of the built CLI.
@@ -111,4 +112,81 @@ t.test('each source is named by kind, fetches its token, and nothing secret is p
   t.notMatch(printed, JWT, 'no token or assertion printed');
   t.notMatch(printed, entra.secretJwtClient.clientSecret, 'no client secret');
   for (const pem of [pki.certificate.keyPem, bound.certificate.keyPem, serviceKey.privateKeyPem]) t.notMatch(printed, pem.split('\n')[1]!, 'no private key');
+});
+
+t.test("token --raw for tls_client_auth and client_secret_jwt prints the IdP's token and nothing else", async (t) => {
+  const ca = createTestCa();
+  // One HTTPS IdP serves both: it asks for a client certificate but lets the secret-JWT client in without one.
+  const idp = await startIdp({ tls: { ca } });
+  t.teardown(() => idp.close());
+  const { pki } = idp.mtlsClients!;
+  const dir = t.testdir({
+    'ca.pem': ca.certPem,
+    'mtls-cert.pem': pki.certificate.certPem,
+    'mtls-key.pem': pki.certificate.keyPem,
+    'proxy.yaml': [
+      'tokens:',
+      '  mtls:',
+      `    tokenUrl: ${idp.tokenUrl}`,
+      '    ca: ca.pem',
+      `    clientId: ${pki.clientId}`,
+      '    authMethod: tls_client_auth',
+      '    tls: { cert: mtls-cert.pem, key: mtls-key.pem }',
+      '  hs:',
+      `    tokenUrl: ${idp.tokenUrl}`,
+      '    ca: ca.pem',
+      `    clientId: ${idp.secretJwtClient.clientId}`,
+      '    clientSecret: ${HS_SECRET}',
+      '    authMethod: client_secret_jwt',
+      'routes:',
+      '  /mtls: { target: "https://mtls.example.com", token: mtls }',
+      '  /hs: { target: "https://hs.example.com", token: hs }',
+      '',
+    ].join('\n'),
+  });
+  const config = `${dir}/proxy.yaml`;
+  const env = { HS_SECRET: idp.secretJwtClient.clientSecret };
+  const keys = createLocalJWKSet(await fetchJwks(idp.jwksUrl, ca));
+  const issuedBy = { issuer: idp.issuer, audience: idp.audience };
+
+  const mtls = await runCli(['token', 'mtls', '-c', config, '--raw'], { env });
+  t.equal(mtls.code, 0, mtls.stderr);
+  t.match(mtls.stdout, /^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/, 'stdout is the token line and nothing else');
+  const mtlsClaims = (await jwtVerify(mtls.stdout.trim(), keys, issuedBy)).payload;
+  t.equal(mtlsClaims.client_id, pki.clientId, 'signed by the IdP for the mTLS client');
+  const mtlsRequest = idp.tokenRequests.filter((entry) => entry.params.client_id === pki.clientId);
+  t.same(
+    mtlsRequest.map((entry) => ({ status: entry.status, assertion: entry.params.client_assertion, secret: entry.params.client_secret, authorization: entry.authorization })),
+    [{ status: 200, assertion: undefined, secret: undefined, authorization: undefined }],
+    'one request, authenticated by the certificate alone',
+  );
+
+  const hs = await runCli(['token', 'hs', '-c', config, '--raw'], { env });
+  t.equal(hs.code, 0, hs.stderr);
+  t.match(hs.stdout, /^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/, 'stdout is the token line and nothing else');
+  const hsClaims = (await jwtVerify(hs.stdout.trim(), keys, issuedBy)).payload;
+  t.equal(hsClaims.client_id, idp.secretJwtClient.clientId, 'signed by the IdP for the client_secret_jwt client');
+  const hsRequests = idp.tokenRequests.filter((entry) => entry.params.client_assertion !== undefined);
+  t.same(
+    hsRequests.map((entry) => entry.status),
+    [200],
+    'one request, with a client assertion',
+  );
+  const assertion = hsRequests[0]?.params.client_assertion ?? 'no assertion';
+  t.match(decodeProtectedHeader(assertion), { alg: 'HS256' }, 'signed with the secret (HS256)');
+  t.match(decodeJwt(assertion), { sub: idp.secretJwtClient.clientId, aud: idp.tokenUrl }, 'for this client and token endpoint');
+  t.not(hs.stdout.trim(), assertion, 'what is printed is the access token, not the assertion');
+
+  for (const [name, run] of [['mtls', mtls] as const, ['hs', hs] as const]) {
+    const printed = run.stdout + run.stderr;
+    t.equal(run.stderr, '', `${name}: nothing on stderr`);
+    t.notOk(printed.includes(idp.secretJwtClient.clientSecret), `${name}: no client secret`);
+    t.notOk(printed.includes(assertion), `${name}: no client assertion`);
+    t.notOk(printed.includes('PRIVATE KEY'), `${name}: no PEM private key`);
+    const keyLines = pki.certificate.keyPem.split('\n').filter((line) => line !== '' && !line.startsWith('-----'));
+    t.notOk(
+      keyLines.some((line) => printed.includes(line)),
+      `${name}: no line of the client certificate's key`,
+    );
+  }
 });

@@ -2,9 +2,8 @@ import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import t, { type Test } from 'tap';
-import { Agent, request } from 'undici';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { createProxyServer } from '../../src/proxy/server.ts';
@@ -13,7 +12,7 @@ import { startJwtBearerIdp } from '../helpers/jwt-bearer-idp.ts';
 import { generateTestKey } from '../helpers/keys.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
-import { createTestCa, issueCertificate, type TestCa } from '../helpers/tls.ts';
+import { createTestCa, fetchJwks, issueCertificate, type TestCa } from '../helpers/tls.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 // The sources without a long-lived secret, and client_secret_jwt, end to end through the
@@ -142,15 +141,6 @@ t.test('client_secret_jwt (HS512) and the JWT-bearer grant', async (t) => {
   t.notMatch(logs, google.requests.at(-1)!.params.assertion!, 'nor the grant assertion');
   t.match(await (await fetch(`${proxy.url}/_status`)).text(), /client credentials \(client_secret_jwt HS512\)[\s\S]*JWT bearer grant/);
 });
-
-async function fetchJwks(url: string, ca: TestCa): Promise<JSONWebKeySet> {
-  const dispatcher = new Agent({ connect: { ca: ca.certPem } });
-  try {
-    return (await (await request(url, { dispatcher })).body.json()) as JSONWebKeySet;
-  } finally {
-    await dispatcher.close();
-  }
-}
 
 /**
  * A resource server that checks RFC 8705 §3 binding: the token's cnf.x5t#S256 must be the

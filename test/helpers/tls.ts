@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { JSONWebKeySet } from 'jose';
+import { Agent, request } from 'undici';
 import { generateTestKey } from './keys.ts';
 
 export interface TestCa {
@@ -72,4 +74,14 @@ export function issueCertificate(ca: TestCa, commonName: string, usage: 'server'
     join(dir, 'out.pem'),
   ]);
   return { certPem, keyPem: key.privateKeyPem };
+}
+
+/** An IdP's JWKS over HTTPS signed by a test CA, to verify the tokens it issued. */
+export async function fetchJwks(url: string, ca: TestCa): Promise<JSONWebKeySet> {
+  const dispatcher = new Agent({ connect: { ca: ca.certPem } });
+  try {
+    return (await (await request(url, { dispatcher })).body.json()) as JSONWebKeySet;
+  } finally {
+    await dispatcher.close();
+  }
 }
