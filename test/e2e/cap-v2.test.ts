@@ -61,6 +61,12 @@ for (const prefix of prefixes) {
       Array.from({ length: 25 }, (_, index) => index + 1),
       'all 25 rows, in pages of at most 10',
     );
+    // Rows the POST tests of an earlier prefix added come after those; none twice, none out of order.
+    t.same(
+      ids,
+      ids.toSorted((a, b) => a - b).filter((id, index, sorted) => id !== sorted[index - 1]),
+      'every row once, in order',
+    );
   });
 
   t.test(`${prefix}: Atom: xml:base, ids and links on the route`, async (t) => {
