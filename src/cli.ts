@@ -2,6 +2,7 @@
 // Only the command table is imported up front: each command loads its own modules when it
 // runs, so `--version`, `--help` and usage mistakes start no dependency (issue 13).
 import * as nodeModule from 'node:module';
+import { isSea } from 'node:sea';
 import { parseCommandLine } from './cli/args.ts';
 import { packageVersion, print, UsageError, type CliIo, type IpcChannel } from './cli/io.ts';
 import type { SignalSubscriber } from './cli/serve.ts';
@@ -38,8 +39,18 @@ async function reportFailure(io: CliIo, error: unknown): Promise<number> {
 // cache, and a directory that cannot be written only means no cache.
 (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
+/**
+ * The command line after the script. A single executable is its own script (argv[1] is the
+ * executable again), and cluster.fork puts its `exec`, the executable, before the command
+ * line once more: a worker of `serve --workers` drops that copy.
+ */
+function commandLine(): string[] {
+  const args = process.argv.slice(2);
+  return process.send !== undefined && args[0] === process.execPath && isSea() ? args.slice(1) : args;
+}
+
 const io: CliIo = {
-  argv: process.argv.slice(2),
+  argv: commandLine(),
   env: process.env,
   cwd: process.cwd(),
   entry: process.argv[1],

@@ -76,6 +76,7 @@ async function main(): Promise<void> {
     const service = wineRunner(zip, names.windowsFolder, 'node.exe');
     try {
       await serveAndProxy(service, work);
+      await serveAndProxy(service, work, ['--workers', '2']);
     } finally {
       service.close();
     }
@@ -91,6 +92,8 @@ async function main(): Promise<void> {
 async function smokeTarget(runner: Runner, work: string, options: { prettyOnTerminal?: string }): Promise<void> {
   await check(`${runner.name}: --version`, async () => expectVersion(runner, work));
   await serveAndProxy(runner, work);
+  // Each worker is the executable again, started by node:cluster: its command line must survive that.
+  await serveAndProxy(runner, work, ['--workers', '2']);
   await check(`${runner.name}: demo --once`, async () => demoOnce(runner, work));
   if (options.prettyOnTerminal) {
     const executable = options.prettyOnTerminal;
@@ -118,7 +121,8 @@ async function demoOnce(runner: Runner, work: string): Promise<string> {
 }
 
 /** serve with a config of the kind users write: a token source at a real IdP and one route. */
-async function serveAndProxy(runner: Runner, work: string): Promise<void> {
+async function serveAndProxy(runner: Runner, work: string, serveFlags: string[] = []): Promise<void> {
+  const name = serveFlags.length === 0 ? runner.name : `${runner.name}, serve ${serveFlags.join(' ')}`;
   const idp = await startIdp();
   const upstream = await startUpstream({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience });
   const dir = mkdtempSync(join(work, 'serve-'));
@@ -145,22 +149,22 @@ async function serveAndProxy(runner: Runner, work: string): Promise<void> {
   writeFileSync(join(dir, 'client_secret'), idp.clients.post.clientSecret);
   const log = join(dir, 'serve.log');
   const started = Date.now();
-  const child = runner.start(['serve', '-c', runner.path(configFile)], log);
+  const child = runner.start(['serve', '-c', runner.path(configFile), ...serveFlags], log);
   try {
     let base = '';
-    await check(`${runner.name}: serve answers /healthz`, async () => {
+    await check(`${name}: serve answers /healthz`, async () => {
       base = await waitForListening(log, child, 60_000);
       await waitForHealthz(base, 30_000);
       const ms = Date.now() - started;
-      timings.push(`${runner.name}: serve start to first /healthz 200: ${ms} ms`);
+      timings.push(`${name}: serve start to first /healthz 200: ${ms} ms`);
       return `${ms} ms after start`;
     });
-    await check(`${runner.name}: listens on both loopback addresses, ::1 as well as 127.0.0.1`, async () => {
+    await check(`${name}: listens on both loopback addresses, ::1 as well as 127.0.0.1`, async () => {
       const ipv6 = base.replace('127.0.0.1', '[::1]');
       await waitForHealthz(ipv6, 5_000);
       return `${ipv6}/healthz 200`;
     });
-    await check(`${runner.name}: proxies a request with the IdP's token injected`, async () => {
+    await check(`${name}: proxies a request with the IdP's token injected`, async () => {
       if (!base) throw new Error('not listening');
       const response = await fetch(`${base}/api/things?$top=1`);
       const body = await response.text();
@@ -172,12 +176,24 @@ async function serveAndProxy(runner: Runner, work: string): Promise<void> {
       const subject = seen.claims.client_id ?? seen.claims.sub;
       return `upstream verified a token for ${typeof subject === 'string' ? subject : JSON.stringify(subject)}`;
     });
-    await check(`${runner.name}: logs JSON lines when stdout is a file, without the secret`, async () => {
+    await check(`${name}: logs JSON lines when stdout is a file, without the secret`, async () => {
       const text = readFileSync(log, 'utf8');
       const listening = text.split(/\r?\n/).find((line) => line.includes('bearer-proxy listening'));
       if (!listening) throw new Error(`no listening line in:\n${text}`);
       JSON.parse(listening);
       if (text.includes(idp.clients.post.clientSecret)) throw new Error('the client secret is in the log');
+      const workers = serveFlags.includes('--workers') ? Number(serveFlags[serveFlags.indexOf('--workers') + 1]) : 0;
+      if (workers > 0) {
+        // The first worker answers while the others may still be starting (seconds under Wine): the primary says when all are up.
+        const deadline = Date.now() + 60_000;
+        while (!readFileSync(log, 'utf8').includes(`with ${workers} workers`)) {
+          if (Date.now() > deadline) throw new Error(`the primary never reported ${workers} workers serving:\n${readFileSync(log, 'utf8')}`);
+          await sleep(100);
+        }
+        const listeningWorkers = new Set([...readFileSync(log, 'utf8').matchAll(/"worker":(\d+),[^\n]*bearer-proxy listening/g)].map((match) => match[1]));
+        if (listeningWorkers.size !== workers) throw new Error(`${listeningWorkers.size} workers listening, not ${workers}`);
+        return `ok, ${workers} workers listening`;
+      }
       return 'ok';
     });
   } finally {
