@@ -48,6 +48,10 @@ t.test('a federated token file: the upstream gets a token; after the platform ro
   t.equal(idp.tokenRequests.length, 2);
   t.equal(idp.tokenRequests.at(-1)!.params.client_assertion, rotated, 'fetched with the rotated assertion');
   for (const assertion of [first, rotated]) t.notMatch(proxy.logText(), assertion, 'no assertion in the log');
+  const status = await statusPage(proxy.url);
+  t.equal(status.status, 200);
+  t.equal(kindOf(status.page, 'lake'), 'client credentials (client assertion file)', '/_status names the kind');
+  for (const assertion of [first, rotated]) t.notMatch(status.page, assertion, 'no assertion on /_status');
 });
 
 t.test('azureWorkloadIdentity: the webhook’s variables are all the proxy needs', async (t) => {
@@ -57,7 +61,8 @@ t.test('azureWorkloadIdentity: the webhook’s variables are all the proxy needs
   const upstream = await startUpstream({ jwksUrl: entra.jwksUrl, issuer: entra.issuer, audience: entra.audience });
   t.teardown(() => upstream.close());
   const file = `${t.testdir({})}/azure-identity-token`;
-  writeFileSync(file, await entra.federatedClient.mint());
+  const assertion = await entra.federatedClient.mint();
+  writeFileSync(file, assertion);
   const env = { AZURE_AUTHORITY_HOST: entra.issuer, AZURE_TENANT_ID: tenant, AZURE_CLIENT_ID: entra.federatedClient.clientId, AZURE_FEDERATED_TOKEN_FILE: file };
   const text = `tokens:\n  lake: { azureWorkloadIdentity: true, allowInsecure: true }\nroutes:\n  /lake: { target: "${upstream.url}", token: lake }\n`;
   const proxy = createProxyServer(parseConfig(text, { env }).config, { logger: createLogger({ level: 'silent' }), env });
@@ -67,6 +72,10 @@ t.test('azureWorkloadIdentity: the webhook’s variables are all the proxy needs
   t.equal(response.status, 200, 'the upstream verified the token got with the federated token');
   t.match(((await response.json()) as { claims: unknown }).claims, { client_id: entra.federatedClient.clientId });
   t.match(entra.tokenRequests.at(-1)!.params, { client_id: entra.federatedClient.clientId, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' });
+  const status = await statusPage(url);
+  t.equal(status.status, 200);
+  t.equal(kindOf(status.page, 'lake'), 'Azure workload identity (federated token file)', '/_status names the kind');
+  t.notMatch(status.page, assertion, 'no federated token on /_status');
 });
 
 t.test('mutual TLS client authentication, and a certificate-bound token the upstream checks against the connection', async (t) => {
@@ -106,7 +115,12 @@ t.test('mutual TLS client authentication, and a certificate-bound token the upst
   t.equal(viaBound.status, 200, 'the bound token arrived over a connection made with its certificate');
   const thumbprint = createHash('sha256').update(new X509Certificate(bound.certificate.certPem).raw).digest('base64url');
   t.same(await viaBound.json(), { client: bound.clientId, cnf: thumbprint, presented: thumbprint });
-  t.match(await (await fetch(`${proxy.url}/_status`)).text(), 'client credentials (self_signed_tls_client_auth, certificate-bound)');
+  const status = await statusPage(proxy.url);
+  t.equal(status.status, 200);
+  t.equal(kindOf(status.page, 'pki'), 'client credentials (tls_client_auth)', '/_status: mTLS client authentication, tokens not bound');
+  t.equal(kindOf(status.page, 'bound'), 'client credentials (self_signed_tls_client_auth, certificate-bound)');
+  for (const key of [pki.certificate.keyPem, bound.certificate.keyPem]) t.notMatch(status.page, key.trim(), 'no private key on /_status');
+  t.notMatch(status.page, /PRIVATE KEY/, 'no PEM key block on /_status');
   t.notMatch(proxy.logText(), /PRIVATE KEY/, 'no key in the log');
 });
 
@@ -141,6 +155,16 @@ t.test('client_secret_jwt (HS512) and the JWT-bearer grant', async (t) => {
   t.notMatch(logs, google.requests.at(-1)!.params.assertion!, 'nor the grant assertion');
   t.match(await (await fetch(`${proxy.url}/_status`)).text(), /client credentials \(client_secret_jwt HS512\)[\s\S]*JWT bearer grant/);
 });
+
+async function statusPage(url: string) {
+  const response = await fetch(`${url}/_status`);
+  return { status: response.status, page: await response.text() };
+}
+
+/** The kind /_status shows under a token source's name in its Token sources row; undefined when it shows none. */
+function kindOf(page: string, source: string): string | undefined {
+  return new RegExp(`<tr><td>${source}<br><span class="muted">([^<]*)</span></td>`).exec(page)?.[1];
+}
 
 /**
  * A resource server that checks RFC 8705 §3 binding: the token's cnf.x5t#S256 must be the
