@@ -1,6 +1,7 @@
 /** Issue 19's targets (and the older start-up and latency ones) as PASS/FAIL lines from one run's medians. */
 import { MODERATE_RATE } from './scenario-latency.ts';
 import type { SmallResult, Summary } from './scenario-small.ts';
+import { SETTLED_AFTER_MS } from './scenario-startup.ts';
 import type { TransferSummary } from './scenario-transfer.ts';
 import { atLeast, atMost, below, info, skipped, type Verdict } from './report.ts';
 
@@ -55,7 +56,8 @@ export function targets(m: Measured): Verdict[] {
   }
   // The startup scenario's figure is the settled one (see SETTLED_AFTER_MS); the small scenario's is read 1 s after the first answer.
   const idle = m.idleMb ?? small?.get('info')?.system.idleMb;
-  const idleTitle = m.idleMb !== undefined ? 'idle RSS, settled (15 s idle, median of 5 processes)' : 'idle RSS 1 s after the first answer (the startup scenario reads the settled figure)';
+  const idleTitle =
+    m.idleMb !== undefined ? `idle RSS, settled (${SETTLED_AFTER_MS / 1000} s idle, median of 5 processes)` : 'idle RSS 1 s after the first answer (the startup scenario reads the settled figure)';
   if (idle !== undefined) verdicts.push(atMost('19.5', idleTitle, idle, 70, ' MB'));
   if (m.stream) {
     const ours = m.stream.get('info')!;

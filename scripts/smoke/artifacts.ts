@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     const service = wineRunner(zip, names.windowsFolder, 'node.exe');
     try {
       await serveAndProxy(service, work);
-      await serveAndProxy(service, work, ['--workers', '2']);
+      await serveAndProxy(service, work, 2);
     } finally {
       service.close();
     }
@@ -93,7 +93,7 @@ async function smokeTarget(runner: Runner, work: string, options: { prettyOnTerm
   await check(`${runner.name}: --version`, async () => expectVersion(runner, work));
   await serveAndProxy(runner, work);
   // Each worker is the executable again, started by node:cluster: its command line must survive that.
-  await serveAndProxy(runner, work, ['--workers', '2']);
+  await serveAndProxy(runner, work, 2);
   await check(`${runner.name}: demo --once`, async () => demoOnce(runner, work));
   if (options.prettyOnTerminal) {
     const executable = options.prettyOnTerminal;
@@ -121,8 +121,9 @@ async function demoOnce(runner: Runner, work: string): Promise<string> {
 }
 
 /** serve with a config of the kind users write: a token source at a real IdP and one route. */
-async function serveAndProxy(runner: Runner, work: string, serveFlags: string[] = []): Promise<void> {
-  const name = serveFlags.length === 0 ? runner.name : `${runner.name}, serve ${serveFlags.join(' ')}`;
+async function serveAndProxy(runner: Runner, work: string, workers = 0): Promise<void> {
+  const serveFlags = workers > 0 ? ['--workers', String(workers)] : [];
+  const name = workers > 0 ? `${runner.name}, serve ${serveFlags.join(' ')}` : runner.name;
   const idp = await startIdp();
   const upstream = await startUpstream({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience });
   const dir = mkdtempSync(join(work, 'serve-'));
@@ -182,7 +183,6 @@ async function serveAndProxy(runner: Runner, work: string, serveFlags: string[] 
       if (!listening) throw new Error(`no listening line in:\n${text}`);
       JSON.parse(listening);
       if (text.includes(idp.clients.post.clientSecret)) throw new Error('the client secret is in the log');
-      const workers = serveFlags.includes('--workers') ? Number(serveFlags[serveFlags.indexOf('--workers') + 1]) : 0;
       if (workers > 0) {
         // The first worker answers while the others may still be starting (seconds under Wine): the primary says when all are up.
         const deadline = Date.now() + 60_000;
