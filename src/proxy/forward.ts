@@ -79,9 +79,12 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
       return current.done.catch((error: unknown) => Promise.reject(upstreamError(error, upstream.timeoutMs)));
     });
     const { attempt } = sent;
-    const exchanged: ForwardResult = { upstreamStatus: attempt.statusCode, upstreamSeconds: attempt.headersSeconds, ...(sent.retried ? { retriedWithNewToken: true } : {}) };
-    if (attempt.sink instanceof RejectionSink) return { ...exchanged, error: rejectedToken(upstream.tokens.name, sent, attempt.sink.reason(createScrub(sentTokens))) };
-    return { ...exchanged, ...(await relayOutcome(attempt as Exchanged<RelaySink>, () => gone)) };
+    // Filled in place: spreading partial results into new objects cost a few µs per request.
+    const result: ForwardResult = { upstreamStatus: attempt.statusCode, upstreamSeconds: attempt.headersSeconds };
+    if (sent.retried) result.retriedWithNewToken = true;
+    if (attempt.sink instanceof RejectionSink) result.error = rejectedToken(upstream.tokens.name, sent, attempt.sink.reason(createScrub(sentTokens)));
+    else await relayOutcome(attempt as Exchanged<RelaySink>, () => gone, result);
+    return result;
   } catch (error) {
     return { error };
   } finally {
@@ -90,14 +93,14 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
   }
 }
 
-async function relayOutcome({ sink, bodyError }: Exchanged<RelaySink>, clientGone: () => ClientGone | undefined): Promise<ForwardResult> {
+/** Adds to `result` what became of the body on its way to the client. */
+async function relayOutcome({ sink, bodyError }: Exchanged<RelaySink>, clientGone: () => ClientGone | undefined, result: ForwardResult): Promise<void> {
   const broken = bodyError ?? (await sink.settled());
-  const outcome = { bytes: sink.bytes, rewritten: sink.rewritten };
-  if (!broken) return outcome;
+  result.bytes = sink.bytes;
+  result.rewritten = sink.rewritten;
+  if (!broken) return;
   // The client leaving is not a failure of ours; anything else broke the upstream's body midway.
-  const gone = clientGone();
-  if (gone) return { ...outcome, error: gone };
-  return { ...outcome, error: new ProxyError('UPSTREAM_UNREACHABLE', `The upstream response broke off (${(broken as { code?: string }).code ?? broken.name}).`, { cause: broken }) };
+  result.error = clientGone() ?? new ProxyError('UPSTREAM_UNREACHABLE', `The upstream response broke off (${(broken as { code?: string }).code ?? broken.name}).`, { cause: broken });
 }
 
 function dispatchOptions(request: ForwardRequest, token: AccessToken, body: UpstreamBody): Dispatcher.DispatchOptions {

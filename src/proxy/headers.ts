@@ -65,9 +65,14 @@ export function forwardedElement(forAddress: string, host: string | undefined, p
   return [`for=${node}`, ...(host ? [`host=${forwardedValue(host)}`] : []), `proto=${forwardedValue(proto)}`].join(';');
 }
 
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const NEEDS_ESCAPE = /["\\]/;
+
 /** A token as it is, anything else as a quoted-string (RFC 7230 §3.2.6). */
 function forwardedValue(value: string): string {
-  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+  if (TOKEN.test(value)) return value;
+  // host:port, what almost every request has, holds nothing to escape.
+  return NEEDS_ESCAPE.test(value) ? `"${value.replace(/["\\]/g, '\\$&')}"` : `"${value}"`;
 }
 
 function connectionListed(rawHeaders: readonly string[]): Set<string> | undefined {
