@@ -23,6 +23,20 @@ function withCpu(verdict: Verdict, ours: Summary, other: Summary): Verdict {
   return appended(verdict, `CPU ${ours.cpuUsPerReq.toFixed(0)} vs ${other.cpuUsPerReq.toFixed(0)} µs/req, requests per CPU-second ${(other.cpuUsPerReq / ours.cpuUsPerReq).toFixed(2)}×`);
 }
 
+/**
+ * A memory target fails or passes for the bare comparators too: their figure in the same
+ * rounds tells a cost of ours from one of Node and undici themselves.
+ */
+function comparedMemory<S>(verdict: Verdict, systems: Map<string, S>, megabytes: (summary: S) => number): Verdict {
+  const names = { undici: 'undici forwarder', 'http-proxy': 'http-proxy' };
+  const others: string[] = [];
+  for (const [key, name] of Object.entries(names)) {
+    const summary = systems.get(key);
+    if (summary !== undefined && Number.isFinite(megabytes(summary))) others.push(`${name} ${megabytes(summary).toFixed(1)} MB`);
+  }
+  return others.length > 0 ? appended(verdict, `same rounds: ${others.join(', ')}`) : verdict;
+}
+
 export function targets(m: Measured): Verdict[] {
   const verdicts: Verdict[] = [];
   const small = m.small?.summaries;
@@ -40,7 +54,7 @@ export function targets(m: Measured): Verdict[] {
       undici
         ? atMost('19.3', `small JSON p99, bearer-proxy info vs undici forwarder (${undici.p99Ms.toFixed(2)} ms)`, ours.p99Ms, Number(undici.p99Ms.toFixed(2)), ' ms', 2)
         : skipped('19.3', 'p99 vs undici forwarder', 'undici forwarder not in --systems'),
-      atMost('19.4', 'RSS under load (peak over the small-JSON rounds)', ours.peakMb, 100, ' MB'),
+      comparedMemory(atMost('19.4', 'RSS under load (peak over the small-JSON rounds)', ours.peakMb, 100, ' MB'), small, (s) => s.peakMb),
     );
     const one = small.get('workers-1');
     const two = small.get('workers-2');
@@ -70,7 +84,7 @@ export function targets(m: Measured): Verdict[] {
               (Math.max(ours.busyPct, undici.busyPct) < 90 ? ` (neither proxy saturated its CPU: the upstream and client side limit MB/s here, compare CPU s/GiB)` : ''),
           )
         : skipped('19.6', '1 GiB stream vs undici forwarder', 'undici forwarder not in --systems'),
-      below('19.7', '1 GiB stream, RSS growth (largest over the rounds)', ours.growthMb, 20, ' MB'),
+      comparedMemory(below('19.7', '1 GiB stream, RSS growth (largest over the rounds)', ours.growthMb, 20, ' MB'), m.stream, (s) => s.growthMb),
     );
   }
   if (m.rewrite) {
