@@ -39,7 +39,7 @@ t.test('hot reload: a valid change under load drops nothing; an invalid one keep
   })();
   // Counted in answers, not milliseconds: a loaded CI machine answers far fewer per second.
   const answered = async (count: number): Promise<number> => {
-    for (const deadline = Date.now() + 10_000; statuses.length < count && Date.now() < deadline; ) await sleep(10);
+    for (const deadline = Date.now() + 10_000; statuses.length < count && Date.now() < deadline;) await sleep(10);
     return statuses.length;
   };
   const beforeReload = await answered(10);
