@@ -3,6 +3,7 @@ import { MODERATE_RATE } from './scenario-latency.ts';
 import type { SmallResult, Summary } from './scenario-small.ts';
 import { SETTLED_AFTER_MS } from './scenario-startup.ts';
 import type { TransferSummary } from './scenario-transfer.ts';
+import type { System } from './systems.ts';
 import { atLeast, atMost, below, info, skipped, type Verdict } from './report.ts';
 
 export interface Measured {
@@ -27,12 +28,11 @@ function withCpu(verdict: Verdict, ours: Summary, other: Summary): Verdict {
  * A memory target fails or passes for the bare comparators too: their figure in the same
  * rounds tells a cost of ours from one of Node and undici themselves.
  */
-function comparedMemory<S>(verdict: Verdict, systems: Map<string, S>, megabytes: (summary: S) => number): Verdict {
-  const names = { undici: 'undici forwarder', 'http-proxy': 'http-proxy' };
+function comparedMemory<S extends { system: System }>(verdict: Verdict, systems: Map<string, S>, megabytes: (summary: S) => number): Verdict {
   const others: string[] = [];
-  for (const [key, name] of Object.entries(names)) {
+  for (const key of ['undici', 'http-proxy']) {
     const summary = systems.get(key);
-    if (summary !== undefined && Number.isFinite(megabytes(summary))) others.push(`${name} ${megabytes(summary).toFixed(1)} MB`);
+    if (summary !== undefined && Number.isFinite(megabytes(summary))) others.push(`${summary.system.name}: ${megabytes(summary).toFixed(1)} MB`);
   }
   return others.length > 0 ? appended(verdict, `same rounds: ${others.join(', ')}`) : verdict;
 }
