@@ -1,7 +1,7 @@
 /**
  * CPU profile of the real CLI under load: `node --cpu-prof dist/cli.js serve`, one load
  * scenario, SIGTERM (the CLI exits 0 and V8 writes the profile), then the functions with
- * the most self time, mapped back to src/*.ts through the build's source maps.
+ * the most self time, mapped back to src/*.ts through the build's source maps when it has them.
  *
  *   npx tsx bench/profile.ts [--scenario small|rewrite|stream] [--duration 8] [--out prof.cpuprofile]
  *   npm run bench -- --profile [--scenario …]
@@ -91,7 +91,8 @@ function formatProfile(profile: CpuProfile, options: ProfileOptions): string {
   const busyMs = totalMs - (byArea.get('idle') ?? 0);
   const line = (f: HotFunction): string =>
     `${f.selfMs.toFixed(0).padStart(7)} ms ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.name.padEnd(28)} ${f.location}${f.calledFrom ? `  ← ${f.calledFrom}` : ''}`;
-  const ours = functions.filter((f) => f.location.startsWith('src/'));
+  // dist/ when the build has no source maps (the published build has none).
+  const ours = functions.filter((f) => f.location.startsWith('src/') || f.location.startsWith('dist/'));
   return [
     `CPU profile of bearer-proxy, scenario "${options.scenario}", ${options.durationSec} s, ${(totalMs / 1000).toFixed(1)} s sampled, ${(busyMs / 1000).toFixed(1)} s busy`,
     '',
@@ -104,8 +105,8 @@ function formatProfile(profile: CpuProfile, options: ProfileOptions): string {
     `Top ${top} functions by self time (share of busy time):`,
     ...functions.slice(0, top).map(line),
     '',
-    `Top ${Math.min(10, ours.length)} in src/:`,
-    ...ours.slice(0, 10).map(line),
+    `Top ${Math.min(top, ours.length)} of bearer-proxy's own:`,
+    ...ours.slice(0, top).map(line),
     '',
   ].join('\n');
 }
