@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RESERVED_PATHS } from '../admin/reserved-paths.ts';
+import { DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS_CEILING } from '../http/connection-limit.ts';
 import { FORWARDED_HEADERS, isProxyOwnedHeader } from '../http/owned-headers.ts';
 import { parsePasswordHash } from '../inbound/password.ts';
 import { DEFAULT_MAX_LIFETIME_MS } from '../tokens/lifetime.ts';
@@ -278,6 +279,16 @@ const routeSchema = z
       .describe('Upstream base URL; the rest of the request path and its query are appended.'),
     token: z.string().min(1).describe('Name of the token source under tokens:.'),
     timeout: duration(600_000).describe('Time to upstream response headers (default 600s, as OData.Feed).'),
+    maxConnections: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_CONNECTIONS_CEILING)
+      .default(DEFAULT_MAX_CONNECTIONS)
+      .describe(
+        `Connections to the upstream at most (default ${DEFAULT_MAX_CONNECTIONS}); further requests wait for a free one, and one that waits longer than the route timeout gets 504 UPSTREAM_TIMEOUT without being sent. ` +
+          'Routes to the same upstream host with the same TLS settings and maxConnections share their connections.',
+      ),
     headers: z
       .record(
         z

@@ -2,6 +2,7 @@ import { rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import Agent from 'undici/lib/dispatcher/agent.js';
 import EnvHttpProxyAgent from 'undici/lib/dispatcher/env-http-proxy-agent.js';
+import { ConnectionLimit, type OnConnectionsBusy } from './connection-limit.ts';
 
 /** TLS settings of one upstream or IdP, PEM text as configured. */
 export interface TlsSettings {
@@ -46,28 +47,48 @@ export interface DispatcherPoolOptions {
   extraCa?: string | undefined;
   /** Used for settings without TLS options (tests inject one). */
   injectedDefault?: Dispatcher | undefined;
+  onConnectionsBusy?: OnConnectionsBusy | undefined;
+}
+
+/** An upstream's connection pool, and the count of its requests against the pool's bound. */
+export interface UpstreamConnections {
+  dispatcher: Dispatcher;
+  limit: ConnectionLimit;
 }
 
 /**
- * One keep-alive pool per distinct TLS setting (most routes share the default one), each
- * going through the outbound proxy when one is configured. Pools live as long as the
- * server: a reload that changes a CA gets a new pool, and the old one idles out.
+ * One keep-alive pool per distinct TLS setting and connection bound (most routes share the
+ * default one), each going through the outbound proxy when one is configured. Pools live
+ * as long as the server: a reload that changes a CA gets a new pool, and the old one idles
+ * out; one that keeps them keeps the pools, their connections and their counts.
  */
 export class DispatcherPool {
   readonly #pools = new Map<string, Dispatcher>();
+  readonly #limits = new Map<string, ConnectionLimit>();
 
   constructor(private readonly options: DispatcherPoolOptions = {}) {}
 
-  get(tls: IdpConnection = {}): Dispatcher {
-    const custom = tls.ca !== undefined || tls.cert !== undefined || tls.direct === true;
-    if (!custom && this.options.injectedDefault) return this.options.injectedDefault;
-    const key = custom ? JSON.stringify([tls.ca, tls.cert, tls.key, tls.direct === true]) : '';
+  /** The pool for these TLS settings; without maxConnections (the IdPs') it opens as many connections as requests need. */
+  get(tls: IdpConnection = {}, maxConnections?: number): Dispatcher {
+    if (!hasOwnSettings(tls) && this.options.injectedDefault) return this.options.injectedDefault;
+    const key = poolKey(tls, maxConnections);
     let pool = this.#pools.get(key);
     if (!pool) {
-      pool = this.#create(tls);
+      pool = this.#create(tls, maxConnections);
       this.#pools.set(key, pool);
     }
     return pool;
+  }
+
+  /** An upstream's pool with at most maxConnections connections to its origin, and their count, shared by the routes that share both. */
+  connectionsFor(tls: TlsSettings, maxConnections: number, origin: string): UpstreamConnections {
+    const key = `${poolKey(tls, maxConnections)} ${origin}`;
+    let limit = this.#limits.get(key);
+    if (!limit) {
+      limit = new ConnectionLimit(origin, maxConnections, this.options.onConnectionsBusy);
+      this.#limits.set(key, limit);
+    }
+    return { dispatcher: this.get(tls, maxConnections), limit };
   }
 
   /** A fetch for openid-client that uses the pool for these settings (CA, client certificate, outbound proxy). */
@@ -85,7 +106,7 @@ export class DispatcherPool {
     this.#pools.clear();
   }
 
-  #create(tls: IdpConnection): Dispatcher {
+  #create(tls: IdpConnection, maxConnections: number | undefined): Dispatcher {
     const connect = {
       timeout: 30_000,
       // A configured CA is trusted besides the public roots and NODE_EXTRA_CA_CERTS, not instead of them.
@@ -94,8 +115,17 @@ export class DispatcherPool {
     };
     if (this.options.outboundProxy && tls.direct !== true) {
       // requestTls is the TLS to the target inside the proxy's tunnel.
-      return new EnvHttpProxyAgent({ ...this.options.outboundProxy, connect, requestTls: connect, keepAliveTimeout: 30_000 });
+      return new EnvHttpProxyAgent({ ...this.options.outboundProxy, connect, requestTls: connect, keepAliveTimeout: 30_000, connections: maxConnections ?? null });
     }
-    return new Agent({ connect, keepAliveTimeout: 30_000 });
+    // connections is per origin: undici queues the requests beyond it until a connection is free.
+    return new Agent({ connect, keepAliveTimeout: 30_000, connections: maxConnections ?? null });
   }
+}
+
+function hasOwnSettings(tls: IdpConnection): boolean {
+  return tls.ca !== undefined || tls.cert !== undefined || tls.direct === true;
+}
+
+function poolKey(tls: IdpConnection, maxConnections: number | undefined): string {
+  return JSON.stringify([maxConnections ?? null, ...(hasOwnSettings(tls) ? [tls.ca, tls.cert, tls.key, tls.direct === true] : [])]);
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.ts';
-import { DispatcherPool, outboundProxyFromEnv, type IdpConnection, type TlsSettings } from './dispatchers.ts';
+import { DispatcherPool, outboundProxyFromEnv, type IdpConnection, type TlsSettings, type UpstreamConnections } from './dispatchers.ts';
 
 export type FetchFunction = typeof globalThis.fetch;
 
@@ -12,8 +12,8 @@ export type FetchFunction = typeof globalThis.fetch;
  * so `serve`, `check` and `token` reach an IdP the same way.
  */
 export interface Transport {
-  /** The connection pool for an upstream's TLS settings. */
-  dispatcherFor: (tls: TlsSettings) => Dispatcher;
+  /** The connection pool for an upstream's TLS settings and connection bound, and the count of its requests. */
+  connectionsFor: (tls: TlsSettings, maxConnections: number, origin: string) => UpstreamConnections;
   /**
    * The fetch for an IdP reached this way (its CA, a client certificate for mutual TLS, or
    * directly, bypassing the outbound proxy); undefined means the runtime's own fetch serves.
@@ -34,9 +34,16 @@ export interface TransportOptions {
 
 export function createTransport(options: TransportOptions): Transport {
   const outboundProxy = outboundProxyFromEnv(options.env);
-  const pool = new DispatcherPool({ outboundProxy, extraCa: readExtraCa(options.env, options.logger), injectedDefault: options.dispatcher });
+  const { logger } = options;
+  const pool = new DispatcherPool({
+    outboundProxy,
+    extraCa: readExtraCa(options.env, logger),
+    injectedDefault: options.dispatcher,
+    onConnectionsBusy: (upstream, maxConnections) =>
+      logger?.warn({ upstream, maxConnections }, "every connection to the upstream is busy: requests wait for a free one (raise the route's maxConnections if the upstream can take more)"),
+  });
   return {
-    dispatcherFor: (tls) => pool.get(tls),
+    connectionsFor: (tls, maxConnections, origin) => pool.connectionsFor(tls, maxConnections, origin),
     // IdP requests go through undici's own fetch only when they need a CA, a client certificate,
     // the outbound proxy, or to be kept from it (the runtime's fetch may read proxy variables itself).
     idpFetch: (connection) => options.fetch ?? (connection.ca !== undefined || connection.cert !== undefined || connection.direct === true || outboundProxy ? pool.fetchFor(connection) : undefined),

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { ConnectionWaitTimeout, type ConnectionLimit } from '../http/connection-limit.ts';
 
 /** Where an upstream response's body goes, chosen when its head arrives. */
 export interface BodySink {
@@ -28,6 +29,12 @@ export interface Exchanged<S extends BodySink> {
   readonly bodyError: Error | undefined;
 }
 
+/** The bound on the upstream's connections, and how long a request may wait for one of them. */
+export interface ConnectionWait {
+  limit: ConnectionLimit;
+  timeoutMs: number;
+}
+
 /**
  * One upstream request through undici's dispatch API: the response goes straight from the
  * connection into the sink, with no promise per chunk, no body stream wrapped around it
@@ -36,10 +43,12 @@ export interface Exchanged<S extends BodySink> {
  * controller API parses every header into an object first.
  *
  * Resolves once the body has ended or broken off; rejects when no response head arrived
- * (connect, DNS, TLS failure, headers timeout, abort), with undici's error.
+ * (connect, DNS, TLS failure, headers timeout, abort), with undici's error, or with a
+ * ConnectionWaitTimeout when every connection stayed busy for the wait's timeout.
  */
-export function exchange<S extends BodySink>(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, sinkFor: SinkFactory<S>): UpstreamExchange<S> {
-  const handler = new UpstreamExchange(sinkFor);
+export function exchange<S extends BodySink>(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, sinkFor: SinkFactory<S>, wait?: ConnectionWait): UpstreamExchange<S> {
+  const handler = new UpstreamExchange(sinkFor, wait?.limit);
+  if (wait?.limit.enter()) handler.waitAtMost(wait.timeoutMs);
   dispatcher.dispatch(options, handler);
   return handler;
 }
@@ -56,19 +65,34 @@ export class UpstreamExchange<S extends BodySink> implements Dispatcher.Dispatch
   #statusCode = 0;
   #headersSeconds = 0;
   #sink: S | undefined;
+  /** Left once the request has finished or failed; unset after. */
+  #limit: ConnectionLimit | undefined;
+  #waitTimer: NodeJS.Timeout | undefined;
 
-  constructor(sinkFor: SinkFactory<S>) {
+  constructor(sinkFor: SinkFactory<S>, limit?: ConnectionLimit) {
     this.#sinkFor = sinkFor;
+    this.#limit = limit;
     this.done = new Promise((resolve, reject) => {
       this.#settle = resolve;
       this.#reject = reject;
     });
   }
 
-  /** Stops the request whatever its stage; before it is connected, as soon as it is. */
+  /**
+   * Stops the request whatever its stage. Before it has a connection it settles at once,
+   * and the pool drops it when its turn comes (undici cannot take it out of its queue).
+   */
   abort(reason: Error): void {
     this.#abortReason ??= reason;
-    this.#abort?.(reason);
+    clearTimeout(this.#waitTimer);
+    if (this.#abort) this.#abort(reason);
+    else this.#reject(reason);
+  }
+
+  /** Every connection is taken: give up if none is free within this time (the request is then never sent). */
+  waitAtMost(timeoutMs: number): void {
+    const limit = this.#limit!;
+    this.#waitTimer = setTimeout(() => this.abort(new ConnectionWaitTimeout(limit.maxConnections, timeoutMs)), timeoutMs).unref();
   }
 
   resume(): void {
@@ -76,6 +100,7 @@ export class UpstreamExchange<S extends BodySink> implements Dispatcher.Dispatch
   }
 
   onConnect(abort: (error?: Error) => void): void {
+    clearTimeout(this.#waitTimer);
     this.#abort = abort;
     if (this.#abortReason) abort(this.#abortReason);
   }
@@ -94,11 +119,13 @@ export class UpstreamExchange<S extends BodySink> implements Dispatcher.Dispatch
   }
 
   onComplete(): void {
+    this.#leave();
     this.#sink!.end();
     this.#settle({ statusCode: this.#statusCode, headersSeconds: this.#headersSeconds, sink: this.#sink!, bodyError: undefined });
   }
 
   onError(error: Error): void {
+    this.#leave();
     const sink = this.#sink;
     if (!sink) {
       this.#reject(error);
@@ -106,5 +133,10 @@ export class UpstreamExchange<S extends BodySink> implements Dispatcher.Dispatch
     }
     sink.fail(error);
     this.#settle({ statusCode: this.#statusCode, headersSeconds: this.#headersSeconds, sink, bodyError: error });
+  }
+
+  #leave(): void {
+    this.#limit?.leave();
+    this.#limit = undefined;
   }
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../errors.ts';
+import { ConnectionWaitTimeout } from '../http/connection-limit.ts';
 import { createScrub } from '../http/scrub.ts';
 import type { AccessToken } from '../tokens/token.ts';
 import { authorizedSend, rejectedToken } from './authorized-send.ts';
@@ -73,8 +74,11 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
     const sent = await authorizedSend(upstream.tokens, !(body instanceof Readable), (token) => {
       if (gone) throw gone;
       sentTokens.push(token.value);
-      current = exchange<Sink>(upstream.dispatcher, dispatchOptions(request, token, body), (statusCode, rawHeaders, control) =>
-        statusCode === 401 ? new RejectionSink(rawHeaders, control) : openRelay(relay, statusCode, rawHeaders, control),
+      current = exchange<Sink>(
+        upstream.dispatcher,
+        dispatchOptions(request, token, body),
+        (statusCode, rawHeaders, control) => (statusCode === 401 ? new RejectionSink(rawHeaders, control) : openRelay(relay, statusCode, rawHeaders, control)),
+        upstream.connectionWait,
       );
       return current.done.catch((error: unknown) => Promise.reject(upstreamError(error, upstream.timeoutMs)));
     });
@@ -129,6 +133,13 @@ function dispatchOptions(request: ForwardRequest, token: AccessToken, body: Upst
 }
 
 function upstreamError(error: unknown, timeoutMs: number): ProxyError | Error {
+  if (error instanceof ConnectionWaitTimeout) {
+    return new ProxyError(
+      'UPSTREAM_TIMEOUT',
+      `The request was not sent: all ${error.maxConnections} connections to the upstream service (the route's maxConnections) stayed busy for ${timeoutMs / 1000}s (the route timeout).`,
+      { cause: error },
+    );
+  }
   const code = (error as { code?: string }).code;
   if (code === 'UND_ERR_HEADERS_TIMEOUT') {
     return new ProxyError('UPSTREAM_TIMEOUT', `The upstream service sent no response headers within ${timeoutMs / 1000}s (the route timeout).`, { cause: error });

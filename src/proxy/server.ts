@@ -172,7 +172,7 @@ function stateParts(
   const throttle = new LoginThrottle({ clock, ...deps.throttle, onThrottle: metrics.authThrottled });
   return {
     makeProvider: (name, source) => createTokenProvider(name, source, providerDeps),
-    dispatcherFor: transport.dispatcherFor,
+    connectionsFor: transport.connectionsFor,
     // Each route's series also feeds /_status: its traffic, and its upstream's 5xx.
     metricsFor: (prefix) => status.observe(prefix, metrics.forRoute(prefix)),
     makeAuthenticator: (inbound) => createAuthenticator(inbound, { throttle }),

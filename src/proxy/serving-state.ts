@@ -1,7 +1,6 @@
-import type { Dispatcher } from 'undici';
 import type { RouteMetrics } from '../admin/metrics.ts';
 import type { Config, TokenSourceConfig } from '../config/schema.ts';
-import type { TlsSettings } from '../http/dispatchers.ts';
+import type { TlsSettings, UpstreamConnections } from '../http/dispatchers.ts';
 import { createAuthenticator, type Authenticator } from '../inbound/auth.ts';
 import { RouteTable, routesFromConfig } from '../routes/table.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
@@ -36,7 +35,7 @@ export type ProviderFactory = (name: string, source: TokenSourceConfig) => Token
 /** What the state is built from besides the config: how providers, pools and metric series are made. */
 export interface StateParts {
   makeProvider: ProviderFactory;
-  dispatcherFor(tls: TlsSettings): Dispatcher;
+  connectionsFor(tls: TlsSettings, maxConnections: number, origin: string): UpstreamConnections;
   metricsFor(prefix: string): RouteMetrics;
   /** Builds the authenticator for the inbound settings (the server's shares one brute-force throttle across reloads). */
   makeAuthenticator?(inbound: Config['inbound']): Authenticator;
@@ -58,7 +57,7 @@ export function buildServingState(config: Config, parts: StateParts, previous?: 
   }
   // The schema's cross-reference check guarantees every route names a defined source.
   const upstreams = routesFromConfig(config.routes, config.tokens).map((route) =>
-    createUpstream(route, tokenProviders.get(route.tokenSource)!, parts.dispatcherFor(route.tls), parts.metricsFor(route.prefix)),
+    createUpstream(route, tokenProviders.get(route.tokenSource)!, parts.connectionsFor(route.tls, route.maxConnections, route.origin), parts.metricsFor(route.prefix)),
   );
   const routes = new RouteTable(upstreams);
   return {

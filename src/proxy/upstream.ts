@@ -1,8 +1,10 @@
 import type { Dispatcher } from 'undici';
 import type { RouteMetrics } from '../admin/metrics.ts';
+import type { UpstreamConnections } from '../http/dispatchers.ts';
 import { RewriteRules } from '../odata/rewrite.ts';
 import type { Route } from '../routes/table.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
+import type { ConnectionWait } from './exchange.ts';
 
 /**
  * A route with everything a request to it needs, built once per config: its token
@@ -12,6 +14,8 @@ import type { TokenProvider } from '../tokens/provider.ts';
 export interface Upstream extends Route {
   readonly tokens: TokenProvider;
   readonly dispatcher: Dispatcher;
+  /** The bound on the pool's connections to the upstream, and the route timeout as the most a request waits for one. */
+  readonly connectionWait: ConnectionWait;
   /** Its metric series, bound once. */
   readonly metrics: RouteMetrics;
   /** The link rewriting towards this proxy URL for the route; undefined when the route does not rewrite. */
@@ -25,7 +29,7 @@ export interface Upstream extends Route {
  */
 const RULES_PER_ROUTE = 16;
 
-export function createUpstream(route: Route, tokens: TokenProvider, dispatcher: Dispatcher, metrics: RouteMetrics): Upstream {
+export function createUpstream(route: Route, tokens: TokenProvider, { dispatcher, limit }: UpstreamConnections, metrics: RouteMetrics): Upstream {
   const compiled = new Map<string, RewriteRules>();
   let last: { proxyBase: string; rules: RewriteRules } | undefined;
   const rulesFor = (proxyBase: string): RewriteRules => {
@@ -39,5 +43,5 @@ export function createUpstream(route: Route, tokens: TokenProvider, dispatcher: 
     last = { proxyBase, rules };
     return rules;
   };
-  return { ...route, tokens, dispatcher, metrics, rewriteRulesFor: route.rewriteUrls ? rulesFor : () => undefined };
+  return { ...route, tokens, dispatcher, connectionWait: { limit, timeoutMs: route.timeoutMs }, metrics, rewriteRulesFor: route.rewriteUrls ? rulesFor : () => undefined };
 }

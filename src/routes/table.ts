@@ -13,6 +13,8 @@ export interface Route {
   baseUrl: string;
   tokenSource: string;
   timeoutMs: number;
+  /** The most connections the route's pool opens to the upstream; requests beyond wait for one. */
+  maxConnections: number;
   /** Static headers, lower-cased names, in config order. */
   headers: ReadonlyArray<readonly [string, string]>;
   rewriteUrls: boolean;
@@ -79,6 +81,7 @@ function toRoute(prefix: string, config: RouteConfig, source: TokenSourceConfig 
     baseUrl: `${target.origin}${basePath}`,
     tokenSource: config.token,
     timeoutMs: config.timeout,
+    maxConnections: config.maxConnections,
     headers: Object.entries(config.headers).map(([name, value]) => [name.toLowerCase(), value] as const),
     rewriteUrls: config.rewriteUrls,
     forwardedHeaders: new Set(config.forwardedHeaders === true ? FORWARDED_HEADERS : config.forwardedHeaders === false ? [] : config.forwardedHeaders),

@@ -114,7 +114,7 @@ t.test('unknown keys: a hint when one is close, the allowed keys otherwise', asy
   const error = problemsOf(valid().replace('    token: lake', '    token: lake\n    taget: x\n    zzzzz: 1') + 'logLevel: debug\n');
   t.same(where(error), [
     ':10:5 routes["/sales"].taget: unknown key "taget" (did you mean "target"?)',
-    ':11:5 routes["/sales"].zzzzz: unknown key "zzzzz" (allowed: target, token, timeout, headers, rewriteUrls, forwardedHeaders, ca, clientCert, clientKey, allowInsecure)',
+    ':11:5 routes["/sales"].zzzzz: unknown key "zzzzz" (allowed: target, token, timeout, maxConnections, headers, rewriteUrls, forwardedHeaders, ca, clientCert, clientKey, allowInsecure)',
     ':12:1 logLevel: unknown key "logLevel" (allowed: listen, inbound, tokens, routes, admin, statusPage, shutdownTimeout)',
   ]);
   t.same(where(problemsOf(valid() + 'inbound:\n  users:\n    - name: u\n      pasword: x\n')), [

@@ -33,7 +33,11 @@ t.test('defaults are filled in', async (t) => {
     refreshAhead: 0.8,
     backoff: { initial: 1_000, max: 60_000 },
   });
-  t.same(config.routes['/sales'], { ...route, timeout: 600_000, headers: {}, rewriteUrls: true, forwardedHeaders: true, allowInsecure: false }, 'timeout 600 s as OData.Feed; all forwarded headers');
+  t.same(
+    config.routes['/sales'],
+    { ...route, timeout: 600_000, maxConnections: 64, headers: {}, rewriteUrls: true, forwardedHeaders: true, allowInsecure: false },
+    'timeout 600 s as OData.Feed; 64 connections; all forwarded headers',
+  );
   t.equal(config.shutdownTimeout, 10_000, 'shutdownTimeout 10 s');
   t.equal(config.statusPage, 'loopback', '/_status for loopback callers only');
   const partial = configSchema.parse({ ...base, listen: { port: 9000 }, inbound: { anonymous: 'none' } });
@@ -283,7 +287,19 @@ t.test('the JSON Schema describes the file as written', async (t) => {
   const routeSchema = schema.properties?.routes?.additionalProperties as JsonSchema;
   t.equal(routeSchema.additionalProperties, false);
   t.same([...(routeSchema.required ?? [])].sort(), ['target', 'token']);
-  t.same(Object.keys(routeSchema.properties ?? {}).sort(), ['allowInsecure', 'ca', 'clientCert', 'clientKey', 'forwardedHeaders', 'headers', 'rewriteUrls', 'target', 'timeout', 'token']);
+  t.same(Object.keys(routeSchema.properties ?? {}).sort(), [
+    'allowInsecure',
+    'ca',
+    'clientCert',
+    'clientKey',
+    'forwardedHeaders',
+    'headers',
+    'maxConnections',
+    'rewriteUrls',
+    'target',
+    'timeout',
+    'token',
+  ]);
   const undescribed = Object.entries(routeSchema.properties ?? {})
     .filter(([, property]) => !(property as { description?: string }).description)
     .map(([name]) => name);

@@ -67,7 +67,11 @@ t.test('knownKeysAt on the real config schema', async (t) => {
     [['inbound', 'users', 0], ['name', 'password', 'passwordHash'], 'through an array and a refinement'],
     [['inbound', 'users', 5], ['name', 'password', 'passwordHash'], 'any index'],
     [['tokens', 'anyName'], tokenKeys, 'through a record and a superRefine'],
-    [['routes', '/x'], ['target', 'token', 'timeout', 'headers', 'rewriteUrls', 'forwardedHeaders', 'ca', 'clientCert', 'clientKey', 'allowInsecure'], 'a route (through a superRefine)'],
+    [
+      ['routes', '/x'],
+      ['target', 'token', 'timeout', 'maxConnections', 'headers', 'rewriteUrls', 'forwardedHeaders', 'ca', 'clientCert', 'clientKey', 'allowInsecure'],
+      'a route (through a superRefine)',
+    ],
     [['tokens'], [], 'a record has no fixed keys'],
     [['tokens', 'a', 'params'], [], 'a record of strings'],
     [['routes', '/x', 'headers'], [], ''],

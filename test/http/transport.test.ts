@@ -20,19 +20,38 @@ t.test('IdP requests use the runtime’s fetch unless a CA or an outbound proxy 
   t.equal(testing.idpFetch({ ca: 'ca' }), injected, 'an injected fetch serves every source');
 });
 
-t.test('upstream pools: one per distinct TLS setting; an injected dispatcher serves routes without TLS settings', async (t) => {
+t.test('upstream pools: one per distinct TLS setting and bound; an injected dispatcher serves routes without TLS settings', async (t) => {
   const transport = createTransport({ env: {} });
   t.teardown(() => transport.close());
-  t.equal(transport.dispatcherFor({}), transport.dispatcherFor({}), 'routes without TLS settings share one pool');
-  t.not(transport.dispatcherFor({ ca: 'a' }), transport.dispatcherFor({}));
-  t.equal(transport.dispatcherFor({ ca: 'a' }), transport.dispatcherFor({ ca: 'a' }));
+  const pool = (tls: { ca?: string }, maxConnections = 64, origin = 'https://a.test') => transport.connectionsFor(tls, maxConnections, origin);
+  t.equal(pool({}).dispatcher, pool({}, 64, 'https://b.test').dispatcher, 'routes without TLS settings share one pool');
+  t.not(pool({ ca: 'a' }).dispatcher, pool({}).dispatcher);
+  t.equal(pool({ ca: 'a' }).dispatcher, pool({ ca: 'a' }).dispatcher);
+  t.not(pool({}, 2).dispatcher, pool({}).dispatcher, 'a route with another bound gets a pool of its own');
+  t.equal(pool({}).limit, pool({}).limit, 'routes to one origin through one pool share its count');
+  t.not(pool({}).limit, pool({}, 64, 'https://b.test').limit, 'each origin has its own bound');
+  t.same([pool({}, 2).limit.maxConnections, pool({}, 2).limit.origin], [2, 'https://a.test']);
 
   const agent = new Agent();
   t.teardown(() => agent.close());
   const injected = createTransport({ env: {}, dispatcher: agent });
   t.teardown(() => injected.close());
-  t.equal(injected.dispatcherFor({}), agent);
-  t.not(injected.dispatcherFor({ ca: 'a' }), agent, 'a route with its own CA still gets its own pool');
+  t.equal(injected.connectionsFor({}, 64, 'https://a.test').dispatcher, agent);
+  t.not(injected.connectionsFor({ ca: 'a' }, 64, 'https://a.test').dispatcher, agent, 'a route with its own CA still gets its own pool');
+});
+
+t.test('the first request that finds every connection busy is logged as a warning', async (t) => {
+  const lines: string[] = [];
+  const logger = createLogger({ destination: new Writable({ write: (chunk: Buffer, _encoding, done) => done(void lines.push(chunk.toString())) }) });
+  const transport = createTransport({ env: {}, logger });
+  t.teardown(() => transport.close());
+  const { limit } = transport.connectionsFor({}, 1, 'https://a.test');
+  t.equal(limit.enter(), false);
+  t.equal(lines.length, 0, 'a free connection is not worth a line');
+  t.equal(limit.enter(), true);
+  t.equal(limit.enter(), true);
+  t.equal(lines.length, 1, 'once, not per waiting request');
+  t.match(JSON.parse(lines[0]!), { level: 40, upstream: 'https://a.test', maxConnections: 1, msg: /maxConnections/ });
 });
 
 t.test('an unreadable NODE_EXTRA_CA_CERTS is a warning naming the path, not a failure', async (t) => {

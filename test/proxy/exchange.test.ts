@@ -1,6 +1,7 @@
 import { createServer, type RequestListener } from 'node:http';
 import t, { type Test } from 'tap';
 import { Agent } from 'undici';
+import { ConnectionLimit, ConnectionWaitTimeout } from '../../src/http/connection-limit.ts';
 import { exchange, type BodySink, type ExchangeControl } from '../../src/proxy/exchange.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 
@@ -119,4 +120,41 @@ t.test('abort: before the request is connected, it never reaches the upstream; m
   const done = await late.done;
   t.match(done.bodyError, { message: 'enough' });
   t.equal(arrived, 1, 'only the second request reached the upstream');
+});
+
+t.test('every connection busy: a request waits at most its timeout, is then never sent, and its place is given back', async (t) => {
+  const arrived: string[] = [];
+  let answerFirst!: () => void;
+  const firstHeld = new Promise<void>((resolve) => (answerFirst = resolve));
+  const { origin } = await upstream(t, (req, res) => {
+    arrived.push(req.url!);
+    void firstHeld.then(() => res.end('done'));
+  });
+  const agent = new Agent({ connections: 1 });
+  t.teardown(() => agent.close());
+  const limit = new ConnectionLimit(origin, 1);
+  const sinkFor = (statusCode: number, _raw: Buffer[], control: ExchangeControl) => new RecordingSink(statusCode, control);
+  const first = exchange(agent, { origin, path: '/first', method: 'GET' }, sinkFor, { limit, timeoutMs: 5_000 });
+  const second = exchange(agent, { origin, path: '/second', method: 'GET' }, sinkFor, { limit, timeoutMs: 100 });
+  const third = exchange(agent, { origin, path: '/third', method: 'GET' }, sinkFor, { limit, timeoutMs: 5_000 });
+  t.equal(limit.inFlight, 3);
+  const waited = await t.rejects(second.done, ConnectionWaitTimeout);
+  t.match(waited, { maxConnections: 1, waitedMs: 100 });
+  third.abort(new Error('client left'));
+  await t.rejects(third.done, { message: 'client left' }, 'a waiting request whose client left settles at once, not when a connection frees');
+  t.same(arrived, ['/first'], 'neither reached the upstream while the first held the connection');
+  answerFirst();
+  t.equal((await first.done).statusCode, 200);
+  // The pool hands its connection to the given-up requests in turn, and each stops before it is written.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.same(arrived, ['/first'], 'nor after the connection was free');
+  t.equal(limit.inFlight, 0, 'every request gave its place back');
+});
+
+t.test('a free connection: no wait, whatever the timeout', async (t) => {
+  const { agent, origin } = await upstream(t, (_req, res) => void setTimeout(() => res.end('slow but sent'), 150));
+  const limit = new ConnectionLimit(origin, 2);
+  const done = await exchange(agent, { origin, path: '/', method: 'GET' }, (statusCode, _raw, control) => new RecordingSink(statusCode, control), { limit, timeoutMs: 50 }).done;
+  t.equal(Buffer.concat(done.sink.chunks).toString(), 'slow but sent', 'the wait timeout covers only waiting for a connection, not the answer');
+  t.equal(limit.inFlight, 0);
 });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { configSchema, type ConfigInput } from '../../src/config/schema.ts';
 import { Agent } from 'undici';
+import { ConnectionLimit } from '../../src/http/connection-limit.ts';
 import type { TlsSettings } from '../../src/http/dispatchers.ts';
 import { createMetrics } from '../../src/admin/metrics.ts';
 import { buildServingState } from '../../src/proxy/serving-state.ts';
@@ -12,10 +13,10 @@ const parse = (input: ConfigInput) => configSchema.parse(input);
 const made: string[] = [];
 const pools = new Map<string, Agent>();
 /** One pool per distinct CA, as the real DispatcherPool keeps them. */
-const dispatcherFor = (tls: TlsSettings) => {
+const connectionsFor = (tls: TlsSettings, maxConnections: number, origin: string) => {
   const key = tls.ca ?? '';
   if (!pools.has(key)) pools.set(key, new Agent());
-  return pools.get(key)!;
+  return { dispatcher: pools.get(key)!, limit: new ConnectionLimit(origin, maxConnections) };
 };
 const factory = (name: string) => {
   made.push(name);
@@ -23,7 +24,7 @@ const factory = (name: string) => {
 };
 
 const metrics = createMetrics(() => new Map(), clock);
-const parts = { makeProvider: factory, dispatcherFor, metricsFor: metrics.forRoute };
+const parts = { makeProvider: factory, connectionsFor, metricsFor: metrics.forRoute };
 
 t.test('a rebuilt state keeps the providers of unchanged token sources only', async (t) => {
   const first = buildServingState(parse({ tokens: { a: source('a'), b: source('b') }, routes: { '/x': { target: 'https://up.example', token: 'a' } } }), parts);

@@ -2,28 +2,33 @@ import t from 'tap';
 import { Agent } from 'undici';
 import { configSchema } from '../../src/config/schema.ts';
 import { createMetrics } from '../../src/admin/metrics.ts';
+import { ConnectionLimit } from '../../src/http/connection-limit.ts';
 import { createUpstream } from '../../src/proxy/upstream.ts';
 import { routesFromConfig } from '../../src/routes/table.ts';
 import { TokenProvider } from '../../src/tokens/provider.ts';
 
 const series = createMetrics(() => new Map(), { now: () => 0 }).forRoute('/sales');
 const provider = new TokenProvider({ name: 'lake', fetchToken: async () => ({ value: 'v', tokenType: 'bearer', obtainedAt: 0, expiresAt: 1 }) }, { now: () => 0 });
+const connections = (agent: Agent) => ({ dispatcher: agent, limit: new ConnectionLimit('https://api.test', 64) });
 const routeOf = (route: Record<string, unknown>) =>
   routesFromConfig(configSchema.parse({ tokens: { lake: { tokenUrl: 'https://idp.test/t', clientId: 'c', clientSecret: 's' } }, routes: { '/sales': { token: 'lake', ...route } } }).routes)[0]!;
 
 t.test('an upstream is its route plus the provider and pool it was built with', async (t) => {
   const agent = new Agent();
   t.teardown(() => agent.close());
-  const upstream = createUpstream(routeOf({ target: 'https://api.test/odata/v4/sales/' }), provider, agent, series);
+  const limit = new ConnectionLimit('https://api.test', 8);
+  const upstream = createUpstream(routeOf({ target: 'https://api.test/odata/v4/sales/', timeout: '90s', maxConnections: 8 }), provider, { dispatcher: agent, limit }, series);
   t.same([upstream.prefix, upstream.origin, upstream.basePath, upstream.baseUrl], ['/sales', 'https://api.test', '/odata/v4/sales', 'https://api.test/odata/v4/sales']);
   t.equal(upstream.tokens, provider);
   t.equal(upstream.dispatcher, agent);
+  t.equal(upstream.maxConnections, 8);
+  t.same(upstream.connectionWait, { limit, timeoutMs: 90_000 }, 'a request waits for a connection at most the route timeout');
 });
 
 t.test('rewrite rules: compiled once per proxy URL, bounded, and none for a route that does not rewrite', async (t) => {
   const agent = new Agent();
   t.teardown(() => agent.close());
-  const upstream = createUpstream(routeOf({ target: 'https://api.test/odata' }), provider, agent, series);
+  const upstream = createUpstream(routeOf({ target: 'https://api.test/odata' }), provider, connections(agent), series);
   const first = upstream.rewriteRulesFor('http://localhost:8080/sales')!;
   t.equal(first.rewriteUrl('https://api.test/odata/Orders'), 'http://localhost:8080/sales/Orders');
   t.equal(upstream.rewriteRulesFor('http://localhost:8080/sales'), first, 'the same proxy URL reuses the compiled rules');
@@ -34,6 +39,6 @@ t.test('rewrite rules: compiled once per proxy URL, bounded, and none for a rout
   for (let i = 0; i < 40; i++) upstream.rewriteRulesFor(`http://host-${i}.test/sales`);
   t.not(upstream.rewriteRulesFor('http://localhost:8080/sales'), first, 'the cache started over when full');
 
-  const plain = createUpstream(routeOf({ target: 'https://api.test/odata', rewriteUrls: false }), provider, agent, series);
+  const plain = createUpstream(routeOf({ target: 'https://api.test/odata', rewriteUrls: false }), provider, connections(agent), series);
   t.equal(plain.rewriteRulesFor('http://localhost:8080/sales'), undefined);
 });
