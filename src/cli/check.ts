@@ -1,5 +1,6 @@
 import { systemClock } from '../clock.ts';
 import { isProxyError } from '../errors.ts';
+import { DEFAULT_MAX_CONNECTIONS } from '../http/connection-limit.ts';
 import { createTransport } from '../http/transport.ts';
 import { RouteTable } from '../routes/table.ts';
 import { describeTokenSource } from '../tokens/describe.ts';
@@ -20,7 +21,11 @@ export async function check(io: CliIo, options: { config?: string; fetchTokens?:
   const width = Math.max(...routes.map((route) => route.prefix.length));
   for (const route of routes) {
     const certificate = route.certificateBoundTo ? `, presents ${route.certificateBoundTo}'s client certificate` : route.tls.cert ? ', client certificate' : '';
-    print(out, `  ${route.prefix.padEnd(width)}  →  ${route.baseUrl}   token: ${route.tokenSource}, timeout ${route.timeoutMs / 1000}s${route.rewriteUrls ? '' : ', no URL rewriting'}${certificate}`);
+    const connections = route.maxConnections === DEFAULT_MAX_CONNECTIONS ? '' : `, ${route.maxConnections} connections at most`;
+    print(
+      out,
+      `  ${route.prefix.padEnd(width)}  →  ${route.baseUrl}   token: ${route.tokenSource}, timeout ${route.timeoutMs / 1000}s${connections}${route.rewriteUrls ? '' : ', no URL rewriting'}${certificate}`,
+    );
   }
   print(out);
   print(out, 'token sources');

@@ -64,7 +64,7 @@ t.test('each source is named by kind, fetches its token, and nothing secret is p
       '    allowInsecure: true',
       `    jwtBearer: { issuer: ${account}, privateKey: service-account.pem, keyId: ${serviceKey.kid}, claims: { scope: bigquery.readonly } }`,
       'routes:',
-      '  /lake: { target: "https://lake.example.com", token: wi }',
+      '  /lake: { target: "https://lake.example.com", token: wi, maxConnections: 8 }',
       '  /bound: { target: "https://bound.example.com", token: bound }',
       '',
     ].join('\n'),
@@ -85,6 +85,7 @@ t.test('each source is named by kind, fetches its token, and nothing secret is p
   t.match(out, `mtls: ${mtlsIdp.tokenUrl}, client ${pki.clientId}, tls_client_auth`);
   t.match(out, `bound: ${mtlsIdp.tokenUrl}, client ${bound.clientId}, self_signed_tls_client_auth, certificate-bound tokens`);
   t.match(out, /\/bound\s+→\s+https:\/\/bound\.example\.com\s+token: bound, timeout 600s, presents bound's client certificate/);
+  t.match(out, /\/lake\s+→\s+https:\/\/lake\.example\.com\s+token: wi, timeout 600s, 8 connections at most\n/, 'a bound other than the default is shown');
   t.match(out, `hs: ${entra.tokenUrl}, client ${entra.secretJwtClient.clientId}, client_secret_jwt HS384`);
   t.match(out, `google: JWT bearer grant at ${google.tokenUrl}, issuer ${account}, kid ${serviceKey.kid}`);
   for (const name of ['wi', 'mtls', 'bound', 'hs', 'google']) t.match(out, new RegExp(`✓ ${name}: bearer token, expires in \\d+s`), `${name} fetched`);
