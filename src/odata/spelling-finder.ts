@@ -36,14 +36,17 @@ export class SpellingFinder {
       if (first === -1) return;
       const found: Member[] = [];
       let rest = members;
-      for (let at = first, seen = 0; at !== -1 && seen < SAMPLED && rest.length > 0; at = text.indexOf(anchor, at + 1), seen++) {
+      let at = first;
+      for (let seen = 0; at !== -1 && seen < SAMPLED && rest.length > 0; at = text.indexOf(anchor, at + 1), seen++) {
         const here = rest.filter(({ from, offset }) => at >= offset && text.startsWith(from, at - offset));
         if (here.length === 0) continue;
         found.push(...here);
         rest = rest.filter((member) => !here.includes(member));
       }
       for (const { index } of found) occurs[index] = true;
-      if (rest.length === 0) return;
+      // Every place of the anchor was looked at (a small body's few links): each spelling's
+      // occurrence holds the anchor at its offset, so the rest occur nowhere.
+      if (rest.length === 0 || at === -1) return;
       const others = found.length > 0 ? this.#othersThan(groupIndex, group, found, rest) : null;
       if (others && !others.test(text)) return;
       for (const { index, from } of rest) occurs[index] = text.includes(from);

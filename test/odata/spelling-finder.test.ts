@@ -27,6 +27,8 @@ t.test('finds what a plain search per spelling finds', async (t) => {
     [page(spellings[0]!, 50), 'the target only'],
     [page(spellings[0]!, 50) + page('http://localhost:8080/odata/v4/sales', 1), 'the target on many links, then the proxy origin once, far behind the first few'],
     [page(spellings[0]!, 50) + '"/odata/v4/sales/x"', 'the target, then the quoted path once at the end'],
+    [page(spellings[0]!, 2) + page('http://localhost:8080/odata/v4/sales', 1), 'a small page: every place of the anchor is looked at, the proxy origin among them'],
+    [page(spellings[0]!, 2), 'a small page with one spelling: the others ruled out without a search for them'],
     ['/odata/v4/sales '.repeat(20), 'the base path on its own, in no spelling'],
     [page('https:\\/\\/api.example.com\\/odata\\/v4\\/sales', 10), 'escaped'],
   ];
