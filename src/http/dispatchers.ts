@@ -122,7 +122,8 @@ export class DispatcherPool {
   }
 }
 
-function hasOwnSettings(tls: IdpConnection): boolean {
+/** A CA, a client certificate or a direct route of its own: it cannot share the default pool. */
+export function hasOwnSettings(tls: IdpConnection): boolean {
   return tls.ca !== undefined || tls.cert !== undefined || tls.direct === true;
 }
 

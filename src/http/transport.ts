@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.ts';
-import { DispatcherPool, outboundProxyFromEnv, type IdpConnection, type TlsSettings, type UpstreamConnections } from './dispatchers.ts';
+import { DispatcherPool, hasOwnSettings, outboundProxyFromEnv, type IdpConnection, type TlsSettings, type UpstreamConnections } from './dispatchers.ts';
 
 export type FetchFunction = typeof globalThis.fetch;
 
@@ -46,7 +46,7 @@ export function createTransport(options: TransportOptions): Transport {
     connectionsFor: (tls, maxConnections, origin) => pool.connectionsFor(tls, maxConnections, origin),
     // IdP requests go through undici's own fetch only when they need a CA, a client certificate,
     // the outbound proxy, or to be kept from it (the runtime's fetch may read proxy variables itself).
-    idpFetch: (connection) => options.fetch ?? (connection.ca !== undefined || connection.cert !== undefined || connection.direct === true || outboundProxy ? pool.fetchFor(connection) : undefined),
+    idpFetch: (connection) => options.fetch ?? (hasOwnSettings(connection) || outboundProxy ? pool.fetchFor(connection) : undefined),
     close: () => pool.close(),
   };
 }
