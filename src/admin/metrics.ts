@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { BoundCounter } from './bound-counter.ts';
 import { BoundHistogram } from './bound-histogram.ts';
 import type { Clock } from '../clock.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
@@ -11,7 +12,8 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 
 /**
  * The series of one route (or of requests that matched none), bound once: prom-client
- * hashes a label set on every unbound call, which cost more per request than all of them.
+ * hashes a label set on every call, even through labels(), which cost more per request
+ * than all of them (hence BoundCounter and BoundHistogram).
  */
 export interface RouteMetrics {
   /** proxyError: the answer is an error of the proxy's own, not the upstream's (or the route list's). */
@@ -42,12 +44,22 @@ export interface ProxyMetrics {
 export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenProvider>, clock: Clock, gauges: { replayBufferedBytes?: () => number } = {}): ProxyMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bearer_proxy_' });
-  const requests = new Counter({ name: 'bearer_proxy_requests_total', help: 'Requests answered, by route and HTTP status.', labelNames: ['route', 'status'], registers: [registry] });
+  const requests = new BoundCounter('bearer_proxy_requests_total', 'Requests answered, by route and HTTP status.', ['route', 'status']);
+  registry.registerMetric(requests as never);
   const duration = new BoundHistogram('bearer_proxy_request_duration_seconds', 'Time from request to the end of the response, by route.', 'route', DURATION_BUCKETS);
   const upstream = new BoundHistogram('bearer_proxy_upstream_duration_seconds', 'Time until the upstream sent response headers, by route.', 'route', DURATION_BUCKETS);
   registry.registerMetric(duration as never);
   registry.registerMetric(upstream as never);
-  const inFlight = new Gauge({ name: 'bearer_proxy_requests_in_flight', help: 'Requests being served now.', registers: [registry] });
+  // A plain number on the request path, read at each scrape.
+  let inFlight = 0;
+  new Gauge({
+    name: 'bearer_proxy_requests_in_flight',
+    help: 'Requests being served now.',
+    registers: [registry],
+    collect() {
+      this.set(inFlight);
+    },
+  });
   const fetches = new Counter({
     name: 'bearer_proxy_token_fetches_total',
     help: 'Token requests to the IdP, by token source and result (ok or the error code).',
@@ -67,12 +79,8 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
       }
     },
   });
-  const rewrittenBytes = new Counter({
-    name: 'bearer_proxy_rewritten_bytes_total',
-    help: 'Response body bytes that went through URL rewriting, by route.',
-    labelNames: ['route'],
-    registers: [registry],
-  });
+  const rewrittenBytes = new BoundCounter('bearer_proxy_rewritten_bytes_total', 'Response body bytes that went through URL rewriting, by route.', ['route']);
+  registry.registerMetric(rewrittenBytes as never);
 
   new Gauge({
     name: 'bearer_proxy_replay_buffered_bytes',
@@ -94,20 +102,20 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
 
   const forRoute = (route: string): RouteMetrics => {
     // By status code; a route sees only a handful of them.
-    const byStatus = new Map<number, ReturnType<typeof requests.labels>>();
+    const byStatus = new Map<number, (by?: number) => void>();
     const observeDuration = duration.bind(route);
     const observeUpstream = upstream.bind(route);
-    const rewrittenCounter = rewrittenBytes.labels(route);
+    const countRewritten = rewrittenBytes.bind(route);
     return {
       requestFinished(status, seconds) {
-        inFlight.dec();
-        let counter = byStatus.get(status);
-        if (!counter) byStatus.set(status, (counter = requests.labels(route, String(status))));
-        counter.inc();
+        inFlight--;
+        let count = byStatus.get(status);
+        if (!count) byStatus.set(status, (count = requests.bind(route, String(status))));
+        count();
         observeDuration(seconds);
       },
       upstreamResponded: observeUpstream,
-      rewritten: (bytes) => rewrittenCounter.inc(bytes),
+      rewritten: (bytes) => countRewritten(bytes),
     };
   };
 
@@ -120,7 +128,7 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
 
   return {
     registry,
-    requestStarted: () => inFlight.inc(),
+    requestStarted: () => void inFlight++,
     forRoute,
     unrouted: forRoute(NO_ROUTE_LABEL),
     tokenFetched: (source, result) => fetches.inc({ source, result }),
