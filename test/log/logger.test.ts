@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { createLogger } from '../../src/log/logger.ts';
+import { cachedIsoTime, createLogger } from '../../src/log/logger.ts';
 
 const capture = () => {
   const lines: string[] = [];
@@ -21,4 +21,20 @@ t.test('readable lines go through the same redaction', async (t) => {
   t.match(lines[0], /^\d\d:\d\d:\d\d\.\d{3} WARN {2}hello clientSecret=\[redacted\] password=\[redacted\]\n$/);
   t.notMatch(lines.join(''), /s3cret|pw\b/);
   t.notMatch(lines.join(''), '\u001b[', 'no colour unless asked');
+});
+
+t.test('the cached time is toISOString for every millisecond, across second, minute and day boundaries', async (t) => {
+  let clock = 0;
+  const time = cachedIsoTime(() => clock);
+  const starts = [Date.UTC(2026, 11, 31, 23, 59, 59, 990), Date.UTC(2026, 11, 3, 12, 0, 0, 0), 1_000, 0];
+  const wrong: string[] = [];
+  for (const start of starts) {
+    for (let ms = start; ms < start + 1_100; ms += 3) {
+      clock = ms;
+      const expected = `,"time":"${new Date(ms).toISOString()}"`;
+      if (time() !== expected) wrong.push(`${ms}: ${time()} ≠ ${expected}`);
+      if (time() !== expected) wrong.push(`${ms} (asked again): ${time()}`);
+    }
+  }
+  t.same(wrong, []);
 });
