@@ -23,13 +23,23 @@ export interface ResponseHead {
 
 /** Reads undici's raw headers (names and values as Buffers, latin1 on the wire, so latin1 keeps every byte). */
 export function readResponseHead(statusCode: number, rawHeaders: readonly Buffer[]): ResponseHead {
+  const read = readHead(statusCode, rawHeaders, undefined);
+  // Names listed in Connection are hop-by-hop too, wherever they stand: read again without them (rare).
+  return read.connectionListed ? readHead(statusCode, rawHeaders, read.connectionListed).head : read.head;
+}
+
+function readHead(statusCode: number, rawHeaders: readonly Buffer[], dropped: Set<string> | undefined): { head: ResponseHead; connectionListed: Set<string> | undefined } {
   const head: ResponseHead = { statusCode, list: [], contentType: -1, contentEncoding: -1, contentLength: -1, vary: -1, requestId: -1, locations: undefined, links: undefined, cookies: undefined };
-  const dropped = connectionListed(rawHeaders);
+  let connectionListed: Set<string> | undefined;
   const list = head.list;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toString('latin1');
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection' && !dropped) connectionListed = listedNames(rawHeaders[i + 1]!.toString('latin1'), connectionListed);
+      continue;
+    }
+    if (dropped?.has(lower)) continue;
     const at = list.length + 1;
     list.push(name, rawHeaders[i + 1]!.toString('latin1'));
     switch (lower) {
@@ -60,7 +70,7 @@ export function readResponseHead(statusCode: number, rawHeaders: readonly Buffer
         break;
     }
   }
-  return head;
+  return { head, connectionListed };
 }
 
 /** The value at a position from readResponseHead, or undefined for -1. */
@@ -76,18 +86,13 @@ export function withoutHeaders(list: readonly string[], positions: readonly numb
 }
 
 /**
- * Names listed in `Connection` are hop-by-hop too. `keep-alive` and `close`, what almost
- * every response says, are hop-by-hop already: no set is made for them.
+ * The header names a Connection value lists. `keep-alive` and `close`, what almost every
+ * response says, are hop-by-hop already: no set is made for them.
  */
-function connectionListed(rawHeaders: readonly Buffer[]): Set<string> | undefined {
-  let listed: Set<string> | undefined;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length !== 10 || name.toString('latin1').toLowerCase() !== 'connection') continue;
-    for (const token of rawHeaders[i + 1]!.toString('latin1').split(',')) {
-      const lower = token.trim().toLowerCase();
-      if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (listed ??= new Set()).add(lower);
-    }
+function listedNames(value: string, listed: Set<string> | undefined): Set<string> | undefined {
+  for (const token of value.split(',')) {
+    const lower = token.trim().toLowerCase();
+    if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (listed ??= new Set()).add(lower);
   }
   return listed;
 }

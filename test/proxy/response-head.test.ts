@@ -49,6 +49,11 @@ t.test('response headers, table-driven: one to one, in order and spelling, hop-b
       expected: ['x-kept', 'c'],
     },
     {
+      name: 'a header named in a later Connection is dropped too',
+      upstream: ['X-Early', 'a', 'Content-Type', 'text/plain', 'Connection', 'x-early'],
+      expected: ['Content-Type', 'text/plain'],
+    },
+    {
       name: 'bytes beyond ASCII pass unchanged (latin1 in, latin1 out)',
       upstream: ['Content-Disposition', 'attachment; filename="\u00e4.csv"'],
       expected: ['Content-Disposition', 'attachment; filename="\u00e4.csv"'],
@@ -56,6 +61,8 @@ t.test('response headers, table-driven: one to one, in order and spelling, hop-b
     { name: 'nothing in, nothing out', upstream: [], expected: [] },
   ];
   for (const { name, upstream, expected } of cases) t.same(readResponseHead(200, raw(upstream)).list, expected, name);
+  const reread = readResponseHead(200, raw(['X-Early', 'a', 'Content-Type', 'text/plain', 'Connection', 'x-early']));
+  t.equal(reread.list[reread.contentType], 'text/plain', 'positions are of the list without the dropped header');
 });
 
 t.test('the values the relay reads are found in the same pass', async (t) => {
