@@ -27,6 +27,13 @@ export interface ForwardRequest {
   loopback: boolean;
   /** Holds bodies for replay within the server's budget. */
   replayBuffers: ReplayBuffers;
+  /** Called by the response's close listener, which the caller owns. */
+  closeWatch: ClientCloseWatch;
+}
+
+/** What the response's close listener calls, besides its owner's own work. */
+export interface ClientCloseWatch {
+  onClose: (() => void) | undefined;
 }
 
 /** What happened to one forwarded request, for the access log and metrics. */
@@ -61,7 +68,7 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
     gone = new ClientGone('the client closed the connection');
     current?.abort(gone);
   };
-  res.once('close', onClose);
+  request.closeWatch.onClose = onClose;
   let release = (): void => undefined;
   try {
     // Most requests (every OData GET) have no body: no await, no buffer to hold.
@@ -93,7 +100,7 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
     return { error };
   } finally {
     release();
-    res.off('close', onClose);
+    request.closeWatch.onClose = undefined;
   }
 }
 

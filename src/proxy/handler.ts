@@ -9,7 +9,7 @@ import { isLoopbackAddress } from '../inbound/loopback.ts';
 import type { AccessEntry, AccessLog } from '../log/access-log.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseRequestTarget } from '../routes/request-target.ts';
-import { forward, type ForwardResult } from './forward.ts';
+import { forward, type ClientCloseWatch, type ForwardResult } from './forward.ts';
 import { ALLOWED_METHODS, refuseEchoingMethods } from './methods.ts';
 import { publicOrigin } from './public-origin.ts';
 import type { ReplayBuffers } from './request-body.ts';
@@ -62,19 +62,22 @@ export function createRequestHandler(ctx: RequestHandlerContext): (role: Listene
     // Logged once both are done: the response can close before serve() returns, and the reverse.
     let outcome: Outcome | undefined;
     let closed = false;
+    // The response's one close listener; forwarding hears of the close through it (a second listener per request cost more).
+    const closeWatch: ClientCloseWatch = { onClose: undefined };
     res.once('close', () => {
       closed = true;
+      closeWatch.onClose?.();
       ctx.responseClosed(role);
       if (outcome) finish(ctx, req, res, requestId, started, outcome);
     });
-    void serve(ctx, req, res, role, requestId).then((served) => {
+    void serve(ctx, req, res, role, requestId, closeWatch).then((served) => {
       outcome = served;
       if (closed) finish(ctx, req, res, requestId, started, served);
     });
   };
 }
 
-async function serve(ctx: RequestHandlerContext, req: IncomingMessage, res: ServerResponse, role: ListenerRole, requestId: string): Promise<Outcome> {
+async function serve(ctx: RequestHandlerContext, req: IncomingMessage, res: ServerResponse, role: ListenerRole, requestId: string, closeWatch: ClientCloseWatch): Promise<Outcome> {
   // The state at arrival serves the whole request, even if a reload swaps it meanwhile.
   const state = ctx.state();
   const loopback = isLoopbackAddress(req.socket.remoteAddress);
@@ -105,7 +108,7 @@ async function serve(ctx: RequestHandlerContext, req: IncomingMessage, res: Serv
     if (!match) throw new ProxyError('NO_ROUTE', `No route matches ${target.path}. Routes: ${state.routes.prefixes.join(', ')}.`);
     upstream = match.route;
     const origin = publicOrigin(req, state.config.inbound.trustForwardedHeaders);
-    const forwarded = await forward({ req, res, upstream, rest: match.rest, search: target.search, requestId, origin, loopback, replayBuffers: ctx.replayBuffers });
+    const forwarded = await forward({ req, res, upstream, rest: match.rest, search: target.search, requestId, origin, loopback, replayBuffers: ctx.replayBuffers, closeWatch });
     return { user, upstream, forwarded, error: forwarded.error === undefined ? undefined : answerFailure(ctx, req, res, forwarded.error, requestId, upstream) };
   } catch (error) {
     return { user, upstream, error: answerFailure(ctx, req, res, error, requestId, upstream) };
