@@ -26,43 +26,51 @@ export interface ForwardedValues {
  * headers so that repeated headers stay separate and in order, never merged.
  */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], values: UpstreamHeaderValues): string[] {
-  const dropped = connectionListed(rawHeaders);
-  const headers: string[] = [];
+  let headers: string[] = [];
+  let listed: Set<string> | undefined;
+  const overridden = values.static.length > 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || SET_BY_PROXY.has(lower) || CLIENT_CLAIMS.has(lower) || dropped?.has(lower)) continue;
-    if (values.static.length > 0 && values.static.some(([staticName]) => staticName === lower)) continue;
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') listed = listedNames(rawHeaders[i + 1]!, listed);
+      continue;
+    }
+    if (SET_BY_PROXY.has(lower) || CLIENT_CLAIMS.has(lower)) continue;
+    if (overridden && values.static.some(([staticName]) => staticName === lower)) continue;
     headers.push(name, rawHeaders[i + 1]!);
   }
+  // Names listed in Connection are hop-by-hop too, wherever they stand (rare: keep-alive and close are all most clients list).
+  if (listed) headers = withoutNames(headers, listed);
   for (const [name, value] of values.static) headers.push(name, value);
-  headers.push('host', values.host, ...forwardedHeaders(values), 'x-request-id', values.requestId, 'authorization', values.authorization);
+  headers.push('host', values.host);
+  pushForwardedHeaders(headers, values);
+  headers.push('x-request-id', values.requestId, 'authorization', values.authorization);
   return headers;
 }
 
 /**
- * The forwarded headers, as [name, value, …], in a fixed order. Each is what the proxy
- * knows, never what the caller claimed. A route's static header of the same name (only
- * X-Forwarded-Prefix, X-Forwarded-Path and Forwarded may be one) is the operator's word and wins.
+ * The forwarded headers, in a fixed order. Each is what the proxy knows, never what the
+ * caller claimed. A route's static header of the same name (only X-Forwarded-Prefix,
+ * X-Forwarded-Path and Forwarded may be one) is the operator's word and wins.
  */
-function forwardedHeaders(values: UpstreamHeaderValues): string[] {
+function pushForwardedHeaders(headers: string[], values: UpstreamHeaderValues): void {
   const { names, prefix, path } = values.forwarded;
-  const wanted = (name: ForwardedHeader) => names.has(name) && !values.static.some(([staticName]) => staticName === name);
+  const overridden = values.static.length > 0;
+  const wanted = (name: ForwardedHeader) => names.has(name) && !(overridden && values.static.some(([staticName]) => staticName === name));
   const host = values.forwardedHost;
-  const headers: string[] = [];
   if (wanted('x-forwarded-for')) headers.push('x-forwarded-for', values.forwardedFor);
   if (wanted('x-forwarded-proto')) headers.push('x-forwarded-proto', values.forwardedProto);
   if (host && wanted('x-forwarded-host')) headers.push('x-forwarded-host', host);
   if (prefix !== undefined && wanted('x-forwarded-prefix')) headers.push('x-forwarded-prefix', prefix);
   if (wanted('x-forwarded-path')) headers.push('x-forwarded-path', path);
   if (wanted('forwarded')) headers.push('forwarded', forwardedElement(values.forwardedFor, host, values.forwardedProto));
-  return headers;
 }
 
 /** One RFC 7239 forwarded-element: `for=…;host=…;proto=…`, IPv6 addresses and anything not a token quoted. */
 export function forwardedElement(forAddress: string, host: string | undefined, proto: string): string {
   const node = forAddress === '' ? 'unknown' : forAddress.includes(':') ? `"[${forAddress}]"` : forAddress;
-  return [`for=${node}`, ...(host ? [`host=${forwardedValue(host)}`] : []), `proto=${forwardedValue(proto)}`].join(';');
+  return `for=${node}${host ? `;host=${forwardedValue(host)}` : ''};proto=${forwardedValue(proto)}`;
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -75,21 +83,17 @@ function forwardedValue(value: string): string {
   return NEEDS_ESCAPE.test(value) ? `"${value.replace(/["\\]/g, '\\$&')}"` : `"${value}"`;
 }
 
-function connectionListed(rawHeaders: readonly string[]): Set<string> | undefined {
-  let listed: Set<string> | undefined;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() !== 'connection') continue;
-    listed ??= new Set();
-    for (const token of tokenSet(rawHeaders[i + 1]!)) listed.add(token);
+/** The header names a Connection value lists, besides keep-alive and close (hop-by-hop already: no set is made for them). */
+function listedNames(value: string, listed: Set<string> | undefined): Set<string> | undefined {
+  for (const token of value.split(',')) {
+    const lower = token.trim().toLowerCase();
+    if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (listed ??= new Set()).add(lower);
   }
   return listed;
 }
 
-function tokenSet(list: string): Set<string> {
-  return new Set(
-    list
-      .split(',')
-      .map((token) => token.trim().toLowerCase())
-      .filter(Boolean),
-  );
+function withoutNames(headers: readonly string[], names: ReadonlySet<string>): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (!names.has(headers[i]!.toLowerCase())) kept.push(headers[i]!, headers[i + 1]!);
+  return kept;
 }
