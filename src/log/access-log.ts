@@ -37,8 +37,8 @@ export function loggerAccessLog(logger: Logger): AccessLog {
   return { write: (entry, level) => child[level](entry, 'request'), flush: () => child.flush() };
 }
 
-/** Bytes held before a write; most lines are ~300 bytes, so about a dozen go out in one call. */
-const BATCH_BYTES = 4096;
+/** Characters held before a write (bytes, for the ASCII lines most are); most lines are ~300, so about a dozen go out in one call. */
+const BATCH_CHARS = 4096;
 /** A quiet proxy's lines still go out within this long. */
 const BATCH_MS = 1000;
 
@@ -49,21 +49,38 @@ const BATCH_MS = 1000;
  * 4 KiB are held or a second has passed, and on flush; a process killed outright loses at
  * most that. Every other log line stays unbuffered, so a line about the proxy itself may
  * come out ahead of access lines written just before it.
+ *
+ * The batch is held here, not in sonic-boom (pino's destination, which still does the
+ * writing: partial writes, EAGAIN on a pipe): its own buffering measures every line and the
+ * whole held text with Buffer.byteLength on each write, 1–2 % of a request's CPU here.
  */
 export function batchedAccessLog(level: string, { fd = 1, bindings = {} }: { fd?: number; bindings?: Record<string, string | number> } = {}): AccessLog {
   const threshold = pino.levels.values[level]!;
   if (threshold > pino.levels.values.error!) return { write: () => undefined, flush: () => undefined };
-  const destination = pino.destination({ dest: fd, sync: true, minLength: BATCH_BYTES, periodicFlush: BATCH_MS });
+  const destination = pino.destination({ dest: fd, sync: true });
   const time = cachedIsoTime();
   // Fields of every line (a worker's number), serialised once, as a pino child's bindings are.
   const bound = Object.entries(bindings)
     .map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
     .join('');
+  let held = '';
+  const writeHeld = (): void => {
+    if (held === '') return;
+    const batch = held;
+    held = '';
+    destination.write(batch);
+  };
+  setInterval(writeHeld, BATCH_MS).unref();
   return {
     write: (entry, entryLevel) => {
-      if (LEVEL_VALUES[entryLevel] >= threshold) destination.write(serialise(entry, LEVEL_TEXT[entryLevel], time() + bound));
+      if (LEVEL_VALUES[entryLevel] < threshold) return;
+      held += serialise(entry, LEVEL_TEXT[entryLevel], time() + bound);
+      if (held.length >= BATCH_CHARS) writeHeld();
     },
-    flush: () => destination.flushSync(),
+    flush: () => {
+      writeHeld();
+      destination.flushSync();
+    },
   };
 }
 

@@ -79,6 +79,18 @@ t.test('lines go out once 4 KiB are held, whole', async (t) => {
   t.equal(readFileSync(file, 'utf8').trim().split('\n').length, 40);
 });
 
+t.test('a quiet proxy’s lines go out within about a second, without a flush', async (t) => {
+  const file = join(t.testdir(), 'access.log');
+  const fd = openSync(file, 'w');
+  t.teardown(() => closeSync(fd));
+  const log = batchedAccessLog('info', { fd });
+  log.write(sparse, 'info');
+  t.equal(readFileSync(file, 'utf8'), '', 'held at first');
+  const deadline = Date.now() + 5_000;
+  while (readFileSync(file, 'utf8') === '' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.match(JSON.parse(readFileSync(file, 'utf8')), { requestId: 'req-2', status: 404 });
+});
+
 t.test("at warn, only the failures of the proxy's own making are written; above error, nothing", async (t) => {
   const file = join(t.testdir(), 'access.log');
   const fd = openSync(file, 'w');
