@@ -21,7 +21,7 @@ export function parseRequestTarget(rawUrl: string): RequestTarget {
   const queryStart = rawUrl.indexOf('?');
   const path = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
   const search = queryStart < 0 ? '' : rawUrl.slice(queryStart);
-  if (/%(?![0-9A-Fa-f]{2})/.test(rawUrl)) throw new ProxyError('BAD_REQUEST', 'The request URL has a malformed percent-encoding.');
+  if (rawUrl.includes('%') && /%(?![0-9A-Fa-f]{2})/.test(rawUrl)) throw new ProxyError('BAD_REQUEST', 'The request URL has a malformed percent-encoding.');
   // Most paths hold no character any reading could turn into a dot segment: no "." or "%",
   // no backslash, nothing outside printable ASCII. Only the others are taken apart.
   if (PLAIN_PATH.test(path)) return { path, search };
