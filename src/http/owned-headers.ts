@@ -13,6 +13,19 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Adds the header names a Connection value lists (hop-by-hop too, RFC 9110 §7.6.1) to
+ * `listed`. keep-alive and close, all that almost every message lists, are hop-by-hop
+ * already: no set is made for them.
+ */
+export function connectionListedNames(value: string, listed: Set<string> | undefined): Set<string> | undefined {
+  for (const token of value.split(',')) {
+    const lower = token.trim().toLowerCase();
+    if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (listed ??= new Set()).add(lower);
+  }
+  return listed;
+}
+
+/**
  * Set by the proxy itself on the way up; whatever the client sent under these names is
  * dropped so it cannot pose as the proxy (a forged X-Forwarded-For, a smuggled token).
  */

@@ -1,4 +1,4 @@
-import { CLIENT_CLAIMS, HOP_BY_HOP, SET_BY_PROXY, type ForwardedHeader } from '../http/owned-headers.ts';
+import { CLIENT_CLAIMS, connectionListedNames, HOP_BY_HOP, SET_BY_PROXY, type ForwardedHeader } from '../http/owned-headers.ts';
 
 export interface UpstreamHeaderValues {
   host: string;
@@ -33,7 +33,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], values: Up
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'connection') listed = listedNames(rawHeaders[i + 1]!, listed);
+      if (lower === 'connection') listed = connectionListedNames(rawHeaders[i + 1]!, listed);
       continue;
     }
     if (SET_BY_PROXY.has(lower) || CLIENT_CLAIMS.has(lower)) continue;
@@ -81,15 +81,6 @@ function forwardedValue(value: string): string {
   if (TOKEN.test(value)) return value;
   // host:port, what almost every request has, holds nothing to escape.
   return NEEDS_ESCAPE.test(value) ? `"${value.replace(/["\\]/g, '\\$&')}"` : `"${value}"`;
-}
-
-/** The header names a Connection value lists, besides keep-alive and close (hop-by-hop already: no set is made for them). */
-function listedNames(value: string, listed: Set<string> | undefined): Set<string> | undefined {
-  for (const token of value.split(',')) {
-    const lower = token.trim().toLowerCase();
-    if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (listed ??= new Set()).add(lower);
-  }
-  return listed;
 }
 
 function withoutNames(headers: readonly string[], names: ReadonlySet<string>): string[] {

@@ -1,4 +1,4 @@
-import { HOP_BY_HOP } from '../http/owned-headers.ts';
+import { connectionListedNames, HOP_BY_HOP } from '../http/owned-headers.ts';
 
 /**
  * An upstream response's headers as the client will get them: a flat [name, value, …]
@@ -36,7 +36,7 @@ function readHead(statusCode: number, rawHeaders: readonly Buffer[], dropped: Se
     const name = rawHeaders[i]!.toString('latin1');
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'connection' && !dropped) connectionListed = listedNames(rawHeaders[i + 1]!.toString('latin1'), connectionListed);
+      if (lower === 'connection' && !dropped) connectionListed = connectionListedNames(rawHeaders[i + 1]!.toString('latin1'), connectionListed);
       continue;
     }
     if (dropped?.has(lower)) continue;
@@ -83,16 +83,4 @@ export function withoutHeaders(list: readonly string[], positions: readonly numb
   const out: string[] = [];
   for (let i = 0; i < list.length; i += 2) if (!positions.includes(i + 1)) out.push(list[i]!, list[i + 1]!);
   return out;
-}
-
-/**
- * The header names a Connection value lists. `keep-alive` and `close`, what almost every
- * response says, are hop-by-hop already: no set is made for them.
- */
-function listedNames(value: string, listed: Set<string> | undefined): Set<string> | undefined {
-  for (const token of value.split(',')) {
-    const lower = token.trim().toLowerCase();
-    if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (listed ??= new Set()).add(lower);
-  }
-  return listed;
 }
