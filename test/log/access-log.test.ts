@@ -1,4 +1,6 @@
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
@@ -89,6 +91,49 @@ t.test('a quiet proxy’s lines go out within about a second, without a flush', 
   const deadline = Date.now() + 5_000;
   while (readFileSync(file, 'utf8') === '' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   t.match(JSON.parse(readFileSync(file, 'utf8')), { requestId: 'req-2', status: 404 });
+});
+
+t.test('a full non-blocking pipe loses nothing: what one write cannot take waits until the reader catches up', async (t) => {
+  const dir = t.testdir();
+  const fifo = join(dir, 'fifo');
+  const out = join(dir, 'out');
+  execFileSync('mkfifo', [fifo]);
+  const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writeEnd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  const page = Buffer.alloc(4096, 'x');
+  let filled = 0;
+  for (;;) {
+    try {
+      filled += writeSync(writeEnd, page);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') break;
+      throw error;
+    }
+  }
+  // One page free: the batch's first write takes part of it, and the rest has to wait.
+  filled -= readSync(readEnd, Buffer.alloc(4096));
+  const reader = spawn('sh', ['-c', 'sleep 1; exec cat "$0" > "$1"', fifo, out]);
+  const log = batchedAccessLog('info', { fd: writeEnd });
+  for (let i = 0; i < 40; i++) log.write({ ...sparse, requestId: `req-${i}`, user: i === 7 ? 'jürgen' : undefined }, 'info');
+  log.flush();
+  // The reader must have opened the pipe before the last writer closes it, or its open would wait for another.
+  const deadline = Date.now() + 5_000;
+  while (!(existsSync(out) && statSync(out).size >= filled) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  closeSync(writeEnd);
+  closeSync(readEnd);
+  await once(reader, 'exit');
+  const lines = readFileSync(out, 'latin1').slice(filled);
+  const parsed = Buffer.from(lines, 'latin1')
+    .toString('utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { requestId: string; user?: string });
+  t.same(
+    parsed.map((line) => line.requestId),
+    Array.from({ length: 40 }, (_, i) => `req-${i}`),
+    'every line, whole and in order, after what filled the pipe',
+  );
+  t.equal(parsed[7]!.user, 'jürgen', 'a multi-byte character survives the split');
 });
 
 t.test("at warn, only the failures of the proxy's own making are written; above error, nothing", async (t) => {
