@@ -105,7 +105,6 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
     const byStatus = new Map<number, (by?: number) => void>();
     const observeDuration = duration.bind(route);
     const observeUpstream = upstream.bind(route);
-    const countRewritten = rewrittenBytes.bind(route);
     return {
       requestFinished(status, seconds) {
         inFlight--;
@@ -115,7 +114,7 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
         observeDuration(seconds);
       },
       upstreamResponded: observeUpstream,
-      rewritten: (bytes) => countRewritten(bytes),
+      rewritten: rewrittenBytes.bind(route),
     };
   };
 

@@ -28,7 +28,6 @@ export interface ForwardedValues {
 export function upstreamRequestHeaders(rawHeaders: readonly string[], values: UpstreamHeaderValues): string[] {
   let headers: string[] = [];
   let listed: Set<string> | undefined;
-  const overridden = values.static.length > 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
@@ -37,7 +36,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], values: Up
       continue;
     }
     if (SET_BY_PROXY.has(lower) || CLIENT_CLAIMS.has(lower)) continue;
-    if (overridden && values.static.some(([staticName]) => staticName === lower)) continue;
+    if (setByRoute(values, lower)) continue;
     headers.push(name, rawHeaders[i + 1]!);
   }
   // Names listed in Connection are hop-by-hop too, wherever they stand (rare: keep-alive and close are all most clients list).
@@ -56,8 +55,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], values: Up
  */
 function pushForwardedHeaders(headers: string[], values: UpstreamHeaderValues): void {
   const { names, prefix, path } = values.forwarded;
-  const overridden = values.static.length > 0;
-  const wanted = (name: ForwardedHeader) => names.has(name) && !(overridden && values.static.some(([staticName]) => staticName === name));
+  const wanted = (name: ForwardedHeader) => names.has(name) && !setByRoute(values, name);
   const host = values.forwardedHost;
   if (wanted('x-forwarded-for')) headers.push('x-forwarded-for', values.forwardedFor);
   if (wanted('x-forwarded-proto')) headers.push('x-forwarded-proto', values.forwardedProto);
@@ -65,6 +63,11 @@ function pushForwardedHeaders(headers: string[], values: UpstreamHeaderValues): 
   if (prefix !== undefined && wanted('x-forwarded-prefix')) headers.push('x-forwarded-prefix', prefix);
   if (wanted('x-forwarded-path')) headers.push('x-forwarded-path', path);
   if (wanted('forwarded')) headers.push('forwarded', forwardedElement(values.forwardedFor, host, values.forwardedProto));
+}
+
+/** The route's static headers include this lower-case name (most routes have none). */
+function setByRoute(values: UpstreamHeaderValues, lower: string): boolean {
+  return values.static.length > 0 && values.static.some(([staticName]) => staticName === lower);
 }
 
 /** One RFC 7239 forwarded-element: `for=…;host=…;proto=…`, IPv6 addresses and anything not a token quoted. */
