@@ -69,8 +69,12 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
     current?.abort(gone);
   };
   request.closeWatch.onClose = onClose;
+  // A client can leave while its credentials are checked (scrypt takes ~50-100 ms): its close
+  // came before this watch was set, and the upstream must not do work nobody will read.
+  if (res.destroyed) onClose();
   let release = (): void => undefined;
   try {
+    if (gone) throw gone;
     // Most requests (every OData GET) have no body: no await, no buffer to hold.
     const read = hasNoBody(req) ? NO_BODY : await request.replayBuffers.read(req, res);
     release = read.release;

@@ -1,5 +1,7 @@
 import { createServer, request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import t from 'tap';
+import { hashPassword } from '../../src/inbound/password.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
 import { startStack } from '../helpers/stack.ts';
@@ -107,6 +109,25 @@ t.test('a client that leaves before any answer is logged as 499, and the upstrea
     proxy.logs.find((line) => line.msg === 'request'),
     { status: 499, aborted: true, route: '/api' },
   );
+});
+
+t.test('a client that leaves while its password is checked is not forwarded: the upstream does no work nobody will read', async (t) => {
+  // Slower than the default cost, so the client is surely gone before the check ends.
+  const passwordHash = await hashPassword('gateway-pass', { N: 2 ** 16, r: 8, p: 1 });
+  const { upstream, proxy } = await startStack(t, { inbound: { anonymous: 'none', users: [{ name: 'gw', passwordHash }] } });
+  const { port } = new URL(proxy.url);
+  const socket = connect(Number(port), '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.end(`GET /api/People HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic ${Buffer.from('gw:gateway-pass').toString('base64')}\r\n\r\n`);
+  socket.destroy();
+  let line: Record<string, unknown> | undefined;
+  while (!(line = proxy.logs.find((entry) => entry.msg === 'request'))) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.match(line, { status: 499, aborted: true, route: '/api', user: 'gw' }, 'the credentials were good, and the client had left');
+  t.notOk('upstreamStatus' in line, 'no upstream answer was waited for');
+  t.equal(upstream.requests.length, 0, 'nothing was sent upstream');
+  const again = await fetch(`${proxy.url}/api/People`, { headers: { authorization: `Basic ${Buffer.from('gw:gateway-pass').toString('base64')}` } });
+  t.equal(again.status, 200, 'a client that stays is forwarded as before');
+  t.equal(upstream.requests.length, 1);
 });
 
 t.test('an upstream that breaks off mid-body cuts the response, logged as UPSTREAM_UNREACHABLE', async (t) => {
