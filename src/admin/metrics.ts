@@ -20,6 +20,8 @@ export interface RouteMetrics {
   requestFinished(status: number, seconds: number, proxyError?: boolean): void;
   upstreamResponded(seconds: number): void;
   rewritten(bytes: number): void;
+  /** A request found every connection to the upstream busy (the route's maxConnections) and waited for one. */
+  waitedForConnection(): void;
 }
 
 export interface ProxyMetrics {
@@ -81,6 +83,12 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
   });
   const rewrittenBytes = new BoundCounter('bearer_proxy_rewritten_bytes_total', 'Response body bytes that went through URL rewriting, by route.', ['route']);
   registry.registerMetric(rewrittenBytes as never);
+  const connectionWaits = new BoundCounter(
+    'bearer_proxy_upstream_connection_waits_total',
+    "Requests that found every connection to the upstream busy (the route's maxConnections) and waited for one, by route.",
+    ['route'],
+  );
+  registry.registerMetric(connectionWaits as never);
 
   new Gauge({
     name: 'bearer_proxy_replay_buffered_bytes',
@@ -115,6 +123,7 @@ export function createMetrics(tokenProviders: () => ReadonlyMap<string, TokenPro
       },
       upstreamResponded: observeUpstream,
       rewritten: rewrittenBytes.bind(route),
+      waitedForConnection: connectionWaits.bind(route),
     };
   };
 

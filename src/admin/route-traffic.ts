@@ -112,6 +112,7 @@ export function withTraffic(series: RouteMetrics, traffic: RouteTraffic, upstrea
     },
     upstreamResponded: (seconds) => series.upstreamResponded(seconds),
     rewritten: (bytes) => series.rewritten(bytes),
+    waitedForConnection: () => series.waitedForConnection(),
   };
 }
 

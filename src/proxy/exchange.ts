@@ -33,6 +33,8 @@ export interface Exchanged<S extends BodySink> {
 export interface ConnectionWait {
   limit: ConnectionLimit;
   timeoutMs: number;
+  /** Told of each request that waits (for the route's metrics). */
+  waited(): void;
 }
 
 /**
@@ -48,7 +50,10 @@ export interface ConnectionWait {
  */
 export function exchange<S extends BodySink>(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, sinkFor: SinkFactory<S>, wait?: ConnectionWait): UpstreamExchange<S> {
   const handler = new UpstreamExchange(sinkFor, wait?.limit);
-  if (wait?.limit.enter()) handler.waitAtMost(wait.timeoutMs);
+  if (wait?.limit.enter()) {
+    wait.waited();
+    handler.waitAtMost(wait.timeoutMs);
+  }
   dispatcher.dispatch(options, handler);
   return handler;
 }

@@ -43,5 +43,12 @@ export function createUpstream(route: Route, tokens: TokenProvider, { dispatcher
     last = { proxyBase, rules };
     return rules;
   };
-  return { ...route, tokens, dispatcher, connectionWait: { limit, timeoutMs: route.timeoutMs }, metrics, rewriteRulesFor: route.rewriteUrls ? rulesFor : () => undefined };
+  return {
+    ...route,
+    tokens,
+    dispatcher,
+    connectionWait: { limit, timeoutMs: route.timeoutMs, waited: () => metrics.waitedForConnection() },
+    metrics,
+    rewriteRulesFor: route.rewriteUrls ? rulesFor : () => undefined,
+  };
 }

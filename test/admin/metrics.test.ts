@@ -39,6 +39,8 @@ t.test('counts, histograms and token expiry in valid exposition text', async (t)
   metrics.tokenFetched('lake', 'ok');
   metrics.tokenFetched('lake', 'TOKEN_UNAVAILABLE');
   sales.rewritten(2048);
+  sales.waitedForConnection();
+  sales.waitedForConnection();
 
   const samples = parsePrometheusText(await metrics.registry.metrics());
   t.equal(sampleValue(samples, 'bearer_proxy_requests_total', { route: '/sales', status: '200' }), 1);
@@ -52,6 +54,8 @@ t.test('counts, histograms and token expiry in valid exposition text', async (t)
   t.equal(sampleValue(samples, 'bearer_proxy_token_expiry_seconds', { source: 'lake' }), 300);
   t.equal(sampleValue(samples, 'bearer_proxy_token_expiry_seconds', { source: 'idle' }), undefined, 'no value for a source without a token');
   t.equal(sampleValue(samples, 'bearer_proxy_rewritten_bytes_total', { route: '/sales' }), 2048);
+  t.equal(sampleValue(samples, 'bearer_proxy_upstream_connection_waits_total', { route: '/sales' }), 2);
+  t.equal(sampleValue(samples, 'bearer_proxy_upstream_connection_waits_total', { route: NO_ROUTE_LABEL }), undefined, 'a series appears once it has counted');
   t.ok((sampleValue(samples, 'bearer_proxy_process_resident_memory_bytes') ?? 0) > 0, 'process metrics are included');
 });
 

@@ -107,7 +107,11 @@ t.test("traffic per route, the upstreams' 5xx beside the proxy's errors, and the
   const traffic = new TrafficByRoute(clock);
   const upstreamErrors = new RecentErrors(clock);
   const recentErrors = new RecentErrors(clock);
-  const sales = withTraffic({ requestFinished: () => undefined, upstreamResponded: () => undefined, rewritten: () => undefined }, traffic.forRoute('/sales'), upstreamErrors);
+  const sales = withTraffic(
+    { requestFinished: () => undefined, upstreamResponded: () => undefined, rewritten: () => undefined, waitedForConnection: () => undefined },
+    traffic.forRoute('/sales'),
+    upstreamErrors,
+  );
   sales.requestFinished(200, 0.015, false);
   sales.requestFinished(503, 0.2, false);
   sales.requestFinished(502, 0.003, true);

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import t, { type Test } from 'tap';
 import { startIdp } from '../helpers/idp.ts';
+import { parsePrometheusText, sampleValue } from '../helpers/prometheus.ts';
 import { startProxy } from '../helpers/proxy.ts';
 import { startUpstream, type UpstreamHandler } from '../helpers/upstream.ts';
 
@@ -71,6 +72,9 @@ t.test('a request that waits for a connection longer than its route timeout gets
   const busy = proxy.logs.filter((line) => /every connection to the upstream is busy/.test(String(line.msg)));
   t.equal(busy.length, 1, 'the wait is logged as a warning, once');
   t.match(busy[0], { level: 40, upstream: new URL(upstream.url).origin, maxConnections: 1 });
+  const samples = parsePrometheusText(await (await fetch(`${proxy.url}/metrics`)).text());
+  t.equal(sampleValue(samples, 'bearer_proxy_upstream_connection_waits_total', { route: '/api' }), 1, 'the wait is counted for its route');
+  t.equal(sampleValue(samples, 'bearer_proxy_upstream_connection_waits_total', { route: '/export' }), undefined, 'the route holding the connection never waited');
 });
 
 async function waitFor(condition: () => boolean): Promise<void> {

@@ -133,11 +133,14 @@ t.test('every connection busy: a request waits at most its timeout, is then neve
   const agent = new Agent({ connections: 1 });
   t.teardown(() => agent.close());
   const limit = new ConnectionLimit(origin, 1);
+  let waits = 0;
+  const wait = (timeoutMs: number) => ({ limit, timeoutMs, waited: () => void waits++ });
   const sinkFor = (statusCode: number, _raw: Buffer[], control: ExchangeControl) => new RecordingSink(statusCode, control);
-  const first = exchange(agent, { origin, path: '/first', method: 'GET' }, sinkFor, { limit, timeoutMs: 5_000 });
-  const second = exchange(agent, { origin, path: '/second', method: 'GET' }, sinkFor, { limit, timeoutMs: 100 });
-  const third = exchange(agent, { origin, path: '/third', method: 'GET' }, sinkFor, { limit, timeoutMs: 5_000 });
+  const first = exchange(agent, { origin, path: '/first', method: 'GET' }, sinkFor, wait(5_000));
+  const second = exchange(agent, { origin, path: '/second', method: 'GET' }, sinkFor, wait(100));
+  const third = exchange(agent, { origin, path: '/third', method: 'GET' }, sinkFor, wait(5_000));
   t.equal(limit.inFlight, 3);
+  t.equal(waits, 2, 'the two behind the first were told they wait');
   const waited = await t.rejects(second.done, ConnectionWaitTimeout);
   t.match(waited, { maxConnections: 1, waitedMs: 100 });
   third.abort(new Error('client left'));
@@ -154,7 +157,10 @@ t.test('every connection busy: a request waits at most its timeout, is then neve
 t.test('a free connection: no wait, whatever the timeout', async (t) => {
   const { agent, origin } = await upstream(t, (_req, res) => void setTimeout(() => res.end('slow but sent'), 150));
   const limit = new ConnectionLimit(origin, 2);
-  const done = await exchange(agent, { origin, path: '/', method: 'GET' }, (statusCode, _raw, control) => new RecordingSink(statusCode, control), { limit, timeoutMs: 50 }).done;
+  let waits = 0;
+  const done = await exchange(agent, { origin, path: '/', method: 'GET' }, (statusCode, _raw, control) => new RecordingSink(statusCode, control), { limit, timeoutMs: 50, waited: () => void waits++ })
+    .done;
   t.equal(Buffer.concat(done.sink.chunks).toString(), 'slow but sent', 'the wait timeout covers only waiting for a connection, not the answer');
   t.equal(limit.inFlight, 0);
+  t.equal(waits, 0, 'nor is it counted as a wait');
 });

@@ -22,7 +22,11 @@ t.test('an upstream is its route plus the provider and pool it was built with', 
   t.equal(upstream.tokens, provider);
   t.equal(upstream.dispatcher, agent);
   t.equal(upstream.maxConnections, 8);
-  t.same(upstream.connectionWait, { limit, timeoutMs: 90_000 }, 'a request waits for a connection at most the route timeout');
+  t.match(upstream.connectionWait, { limit, timeoutMs: 90_000 }, 'a request waits for a connection at most the route timeout');
+  let waits = 0;
+  const counting = createUpstream(routeOf({ target: 'https://api.test/odata/v4/sales/' }), provider, { dispatcher: agent, limit }, { ...series, waitedForConnection: () => void waits++ });
+  counting.connectionWait.waited();
+  t.equal(waits, 1, 'a wait is counted in the route’s series');
 });
 
 t.test('rewrite rules: compiled once per proxy URL, bounded, and none for a route that does not rewrite', async (t) => {
