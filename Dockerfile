@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# Node 24 (the current LTS) in both stages: the same major as the Linux single executable
-# that npm run dist builds and npm run smoke runs against a real IdP in CI, which is how the
-# suite shows the product runs on 24 (the tests themselves run on the machine's Node).
+# Node 26 (the current LTS, Active since 2026-10-28) in both stages: the same major as the
+# Linux single executable that npm run dist builds and npm run smoke runs against a real IdP
+# in CI, which is how the suite shows the product runs on 26 (the tests themselves run on the
+# machine's Node).
 #
 # Behind a TLS-inspecting proxy, installing the dependencies needs the corporate CA. Pass it as a build secret
 # (not an ARG: it stays out of the image and its history):
@@ -9,7 +10,7 @@
 # Without --secret the mount is absent and the public CAs are used.
 
 # Build stage: compile TypeScript with the dev dependencies.
-FROM node:24-slim AS build
+FROM node:26-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=secret,id=npm_ca,required=false \
@@ -20,7 +21,7 @@ COPY src ./src
 RUN npm run build
 
 # Runtime stage: production dependencies and the compiled output only.
-FROM node:24-slim
+FROM node:26-slim
 ENV NODE_ENV=production \
     BEARER_PROXY_CONFIG=/etc/bearer-proxy/proxy.yaml
 WORKDIR /app

