@@ -18,10 +18,15 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
  * already: no set is made for them.
  */
 export function connectionListedNames(value: string, listed: Set<string> | undefined): Set<string> | undefined {
-  for (const token of value.split(',')) {
-    const lower = token.trim().toLowerCase();
-    if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (listed ??= new Set()).add(lower);
-  }
+  // One token is what almost every message has (both sides of every proxied request): no split.
+  if (!value.includes(',')) return withListedName(value, listed);
+  for (const token of value.split(',')) listed = withListedName(token, listed);
+  return listed;
+}
+
+function withListedName(token: string, listed: Set<string> | undefined): Set<string> | undefined {
+  const lower = token.trim().toLowerCase();
+  if (lower !== '' && lower !== 'keep-alive' && lower !== 'close') (listed ??= new Set()).add(lower);
   return listed;
 }
 
