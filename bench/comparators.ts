@@ -23,9 +23,9 @@ export interface Comparator {
 }
 
 /** Starts bench/<script>.ts (a minimal forwarder to `target`) on `cpus`. */
-async function startForwarder(group: ProcessGroup, name: string, script: string, target: string, cpus: string | undefined): Promise<Comparator> {
+async function startForwarder(group: ProcessGroup, name: string, script: string, target: string, cpus: string | undefined, nodeArgs: string[] = []): Promise<Comparator> {
   const child = group.spawn(name, process.execPath, {
-    args: [leanScript(script)],
+    args: [...nodeArgs, leanScript(script)],
     env: { ...process.env, BENCH_TARGET: target },
     stdout: 'pipe',
     ...(cpus === undefined ? {} : { cpus }),
@@ -34,8 +34,9 @@ async function startForwarder(group: ProcessGroup, name: string, script: string,
   return { name, child, url: `http://127.0.0.1:${port}` };
 }
 
-export function startUndiciForwarder(group: ProcessGroup, target: string, cpus: string | undefined): Promise<Comparator> {
-  return startForwarder(group, UNDICI, 'undici-forwarder', target, cpus);
+/** nodeArgs: extra node flags, e.g. --cpu-prof for bench/profile.ts --system undici. */
+export function startUndiciForwarder(group: ProcessGroup, target: string, cpus: string | undefined, nodeArgs?: string[]): Promise<Comparator> {
+  return startForwarder(group, UNDICI, 'undici-forwarder', target, cpus, nodeArgs);
 }
 
 export function startHttpProxy(group: ProcessGroup, target: string, cpus: string | undefined): Promise<Comparator> {

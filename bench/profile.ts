@@ -3,7 +3,10 @@
  * scenario, SIGTERM (the CLI exits 0 and V8 writes the profile), then the functions with
  * the most self time, mapped back to src/*.ts through the build's source maps when it has them.
  *
- *   npx tsx bench/profile.ts [--scenario small|rewrite|stream] [--duration 8] [--out prof.cpuprofile]
+ *   npx tsx bench/profile.ts [--scenario small|rewrite|stream] [--system bearer-proxy|undici] [--duration 8] [--out prof.cpuprofile]
+ *
+ * --system undici profiles the bare undici forwarder (bench/undici-forwarder.ts) the same
+ * way, so the two profiles compare row by row in µs per request.
  *   npm run bench -- --profile [--scenario …]
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,15 +16,21 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { prepare } from './environment.ts';
+import { prepare, type Environment } from './environment.ts';
 import { downloadRepeatedly, runLoad } from './load.ts';
-import { log, ProcessGroup, stopChildrenOnExit } from './processes.ts';
+import { log, ProcessGroup, stopChildrenOnExit, type Child } from './processes.ts';
+import { startUndiciForwarder } from './comparators.ts';
 import { REPO_ROOT, ROUTES, startBearerProxy } from './proxy.ts';
 
 export type ProfileScenario = 'small' | 'rewrite' | 'stream';
 
+/** bearer-proxy (the CLI), or the bare undici forwarder it is measured against, profiled the same way. */
+export type ProfiledSystem = 'bearer-proxy' | 'undici';
+
 export interface ProfileOptions {
   scenario: ProfileScenario;
+  /** Which process is profiled; bearer-proxy unless said. */
+  system?: ProfiledSystem;
   durationSec: number;
   logLevel: string;
   top?: number;
@@ -56,57 +65,80 @@ export interface HotFunction {
 }
 
 export async function profile(group: ProcessGroup, options: ProfileOptions): Promise<void> {
+  const system = options.system ?? 'bearer-proxy';
+  if (system === 'undici' && options.scenario === 'rewrite') throw new Error('--system undici: the forwarder rewrites nothing; profile it with --scenario small or stream');
   const env = await prepare(group);
   const profileDir = await mkdtemp(join(tmpdir(), 'bearer-proxy-cpuprof-'));
+  const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   try {
-    const proxy = await startBearerProxy(group, env.config, { logLevel: options.logLevel, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
-    log(`profiling bearer-proxy (pid ${proxy.child.pid}) under "${options.scenario}" for ${options.durationSec} s`);
+    const profiled = await startProfiled(group, env, options, system, nodeArgs);
+    const { child } = profiled;
+    log(`profiling ${system} (pid ${child.pid}) under "${options.scenario}" for ${options.durationSec} s`);
+    let requests: number | undefined;
     switch (options.scenario) {
       case 'small':
-        await runLoad({ url: `${proxy.url}${ROUTES.api}/small`, connections: 50, durationSec: options.durationSec });
+        requests = (await runLoad({ url: profiled.url(ROUTES.api, '/small'), connections: 50, durationSec: options.durationSec })).requests;
         break;
       case 'rewrite':
-        await downloadRepeatedly(`${proxy.url}${ROUTES.rewriteOn}/Big`, options.durationSec, 3);
+        await downloadRepeatedly(profiled.url(ROUTES.rewriteOn, '/Big'), options.durationSec, 3);
         break;
       case 'stream':
-        await downloadRepeatedly(`${proxy.url}${ROUTES.stream}/stream?bytes=${1024 ** 3}`, options.durationSec, 1);
+        await downloadRepeatedly(profiled.url(ROUTES.stream, `/stream?bytes=${1024 ** 3}`), options.durationSec, 1);
         break;
     }
-    const code = await group.stop(proxy.child, 15_000);
-    if (code !== 0) throw new Error(`the proxy exited with ${code} on SIGTERM, not 0. stderr:\n${proxy.child.stderrTail()}`);
+    const code = await group.stop(child, 15_000);
+    if (code !== 0) throw new Error(`${system} exited with ${code} on SIGTERM, not 0. stderr:\n${child.stderrTail()}`);
     const file = (await readdir(profileDir)).find((name) => name.endsWith('.cpuprofile'));
     if (!file) throw new Error(`no .cpuprofile was written to ${profileDir}`);
     if (options.keep) await copyFile(join(profileDir, file), options.keep);
     const parsed = JSON.parse(await readFile(join(profileDir, file), 'utf8')) as CpuProfile;
-    process.stdout.write(formatProfile(parsed, options));
+    process.stdout.write(formatProfile(parsed, { ...options, system }, requests));
   } finally {
     await env.close();
     await rm(profileDir, { recursive: true, force: true });
   }
 }
 
-function formatProfile(profile: CpuProfile, options: ProfileOptions): string {
+interface Profiled {
+  child: Child;
+  /** The URL of an upstream path as this system is asked for it (bearer-proxy: below its route prefix). */
+  url: (route: string, path: string) => string;
+}
+
+async function startProfiled(group: ProcessGroup, env: Environment, options: ProfileOptions, system: ProfiledSystem, nodeArgs: string[]): Promise<Profiled> {
+  if (system === 'bearer-proxy') {
+    const proxy = await startBearerProxy(group, env.config, { logLevel: options.logLevel, nodeArgs });
+    return { child: proxy.child, url: (route, path) => `${proxy.url}${route}${path}` };
+  }
+  // The forwarder has one origin and no prefixes: the small answers' for "small", the Node upstream's for the stream.
+  const forwarder = await startUndiciForwarder(group, options.scenario === 'small' ? env.smallUpstreamUrl : env.upstreamUrl, undefined, nodeArgs);
+  const upstreamPaths: Record<string, string> = { [ROUTES.api]: '/api', [ROUTES.stream]: '' };
+  return { child: forwarder.child, url: (route, path) => `${forwarder.url}${upstreamPaths[route] ?? ''}${path}` };
+}
+
+function formatProfile(profile: CpuProfile, options: ProfileOptions & { system: ProfiledSystem }, requests: number | undefined): string {
   const top = options.top ?? 15;
   const { functions, totalMs, byArea } = selfTimes(profile);
   const busyMs = totalMs - (byArea.get('idle') ?? 0);
+  // µs per answered request, so that two systems' profiles compare row by row (start-up included).
+  const perRequest = (ms: number): string => (requests ? `${((ms * 1000) / requests).toFixed(1).padStart(6)} µs/req` : '');
   const line = (f: HotFunction): string =>
-    `${f.selfMs.toFixed(0).padStart(7)} ms ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.name.padEnd(28)} ${f.location}${f.calledFrom ? `  ← ${f.calledFrom}` : ''}`;
+    `${f.selfMs.toFixed(0).padStart(7)} ms ${(f.share * 100).toFixed(1).padStart(5)}% ${perRequest(f.selfMs)}  ${f.name.padEnd(28)} ${f.location}${f.calledFrom ? `  ← ${f.calledFrom}` : ''}`;
   // dist/ when the build has no source maps (the published build has none).
   const ours = functions.filter((f) => f.location.startsWith('src/') || f.location.startsWith('dist/'));
   return [
-    `CPU profile of bearer-proxy, scenario "${options.scenario}", ${options.durationSec} s, ${(totalMs / 1000).toFixed(1)} s sampled, ${(busyMs / 1000).toFixed(1)} s busy`,
+    `CPU profile of ${options.system}, scenario "${options.scenario}", ${options.durationSec} s, ${(totalMs / 1000).toFixed(1)} s sampled, ${(busyMs / 1000).toFixed(1)} s busy` +
+      (requests ? `, ${requests} requests answered: ${perRequest(busyMs).trim()} busy` : ''),
     '',
     'Self time by area (share of busy time):',
     ...[...byArea]
       .filter(([area]) => area !== 'idle')
       .sort((a, b) => b[1] - a[1])
-      .map(([area, ms]) => `  ${area.padEnd(28)} ${ms.toFixed(0).padStart(7)} ms ${((ms / busyMs) * 100).toFixed(1).padStart(5)}%`),
+      .map(([area, ms]) => `  ${area.padEnd(28)} ${ms.toFixed(0).padStart(7)} ms ${((ms / busyMs) * 100).toFixed(1).padStart(5)}% ${perRequest(ms)}`),
     '',
     `Top ${top} functions by self time (share of busy time):`,
     ...functions.slice(0, top).map(line),
-    '',
-    `Top ${Math.min(top, ours.length)} of bearer-proxy's own:`,
-    ...ours.slice(0, top).map(line),
+    ...(ours.length > 0 ? ['', `Top ${Math.min(top, ours.length)} of bearer-proxy's own:`, ...ours.slice(0, top).map(line)] : []),
     '',
   ].join('\n');
 }
@@ -178,6 +210,8 @@ function areaOf(frame: CallFrame): string {
   if (frame.functionName === '(program)') return 'V8/native (program)';
   if (frame.url === '') return 'native';
   if (frame.url.startsWith('node:')) return 'node core';
+  // The bench's comparators run transpiled from there (bench/lean.ts): their own code, not a package.
+  if (frame.url.includes('/node_modules/.cache/bearer-proxy-bench/')) return 'the forwarder (bench/)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame.url)?.[1];
   if (pkg) return `node_modules: ${pkg}`;
   if (frame.url.includes('/dist/')) return 'bearer-proxy (src/)';
@@ -215,13 +249,22 @@ class SourceMapper {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { scenario: { type: 'string' }, duration: { type: 'string' }, 'log-level': { type: 'string' }, top: { type: 'string' }, out: { type: 'string' } },
+    options: { scenario: { type: 'string' }, system: { type: 'string' }, duration: { type: 'string' }, 'log-level': { type: 'string' }, top: { type: 'string' }, out: { type: 'string' } },
   });
   const scenario = (values.scenario ?? 'small') as ProfileScenario;
   if (!['small', 'rewrite', 'stream'].includes(scenario)) throw new Error(`--scenario must be small, rewrite or stream, not "${scenario}"`);
+  const system = (values.system ?? 'bearer-proxy') as ProfiledSystem;
+  if (!['bearer-proxy', 'undici'].includes(system)) throw new Error(`--system must be bearer-proxy or undici, not "${system}"`);
   const group = new ProcessGroup();
   stopChildrenOnExit(group);
-  await profile(group, { scenario, durationSec: Number(values.duration ?? 8), logLevel: values['log-level'] ?? 'info', top: Number(values.top ?? 15), ...(values.out ? { keep: values.out } : {}) });
+  await profile(group, {
+    scenario,
+    system,
+    durationSec: Number(values.duration ?? 8),
+    logLevel: values['log-level'] ?? 'info',
+    top: Number(values.top ?? 15),
+    ...(values.out ? { keep: values.out } : {}),
+  });
 }
 
 // Runnable on its own (npx tsx bench/profile.ts) and importable by run.ts.
