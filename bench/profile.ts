@@ -4,10 +4,10 @@
  * the most self time, mapped back to src/*.ts through the build's source maps when it has them.
  *
  *   npx tsx bench/profile.ts [--scenario small|rewrite|stream] [--system bearer-proxy|undici] [--duration 8] [--out prof.cpuprofile]
+ *   npm run bench -- --profile [--scenario …]
  *
  * --system undici profiles the bare undici forwarder (bench/undici-forwarder.ts) the same
  * way, so the two profiles compare row by row in µs per request.
- *   npm run bench -- --profile [--scenario …]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -16,10 +16,10 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startUndiciForwarder } from './comparators.ts';
 import { prepare, type Environment } from './environment.ts';
 import { downloadRepeatedly, runLoad } from './load.ts';
 import { log, ProcessGroup, stopChildrenOnExit, type Child } from './processes.ts';
-import { startUndiciForwarder } from './comparators.ts';
 import { REPO_ROOT, ROUTES, startBearerProxy } from './proxy.ts';
 
 export type ProfileScenario = 'small' | 'rewrite' | 'stream';
