@@ -137,7 +137,7 @@ async function* embeddedResponse(part: ByteSource, context: Context): AsyncGener
     yield head.bytes();
     yield* rewriteChunks(remaining(part), context.rules);
   } else if (declared <= context.limit) {
-    const body = context.rules.rewriteAll(await readExactly(part, declared)).bytes;
+    const body = context.rules.rewriteAll(await readExactly(part, declared));
     yield head.bytes(body.length);
     yield body;
   } else {

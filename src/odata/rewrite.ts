@@ -105,10 +105,20 @@ export class RewriteRules {
     return value.replace(/<([^>]*)>/g, (_link, url: string) => `<${this.rewriteUrl(url)}>`);
   }
 
-  /** A whole body at once (small bodies are rewritten this way, then sent with their new length). */
-  rewriteAll(body: Buffer): { bytes: Buffer; replacements: number } {
-    const { output, replacements } = this.scan(body.toString('latin1'), true);
-    return { bytes: replacements === 0 ? body : Buffer.from(output, 'latin1'), replacements };
+  /** A whole body at once, as bytes (a part of a multipart body). */
+  rewriteAll(body: Buffer): Buffer {
+    const text = body.toString('latin1');
+    const output = this.rewriteText(text);
+    return output === text ? body : Buffer.from(output, 'latin1');
+  }
+
+  /**
+   * A whole body's latin1 text (one char per byte), every link replaced. Small bodies are
+   * rewritten this way and sent as the text itself: Node writes a latin1 string straight
+   * to the socket, where a Buffer made of it first was a copy and an allocation per request.
+   */
+  rewriteText(text: string): string {
+    return this.#replace(text, false).output;
   }
 
   /**
@@ -122,17 +132,22 @@ export class RewriteRules {
     // of the same kind takes its place, one that no spelling contains.
     const cut = keepFrom < text.length;
     const head = cut ? text.slice(0, keepFrom) + (isSegmentChar(text.charCodeAt(keepFrom)) ? this.#continuing : '\0') : text;
-    let output = head;
+    const { output, replacements } = this.#replace(head, true);
+    return { output: cut ? output.slice(0, -1) : output, keepFrom, replacements };
+  }
+
+  /** Every pass whose spelling occurs in text; counted (for the streaming rewriter's tally) only when asked, as a replacement of the same length takes a second regex run to count. */
+  #replace(text: string, counted: boolean): { output: string; replacements: number } {
+    let output = text;
     let replacements = 0;
     // Most bodies use one spelling, or none: the others are ruled out without a pass each.
-    const occurs = this.#finder.occurring(head);
-    for (const [index, { pattern, replacement, growth }] of this.#passes.entries()) {
-      if (!occurs[index]) continue;
+    for (const index of this.#finder.occurring(text)) {
+      const { pattern, replacement, growth } = this.#passes[index]!;
       const before = output;
       output = before.replace(pattern, replacement);
-      if (output !== before) replacements += growth !== 0 ? (output.length - before.length) / growth : (before.match(pattern)?.length ?? 0);
+      if (counted && output !== before) replacements += growth !== 0 ? (output.length - before.length) / growth : (before.match(pattern)?.length ?? 0);
     }
-    return { output: cut ? output.slice(0, -1) : output, keepFrom, replacements };
+    return { output, replacements };
   }
 
   /** An absolute path below the target's path (any, for an upstream's root) moves below the route prefix. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline, type Writable } from 'node:stream';
-import { bodyRewriteFor, type BodyRewrite } from '../odata/body.ts';
+import { bodyRewriteFor, type BodyRewrite, type WholeBody } from '../odata/body.ts';
 import type { RewriteRules } from '../odata/rewrite.ts';
 import { scopeSetCookie } from './cookies.ts';
 import { contentCodingOf, decoderFor, encoderFor, negotiateCoding, type ContentCoding } from './compression.ts';
@@ -117,7 +117,7 @@ class WholeBodySink implements RelaySink {
   end(): void {
     const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.bytes);
     const rewritten = this.rewrite.whole(body);
-    if (Buffer.isBuffer(rewritten)) this.#send(rewritten);
+    if (typeof rewritten === 'string' || Buffer.isBuffer(rewritten)) this.#send(rewritten);
     else
       this.#written = rewritten.then(
         (bytes) => this.#send(bytes),
@@ -125,11 +125,12 @@ class WholeBodySink implements RelaySink {
       );
   }
 
-  #send(rewritten: Buffer): void {
+  #send(rewritten: WholeBody): void {
     const { list } = this.head;
+    // A latin1 string has one char per byte: its length is the body's.
     list[this.head.contentLength] = String(rewritten.length);
     this.res.writeHead(this.head.statusCode, list);
-    this.res.end(rewritten);
+    this.res.end(rewritten, 'latin1');
   }
 
   /** Nothing was sent yet: the client still gets a proper error answer. */

@@ -40,6 +40,24 @@ t.test('plain and JSON-escaped URLs are rewritten; other bytes pass unchanged', 
   t.match(output, `"escaped":"${escaped(proxy)}\\/People"`, 'the escaped form stays escaped');
 });
 
+t.test('a whole body, as text or bytes, comes out as the stream does, multi-byte UTF-8 intact', async (t) => {
+  for (const [name, body, expected] of [
+    ['JSON', json, jsonExpected],
+    ['Atom', atom, atomExpected],
+  ] as const) {
+    const text = rules.rewriteText(body.toString('latin1'));
+    t.equal(Buffer.from(text, 'latin1').toString('utf8'), expected, `${name}: rewriteText, written as latin1`);
+    t.equal(rules.rewriteAll(body).toString('utf8'), expected, `${name}: rewriteAll`);
+  }
+  const untouched = Buffer.from('{"value":[{"Name":"Zoë","link":"https://elsewhere.example/x"}]}');
+  t.equal(rules.rewriteAll(untouched), untouched, 'nothing to rewrite: the same bytes, not a copy');
+  // The same length on both sides (127.0.0.1 ports of five digits): the count takes a second run, the text needs none.
+  const sameLength = new RewriteRules('http://127.0.0.1:35201/api', 'http://127.0.0.1:36293/api');
+  const links = '{"@odata.context":"http://127.0.0.1:35201/api/$metadata","@odata.nextLink":"http://127.0.0.1:35201/api/X?$skip=2"}';
+  t.equal(sameLength.rewriteText(links), links.replaceAll('35201', '36293'), 'a replacement of the same length');
+  t.equal(sameLength.scan(links, true).replacements, 2, 'and the streaming rewriter still counts it');
+});
+
 t.test('OData v3 JSON (odata.metadata, odata.nextLink, odata.editLink)', async (t) => {
   const v3 = `{"odata.metadata":"${upstream}/$metadata#People","value":[{"odata.editLink":"${upstream}/People(1)","odata.readLink":"${upstream}/People(1)"}],"odata.nextLink":"${upstream}/People?$skip=1"}`;
   const { output, replacements } = await rewrite([Buffer.from(v3)]);

@@ -9,6 +9,11 @@ function spellingsOf(upstreamBase: string, proxyBase: string): string[] {
   return [...urlForms(links), ...pathForms(links)].map(({ from }) => from);
 }
 
+/** What a plain search per spelling finds: the indexes of those in text, ascending. */
+function searchEach(spellings: readonly string[], text: string): number[] {
+  return spellings.flatMap((spelling, index) => (text.includes(spelling) ? [index] : []));
+}
+
 const layouts: Array<[string, string, string, string]> = [
   ['a target with a path', 'https://api.example.com/odata/v4/sales', 'http://localhost:8080/sales', '/odata/v4/sales'],
   ['an upstream root', 'https://api.example.com', 'http://localhost:8080/api', ''],
@@ -32,12 +37,7 @@ t.test('finds what a plain search per spelling finds', async (t) => {
     ['/odata/v4/sales '.repeat(20), 'the base path on its own, in no spelling'],
     [page('https:\\/\\/api.example.com\\/odata\\/v4\\/sales', 10), 'escaped'],
   ];
-  for (const [text, name] of cases)
-    t.same(
-      finder.occurring(text),
-      spellings.map((spelling) => text.includes(spelling)),
-      name,
-    );
+  for (const [text, name] of cases) t.same(finder.occurring(text), searchEach(spellings, text), name);
 });
 
 for (const [name, upstreamBase, proxyBase, basePath] of layouts) {
@@ -53,8 +53,7 @@ for (const [name, upstreamBase, proxyBase, basePath] of layouts) {
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 40 }), (pieces) => {
         const text = pieces.join('');
-        const found = finder.occurring(text);
-        return spellings.every((spelling, index) => found[index] === text.includes(spelling));
+        return finder.occurring(text).join() === searchEach(spellings, text).join();
       }),
       { numRuns: 3000 },
     );
