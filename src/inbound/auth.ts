@@ -15,11 +15,15 @@ export type AuthResult = { user?: string };
 
 export interface Authenticator {
   /**
-   * Resolves with the caller's identity, or rejects with AUTH_REQUIRED / AUTH_INVALID.
-   * `loopback` is the request's own decision about its socket, made once by the caller.
+   * The caller's identity, or a rejection with AUTH_REQUIRED / AUTH_INVALID (never a
+   * throw). A caller let in without credentials is answered at once, not with a promise:
+   * that is every request from Power BI Desktop, and a promise per request showed in its
+   * cost. `loopback` is the request's own decision about its socket, made once by the caller.
    */
-  authenticate(req: IncomingMessage, loopback?: boolean): Promise<AuthResult>;
+  authenticate(req: IncomingMessage, loopback?: boolean): AuthResult | Promise<AuthResult>;
 }
+
+const ANONYMOUS: AuthResult = Object.freeze({});
 
 interface Account {
   name: string;
@@ -55,43 +59,51 @@ export function createAuthenticator(inbound: Pick<InboundConfig, 'anonymous' | '
 
   const anonymousAllowed = (loopback: boolean): boolean => inbound.anonymous === 'any' || (inbound.anonymous === 'loopback' && loopback);
 
-  return {
-    async authenticate(req, loopback = isLoopbackAddress(req.socket.remoteAddress)) {
-      // Before any password is looked at: a page elsewhere must not act with credentials the browser cached.
-      refuseCrossSite(req, allowedHosts);
-      const header = req.headers.authorization;
-      const credentials = header === undefined ? undefined : parseBasic(header);
-      // A caller allowed in anonymously may still send credentials (Power Query's Basic
-      // mode does); they are checked only when accounts exist to check them against.
-      if (anonymousAllowed(loopback) && (credentials === undefined || accounts.size === 0)) {
-        refuseRebinding(req, allowedHosts);
-        return {};
-      }
-      if (header === undefined) throw new ProxyError('AUTH_REQUIRED', undefined, { headers: CHALLENGE_HEADERS });
-      if (!credentials) throw new ProxyError('AUTH_INVALID', 'The Authorization header must use the Basic scheme.', { headers: CHALLENGE_HEADERS });
-
-      const account = accounts.get(credentials.user);
-      const fingerprint = createHmac('sha256', cacheKey).update(credentials.user).update('\0').update(credentials.password).digest('base64');
-      // Before the cache too: answered from it unthrottled, a blocked guesser would learn at
-      // full speed whether a guess is a password someone has used.
-      const attempt = await throttle?.admit(req.socket.remoteAddress, credentials.user);
-      if (account && verified.has(fingerprint)) {
-        attempt?.settle(true);
-        return { user: account.name };
-      }
-      let ok: boolean;
-      try {
-        ok = account ? await account.check(credentials.password) : await rejectUnknownUser(credentials.password);
-      } catch (error) {
-        attempt?.abandon();
-        throw error;
-      }
-      attempt?.settle(ok && account !== undefined);
-      // The name tried is logged so an operator can see who is failing; the password never is.
-      if (!ok || !account) throw new ProxyError('AUTH_INVALID', undefined, { headers: CHALLENGE_HEADERS, logDetails: { attemptedUser: credentials.user.slice(0, 64) } });
-      if (verified.size >= VERIFIED_CACHE_LIMIT) verified.clear();
-      verified.add(fingerprint);
+  const checkCredentials = async (req: IncomingMessage, credentials: BasicCredentials): Promise<AuthResult> => {
+    const account = accounts.get(credentials.user);
+    const fingerprint = createHmac('sha256', cacheKey).update(credentials.user).update('\0').update(credentials.password).digest('base64');
+    // Before the cache too: answered from it unthrottled, a blocked guesser would learn at
+    // full speed whether a guess is a password someone has used.
+    const attempt = await throttle?.admit(req.socket.remoteAddress, credentials.user);
+    if (account && verified.has(fingerprint)) {
+      attempt?.settle(true);
       return { user: account.name };
+    }
+    let ok: boolean;
+    try {
+      ok = account ? await account.check(credentials.password) : await rejectUnknownUser(credentials.password);
+    } catch (error) {
+      attempt?.abandon();
+      throw error;
+    }
+    attempt?.settle(ok && account !== undefined);
+    // The name tried is logged so an operator can see who is failing; the password never is.
+    if (!ok || !account) throw new ProxyError('AUTH_INVALID', undefined, { headers: CHALLENGE_HEADERS, logDetails: { attemptedUser: credentials.user.slice(0, 64) } });
+    if (verified.size >= VERIFIED_CACHE_LIMIT) verified.clear();
+    verified.add(fingerprint);
+    return { user: account.name };
+  };
+
+  return {
+    authenticate(req, loopback = isLoopbackAddress(req.socket.remoteAddress)) {
+      try {
+        // Before any password is looked at: a page elsewhere must not act with credentials the browser cached.
+        refuseCrossSite(req, allowedHosts);
+        const header = req.headers.authorization;
+        const credentials = header === undefined ? undefined : parseBasic(header);
+        // A caller allowed in anonymously may still send credentials (Power Query's Basic
+        // mode does); they are checked only when accounts exist to check them against.
+        if (anonymousAllowed(loopback) && (credentials === undefined || accounts.size === 0)) {
+          refuseRebinding(req, allowedHosts);
+          return ANONYMOUS;
+        }
+        if (header === undefined) throw new ProxyError('AUTH_REQUIRED', undefined, { headers: CHALLENGE_HEADERS });
+        if (!credentials) throw new ProxyError('AUTH_INVALID', 'The Authorization header must use the Basic scheme.', { headers: CHALLENGE_HEADERS });
+        return checkCredentials(req, credentials);
+      } catch (error) {
+        // Refused as a rejection, whichever check refused: callers await one kind of failure.
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
     },
   };
 }
@@ -153,7 +165,12 @@ class HashCheckQueue {
   }
 }
 
-export function parseBasic(header: string): { user: string; password: string } | undefined {
+export interface BasicCredentials {
+  user: string;
+  password: string;
+}
+
+export function parseBasic(header: string): BasicCredentials | undefined {
   const match = /^Basic[ ]+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
   if (!match) return undefined;
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');

@@ -24,7 +24,7 @@ export interface AuthorizedResult<A extends Attempt> {
  * or takes in a 401) before it resolves.
  */
 export async function authorizedSend<A extends Attempt>(tokens: TokenProvider, replayable: boolean, send: (token: AccessToken) => Promise<A>): Promise<AuthorizedResult<A>> {
-  const token = await tokens.getToken();
+  const token = tokens.cachedToken() ?? (await tokens.getToken());
   const attempt = await send(token);
   if (attempt.statusCode !== 401) return { attempt, retried: false, renewed: undefined };
   const renewed = tokens.invalidate(token);

@@ -46,10 +46,18 @@ export interface ConnectionWait {
  *
  * Resolves once the body has ended or broken off; rejects when no response head arrived
  * (connect, DNS, TLS failure, headers timeout, abort), with undici's error, or with a
- * ConnectionWaitTimeout when every connection stayed busy for the wait's timeout.
+ * ConnectionWaitTimeout when every connection stayed busy for the wait's timeout; with
+ * what describeFailure makes of it when given (here, not in a catch handler: one promise
+ * less per request).
  */
-export function exchange<S extends BodySink>(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, sinkFor: SinkFactory<S>, wait?: ConnectionWait): UpstreamExchange<S> {
-  const handler = new UpstreamExchange(sinkFor, wait?.limit);
+export function exchange<S extends BodySink>(
+  dispatcher: Dispatcher,
+  options: Dispatcher.DispatchOptions,
+  sinkFor: SinkFactory<S>,
+  wait?: ConnectionWait,
+  describeFailure?: (error: Error) => Error,
+): UpstreamExchange<S> {
+  const handler = new UpstreamExchange(sinkFor, wait?.limit, describeFailure);
   if (wait?.limit.enter()) {
     wait.waited();
     handler.waitAtMost(wait.timeoutMs);
@@ -74,12 +82,12 @@ export class UpstreamExchange<S extends BodySink> implements Dispatcher.Dispatch
   #limit: ConnectionLimit | undefined;
   #waitTimer: NodeJS.Timeout | undefined;
 
-  constructor(sinkFor: SinkFactory<S>, limit?: ConnectionLimit) {
+  constructor(sinkFor: SinkFactory<S>, limit?: ConnectionLimit, describeFailure?: (error: Error) => Error) {
     this.#sinkFor = sinkFor;
     this.#limit = limit;
     this.done = new Promise((resolve, reject) => {
       this.#settle = resolve;
-      this.#reject = reject;
+      this.#reject = describeFailure ? (error) => reject(describeFailure(error)) : reject;
     });
   }
 

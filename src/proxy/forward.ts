@@ -90,15 +90,25 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
         dispatchOptions(request, token, body),
         (statusCode, rawHeaders, control) => (statusCode === 401 ? new RejectionSink(rawHeaders, control) : openRelay(relay, statusCode, rawHeaders, control)),
         upstream.connectionWait,
+        (error) => upstreamError(error, upstream.timeoutMs),
       );
-      return current.done.catch((error: unknown) => Promise.reject(upstreamError(error, upstream.timeoutMs)));
+      return current.done;
     });
     const { attempt } = sent;
     // Filled in place: spreading partial results into new objects cost a few µs per request.
     const result: ForwardResult = { upstreamStatus: attempt.statusCode, upstreamSeconds: attempt.headersSeconds };
     if (sent.retried) result.retriedWithNewToken = true;
     if (attempt.sink instanceof RejectionSink) result.error = rejectedToken(upstream.tokens.name, sent, attempt.sink.reason(createScrub(sentTokens)));
-    else await relayOutcome(attempt as Exchanged<RelaySink>, () => gone, result);
+    else {
+      const { sink, bodyError } = attempt as Exchanged<RelaySink>;
+      // Most sinks know at once (the body was written in the tick it ended): no await then.
+      const settled = bodyError ?? sink.settled();
+      const broken = settled instanceof Promise ? await settled : settled;
+      result.bytes = sink.bytes;
+      result.rewritten = sink.rewritten;
+      // The client leaving is not a failure of ours; anything else broke the upstream's body midway.
+      if (broken) result.error = gone ?? new ProxyError('UPSTREAM_UNREACHABLE', `The upstream response broke off (${(broken as { code?: string }).code ?? broken.name}).`, { cause: broken });
+    }
     return result;
   } catch (error) {
     return { error };
@@ -106,16 +116,6 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
     release();
     request.closeWatch.onClose = undefined;
   }
-}
-
-/** Adds to `result` what became of the body on its way to the client. */
-async function relayOutcome({ sink, bodyError }: Exchanged<RelaySink>, clientGone: () => ClientGone | undefined, result: ForwardResult): Promise<void> {
-  const broken = bodyError ?? (await sink.settled());
-  result.bytes = sink.bytes;
-  result.rewritten = sink.rewritten;
-  if (!broken) return;
-  // The client leaving is not a failure of ours; anything else broke the upstream's body midway.
-  result.error = clientGone() ?? new ProxyError('UPSTREAM_UNREACHABLE', `The upstream response broke off (${(broken as { code?: string }).code ?? broken.name}).`, { cause: broken });
 }
 
 function dispatchOptions(request: ForwardRequest, token: AccessToken, body: UpstreamBody): Dispatcher.DispatchOptions {

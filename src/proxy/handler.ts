@@ -94,7 +94,10 @@ async function serve(ctx: RequestHandlerContext, req: IncomingMessage, res: Serv
     if (target.path === '/favicon.ico' && (role === 'admin' || !state.routes.match(target.path))) return answerFavicon(res);
     const endpoint = adminEndpoint(target.path);
     refuseOnThisListener(endpoint, target.path, role, state);
-    if (!endpoint?.beforeAuth) user = (await state.authenticator.authenticate(req, loopback)).user;
+    if (!endpoint?.beforeAuth) {
+      const auth = state.authenticator.authenticate(req, loopback);
+      user = (auth instanceof Promise ? await auth : auth).user;
+    }
     if (endpoint) {
       await endpoint.answer({ req, res, state, loopback }, ctx.admin);
       return { user };

@@ -24,8 +24,8 @@ export interface RelaySink extends BodySink {
   readonly bytes: number;
   /** The body goes through URL rewriting. */
   readonly rewritten: boolean;
-  /** Resolves when the response is written out, with the error that cut it short, if any. */
-  settled(): Promise<Error | undefined>;
+  /** The error that cut the response short, if any: at once when the body was written in the tick it ended, else once it is written out. */
+  settled(): Error | undefined | Promise<Error | undefined>;
 }
 
 /** Bodies up to this size are rewritten in one piece. */
@@ -88,8 +88,8 @@ class DirectSink implements RelaySink {
     this.#res.destroy();
   }
 
-  settled(): Promise<Error | undefined> {
-    return Promise.resolve(this.#error);
+  settled(): Error | undefined {
+    return this.#error;
   }
 }
 
@@ -138,8 +138,8 @@ class WholeBodySink implements RelaySink {
     this.#error = error;
   }
 
-  settled(): Promise<Error | undefined> {
-    return this.#written ? this.#written.then(() => this.#error) : Promise.resolve(this.#error);
+  settled(): Error | undefined | Promise<Error | undefined> {
+    return this.#written ? this.#written.then(() => this.#error) : this.#error;
   }
 }
 

@@ -109,22 +109,33 @@ export class TokenProvider {
   }
 
   getToken(): Promise<AccessToken> {
+    const cached = this.cachedToken();
+    if (cached) return Promise.resolve(cached);
     const now = this.clock.now();
-    const current = this.#current;
-    if (current && this.#isFresh(current, now)) {
-      if (!this.#inFlight && now >= this.#retryAt && this.#isDueForRefresh(current, now)) {
-        this.#onDemand?.('refreshedAhead');
-        // Failures are recorded by #fetch and the current token stays in use meanwhile.
-        this.#fetchShared().catch(() => undefined);
-      } else this.#onDemand?.('cached');
-      return Promise.resolve(current);
-    }
     if (!this.#inFlight && this.#lastError && now < this.#retryAt) {
       this.#onDemand?.('failedFast');
       return Promise.reject(this.#failFast(this.#lastError, this.#retryAt - now));
     }
     this.#onDemand?.('waited');
     return this.#fetchShared();
+  }
+
+  /**
+   * getToken's answer when the cache has it (starting a refresh ahead of expiry as getToken
+   * does), or undefined when only getToken can answer: a caller with its token in hand
+   * goes on in the same tick, without a promise to wait for.
+   */
+  cachedToken(): AccessToken | undefined {
+    const current = this.#current;
+    if (!current) return undefined;
+    const now = this.clock.now();
+    if (!this.#isFresh(current, now)) return undefined;
+    if (!this.#inFlight && now >= this.#retryAt && this.#isDueForRefresh(current, now)) {
+      this.#onDemand?.('refreshedAhead');
+      // Failures are recorded by #fetch and the current token stays in use meanwhile.
+      this.#fetchShared().catch(() => undefined);
+    } else this.#onDemand?.('cached');
+    return current;
   }
 
   /**

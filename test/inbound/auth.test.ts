@@ -18,7 +18,7 @@ interface Answer {
 async function authServer(t: Test, inbound: Pick<InboundConfig, 'anonymous' | 'users'>): Promise<(authorization?: string) => Promise<Answer>> {
   const authenticator = createAuthenticator(inbound);
   const server = createServer((req, res) => {
-    authenticator.authenticate(req).then(
+    Promise.resolve(authenticator.authenticate(req)).then(
       (result) => res.end(result.user === undefined ? 'anonymous' : `user:${result.user}`),
       (error: unknown) => {
         if (!isProxyError(error)) {
@@ -128,7 +128,7 @@ t.test('anonymous: any lets everyone in; credentials are still checked when user
 t.test('the error says why', async (t) => {
   const authenticator = createAuthenticator({ anonymous: 'none', users: [{ name: 'u', password: 'p' }] });
   const server = createServer((req, res) => {
-    authenticator.authenticate(req).then(
+    Promise.resolve(authenticator.authenticate(req)).then(
       () => res.end('ok'),
       (error: unknown) => res.end(isProxyError(error) ? error.message : 'unexpected'),
     );
@@ -170,7 +170,7 @@ t.test('parseBasic', async (t) => {
 t.test('the rebinding guard (Host) applies to callers let in without credentials, not to those who sent valid ones', async (t) => {
   const authenticator = createAuthenticator({ anonymous: 'loopback', users: [{ name: 'gw', password: 'pw' }], allowedHosts: [] });
   const server = createServer((req, res) => {
-    authenticator.authenticate(req).then(
+    Promise.resolve(authenticator.authenticate(req)).then(
       (result) => res.end(result.user ?? 'anonymous'),
       (error: unknown) => res.writeHead(isProxyError(error) ? error.status : 500).end(isProxyError(error) ? error.code : String(error)),
     );
@@ -205,7 +205,7 @@ t.test('a burst of password checks: two run, 32 wait, the rest are refused at on
   const authenticator = createAuthenticator({ anonymous: 'none', users: [{ name: 'gw', passwordHash }] }, { throttle: null });
   const request = (authorization: string) => ({ headers: { authorization }, socket: { remoteAddress: '10.0.0.9' } }) as unknown as IncomingMessage;
   // All in one tick, as a flood arrives: the queue decides before any check finishes.
-  const burst = Array.from({ length: 100 }, (_, i) => authenticator.authenticate(request(basic(i % 2 ? 'gw' : 'nobody', `wrong-${i}`))));
+  const burst = Array.from({ length: 100 }, (_, i) => Promise.resolve(authenticator.authenticate(request(basic(i % 2 ? 'gw' : 'nobody', `wrong-${i}`)))));
   const outcomes = await Promise.allSettled(burst);
   const codes = outcomes.map((outcome) => (outcome.status === 'rejected' && isProxyError(outcome.reason) ? outcome.reason.code : 'admitted'));
   t.equal(codes.filter((code) => code === 'AUTH_INVALID').length, HASH_CHECKS_AT_ONCE + HASH_CHECKS_WAITING, 'the checks that ran or waited said wrong');
@@ -213,4 +213,23 @@ t.test('a burst of password checks: two run, 32 wait, the rest are refused at on
   const busy = outcomes.find((outcome) => outcome.status === 'rejected' && isProxyError(outcome.reason) && outcome.reason.code === 'AUTH_BUSY') as PromiseRejectedResult;
   t.match(busy.reason, { status: 503, headers: { 'retry-after': '1' } });
   t.same(await authenticator.authenticate(request(basic('gw', 'right'))), { user: 'gw' }, 'once the burst is over, the right password works');
+});
+
+t.test('a caller let in without credentials is answered in the same tick; every refusal is a rejection, never a throw', async (t) => {
+  const authenticator = createAuthenticator({ anonymous: 'loopback', users: [{ name: 'gw', password: 'pw' }] }, { throttle: null, plainPasswordCost: FAST });
+  const request = (headers: Record<string, string>, remoteAddress = '127.0.0.1') => ({ headers: { host: 'localhost:8080', ...headers }, socket: { remoteAddress } }) as unknown as IncomingMessage;
+  t.same(authenticator.authenticate(request({})), {}, 'anonymous from loopback: the answer itself, not a promise');
+  const refusals: Array<[string, IncomingMessage, string]> = [
+    ['no credentials from elsewhere', request({}, '10.0.0.9'), 'AUTH_REQUIRED'],
+    ['a scheme other than Basic', request({ authorization: 'Bearer x' }, '10.0.0.9'), 'AUTH_INVALID'],
+    ['a cross-site page', request({ origin: 'https://attacker.example' }), 'CROSS_SITE_REQUEST'],
+    ['a wrong password', request({ authorization: basic('gw', 'wrong') }, '10.0.0.9'), 'AUTH_INVALID'],
+  ];
+  for (const [name, req, code] of refusals) {
+    let answer: ReturnType<typeof authenticator.authenticate> | undefined;
+    t.doesNotThrow(() => (answer = authenticator.authenticate(req)), `${name}: no throw`);
+    t.ok(answer instanceof Promise, `${name}: a promise`);
+    await t.rejects(Promise.resolve(answer), { code }, `${name}: rejected with ${code}`);
+  }
+  t.same(await authenticator.authenticate(request({ authorization: basic('gw', 'pw') }, '10.0.0.9')), { user: 'gw' }, 'the right password, checked asynchronously');
 });

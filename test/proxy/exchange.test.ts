@@ -2,7 +2,7 @@ import { createServer, type RequestListener } from 'node:http';
 import t, { type Test } from 'tap';
 import { Agent } from 'undici';
 import { ConnectionLimit, ConnectionWaitTimeout } from '../../src/http/connection-limit.ts';
-import { exchange, type BodySink, type ExchangeControl } from '../../src/proxy/exchange.ts';
+import { exchange, type BodySink, type ExchangeControl, type SinkFactory } from '../../src/proxy/exchange.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 
 /** A sink that records what it was given; `paused` makes it refuse chunks until the test resumes. */
@@ -87,6 +87,18 @@ t.test('no head: the exchange rejects with undici’s error; the sink is never m
   const failing = exchange(agent, { origin: 'http://127.0.0.1:9', path: '/', method: 'GET' }, (statusCode, _raw, control) => ((made = true), new RecordingSink(statusCode, control)));
   await t.rejects(failing.done, { code: 'ECONNREFUSED' });
   t.notOk(made);
+});
+
+t.test('describeFailure: a request that got no head rejects with what it makes of the error, aborted or unreachable', async (t) => {
+  const agent = new Agent();
+  t.teardown(() => agent.close());
+  const describe = (error: Error) => Object.assign(new Error(`described: ${error.message}`), { original: error });
+  const sinkFor: SinkFactory<RecordingSink> = (statusCode, _raw, control) => new RecordingSink(statusCode, control);
+  const refused = exchange(agent, { origin: 'http://127.0.0.1:9', path: '/', method: 'GET' }, sinkFor, undefined, describe);
+  await t.rejects(refused.done, { message: /^described: /, original: { code: 'ECONNREFUSED' } }, 'a connect failure');
+  const aborted = exchange(agent, { origin: 'http://127.0.0.1:9', path: '/', method: 'GET' }, sinkFor, undefined, describe);
+  aborted.abort(new Error('client left'));
+  await t.rejects(aborted.done, { message: 'described: client left' }, 'an abort before any connection');
 });
 
 t.test('a body that breaks off after the head: the sink is told, and the exchange settles with the error', async (t) => {

@@ -239,6 +239,28 @@ t.test('refresh-ahead: at 80% of its life a token is renewed in the background',
   t.same([seen.counts.waited, seen.counts.refreshedAhead], [1, 1]);
 });
 
+t.test('cachedToken answers what getToken would from the cache, refresh-ahead included, and nothing else', async (t) => {
+  const clock = manualClock();
+  const idp = scriptedSource(clock, 100_000);
+  const seen = demands();
+  const provider = new TokenProvider(idp.source, clock, { onDemand: seen.onDemand });
+  t.equal(provider.cachedToken(), undefined, 'nothing held: only getToken can answer');
+  t.equal(idp.pending, 0, 'and asking started no fetch');
+  const first = provider.getToken();
+  idp.succeed();
+  const token = await first;
+  t.equal(provider.cachedToken(), token, 'the token getToken gave, in the same tick');
+  clock.advance(80_000);
+  t.equal(provider.cachedToken(), token, 'due for renewal: still the current token');
+  t.equal(idp.pending, 1, 'and the background refresh starts, as getToken starts it');
+  idp.succeed();
+  await settle();
+  clock.advance(100_000);
+  t.equal(provider.cachedToken(), undefined, 'expired: not answered from the cache');
+  t.equal(idp.pending, 0, 'nor fetched for');
+  t.same([seen.counts.cached, seen.counts.refreshedAhead, seen.counts.waited], [1, 1, 1], 'each answer counted once, the misses not at all');
+});
+
 t.test('steady traffic across ten expiries never waits on the IdP', async (t) => {
   const clock = manualClock();
   const idp = switchableSource(clock, 10_000);
