@@ -61,6 +61,7 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
     throw error;
   }
   logger.info({ url, ...(proxy.adminUrl ? { adminUrl: proxy.adminUrl } : {}), config: source, routes: proxy.routes.prefixes }, `bearer-proxy listening on ${url}`);
+  worker?.send({ type: WORKER_READY, url });
   // A prefetch that fails is logged and retried by requests and probes; it must never end the process.
   proxy
     .prefetch()
@@ -112,6 +113,13 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
 
 /** What a `--workers` primary tells its workers. */
 export const WORKER_MESSAGES = { reload: 'bearer-proxy:reload', stop: 'bearer-proxy:stop' } as const;
+
+/**
+ * What a worker tells its primary once all its listeners are up (with `url`), after its
+ * own "listening" line. node:cluster's 'listening' event comes with a worker's first
+ * listener, and `localhost` has two (127.0.0.1 and ::1).
+ */
+export const WORKER_READY = 'bearer-proxy:ready';
 
 /**
  * Loads the config as serve does on every load: command-line overrides applied, and the

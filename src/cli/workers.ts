@@ -8,7 +8,7 @@ import { createTokenProvider, sameSourceSettings } from '../tokens/factory.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
 import { answerTokenRequests } from '../tokens/shared-tokens.ts';
 import { watchConfigFile } from './reload.ts';
-import { logOutput, parseLogFormat, parseLogLevel, serveConfigLoader, WORKER_ENV, WORKER_MESSAGES, type ServeOptions, type SignalSubscriber } from './serve.ts';
+import { logOutput, parseLogFormat, parseLogLevel, serveConfigLoader, WORKER_ENV, WORKER_MESSAGES, WORKER_READY, type ServeOptions, type SignalSubscriber } from './serve.ts';
 import { UsageError, type CliIo } from './io.ts';
 
 /** A worker that dies after it was serving is started again after this long (never in a tight loop). */
@@ -43,12 +43,14 @@ export async function servePrimary(io: CliIo, options: ServeOptions, workers: nu
       const worker = cluster.fork({ [WORKER_ENV]: String(index) });
       running.add(worker);
       answerTokenRequests(worker, (name) => tokens.providers.get(name));
-      worker.once('listening', (address) => {
-        if (everyoneListening || ++listeningCount < workers) return;
+      // Counted when each worker says it is ready, not at cluster's 'listening' (its first listener of two
+      // for localhost): "serving" comes after every worker's own "listening" line, and a worker that
+      // fails on its second address fails the start.
+      worker.on('message', (message) => {
+        const { type, url } = (message ?? {}) as { type?: unknown; url?: unknown };
+        if (type !== WORKER_READY || everyoneListening || ++listeningCount < workers) return;
         everyoneListening = true;
-        const host = first.config.listen.host.includes(':') ? `[${first.config.listen.host}]` : first.config.listen.host;
-        const url = `${first.config.listen.tls ? 'https' : 'http'}://${host}:${address.port}`;
-        logger.info({ url, workers, config: first.source }, `bearer-proxy serving on ${url} with ${workers} workers`);
+        logger.info({ url, workers, config: first.source }, `bearer-proxy serving on ${String(url)} with ${workers} workers`);
       });
       worker.once('exit', (code, signal) => {
         running.delete(worker);
