@@ -22,11 +22,17 @@ export interface Comparator {
   url: string;
 }
 
-/** Starts bench/<script>.ts (a minimal forwarder to `target`) on `cpus`. */
-async function startForwarder(group: ProcessGroup, name: string, script: string, target: string, cpus: string | undefined, nodeArgs: string[] = []): Promise<Comparator> {
+/** Where a comparator forwards to, and the Authorization it adds (the bench issuer's, as long as bearer-proxy's). */
+export interface ForwardTo {
+  target: string;
+  authorization: string;
+}
+
+/** Starts bench/<script>.ts (a minimal forwarder) on `cpus`. */
+async function startForwarder(group: ProcessGroup, name: string, script: string, to: ForwardTo, cpus: string | undefined, nodeArgs: string[] = []): Promise<Comparator> {
   const child = group.spawn(name, process.execPath, {
     args: [...nodeArgs, leanScript(script)],
-    env: { ...process.env, BENCH_TARGET: target },
+    env: { ...process.env, BENCH_TARGET: to.target, BENCH_AUTHORIZATION: to.authorization },
     stdout: 'pipe',
     ...(cpus === undefined ? {} : { cpus }),
   });
@@ -35,12 +41,12 @@ async function startForwarder(group: ProcessGroup, name: string, script: string,
 }
 
 /** nodeArgs: extra node flags, e.g. --cpu-prof for bench/profile.ts --system undici. */
-export function startUndiciForwarder(group: ProcessGroup, target: string, cpus: string | undefined, nodeArgs?: string[]): Promise<Comparator> {
-  return startForwarder(group, UNDICI, 'undici-forwarder', target, cpus, nodeArgs);
+export function startUndiciForwarder(group: ProcessGroup, to: ForwardTo, cpus: string | undefined, nodeArgs?: string[]): Promise<Comparator> {
+  return startForwarder(group, UNDICI, 'undici-forwarder', to, cpus, nodeArgs);
 }
 
-export function startHttpProxy(group: ProcessGroup, target: string, cpus: string | undefined): Promise<Comparator> {
-  return startForwarder(group, HTTP_PROXY, 'http-proxy-forwarder', target, cpus);
+export function startHttpProxy(group: ProcessGroup, to: ForwardTo, cpus: string | undefined): Promise<Comparator> {
+  return startForwarder(group, HTTP_PROXY, 'http-proxy-forwarder', to, cpus);
 }
 
 export function nginxPath(): string | undefined {
@@ -83,9 +89,9 @@ async function startNginx(group: ProcessGroup, binary: string, name: string, pre
 }
 
 /** nginx as a reverse proxy: keep-alive upstream pool, a static bearer header, no spooling of large bodies to disk. */
-export async function startNginxProxy(group: ProcessGroup, binary: string, target: string, workDir: string, cpus: string | undefined): Promise<Comparator> {
+export async function startNginxProxy(group: ProcessGroup, binary: string, to: ForwardTo, workDir: string, cpus: string | undefined): Promise<Comparator> {
   const port = await freePort();
-  const upstream = new URL(target);
+  const upstream = new URL(to.target);
   const http = `
   upstream bench_upstream { server ${upstream.host}; keepalive 128; }
   server {
@@ -94,7 +100,7 @@ export async function startNginxProxy(group: ProcessGroup, binary: string, targe
       proxy_pass http://bench_upstream;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_set_header Authorization "Bearer static-bench-token";
+      proxy_set_header Authorization "${to.authorization}";
       proxy_max_temp_file_size 0;
     }
     location = /__bench_health { return 200 "ok"; }

@@ -16,7 +16,7 @@ function main(): void {
     xfwd: true,
     // Same pooling as bearer-proxy's undici Agent: without keep-alive every request would pay a connect.
     agent: new Agent({ keepAlive: true, keepAliveMsecs: 30_000 }),
-    headers: { authorization: 'Bearer static-bench-token' },
+    headers: { authorization: process.env.BENCH_AUTHORIZATION ?? 'Bearer static-bench-token' },
   });
   proxy.on('error', (_error, _req, res) => {
     if ('writeHead' in res && !res.headersSent) res.writeHead(502).end();

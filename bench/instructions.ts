@@ -118,7 +118,7 @@ async function main(): Promise<number> {
   const forwarder = async (): Promise<Counted> => {
     const child = group.spawn('undici forwarder', 'valgrind', {
       args: [...valgrind, process.execPath, ...NODE_FLAGS, leanScript('undici-forwarder')],
-      env: { ...process.env, BENCH_TARGET: env.smallUpstreamUrl },
+      env: { ...process.env, BENCH_TARGET: env.smallUpstreamUrl, BENCH_AUTHORIZATION: env.issuer.authorization },
       stdout: 'pipe',
     });
     const { port } = await readReadyLine<{ port: number }>(child, 300_000);

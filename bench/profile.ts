@@ -111,7 +111,8 @@ async function startProfiled(group: ProcessGroup, env: Environment, options: Pro
     return { child: proxy.child, url: (route, path) => `${proxy.url}${route}${path}` };
   }
   // The forwarder has one origin and no prefixes: the small answers' for "small", the Node upstream's for the stream.
-  const forwarder = await startUndiciForwarder(group, options.scenario === 'small' ? env.smallUpstreamUrl : env.upstreamUrl, undefined, nodeArgs);
+  const target = options.scenario === 'small' ? env.smallUpstreamUrl : env.upstreamUrl;
+  const forwarder = await startUndiciForwarder(group, { target, authorization: env.issuer.authorization }, undefined, nodeArgs);
   const upstreamPaths: Record<string, string> = { [ROUTES.api]: '/api', [ROUTES.stream]: '' };
   return { child: forwarder.child, url: (route, path) => `${forwarder.url}${upstreamPaths[route] ?? ''}${path}` };
 }

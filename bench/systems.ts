@@ -70,13 +70,14 @@ export class Lineup {
     }
     const { group } = this.#env;
     const cpus = this.#placement.sut;
+    const to = { target, authorization: this.#env.issuer.authorization };
     let started: Comparator;
-    if (kind === 'undici') started = await startUndiciForwarder(group, target, cpus);
-    else if (kind === 'http-proxy') started = await startHttpProxy(group, target, cpus);
+    if (kind === 'undici') started = await startUndiciForwarder(group, to, cpus);
+    else if (kind === 'http-proxy') started = await startHttpProxy(group, to, cpus);
     else {
       const nginx = nginxPath();
       if (!nginx) return undefined;
-      started = await startNginxProxy(group, nginx, target, this.#env.dir, cpus);
+      started = await startNginxProxy(group, nginx, to, this.#env.dir, cpus);
     }
     const system = fromChild(kind, kind, started.name, started.url, '', started.child);
     this.#comparators.set(cacheKey, system);
