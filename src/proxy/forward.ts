@@ -103,11 +103,7 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
       const { sink, bodyError } = attempt as Exchanged<RelaySink>;
       // Most sinks know at once (the body was written in the tick it ended): no await then.
       const settled = bodyError ?? sink.settled();
-      const broken = settled instanceof Promise ? await settled : settled;
-      result.bytes = sink.bytes;
-      result.rewritten = sink.rewritten;
-      // The client leaving is not a failure of ours; anything else broke the upstream's body midway.
-      if (broken) result.error = gone ?? new ProxyError('UPSTREAM_UNREACHABLE', `The upstream response broke off (${(broken as { code?: string }).code ?? broken.name}).`, { cause: broken });
+      recordRelay(sink, settled instanceof Promise ? await settled : settled, () => gone, result);
     }
     return result;
   } catch (error) {
@@ -116,6 +112,15 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
     release();
     request.closeWatch.onClose = undefined;
   }
+}
+
+/** Adds to `result` what became of the body on its way to the client. */
+function recordRelay(sink: RelaySink, broken: Error | undefined, clientGone: () => ClientGone | undefined, result: ForwardResult): void {
+  result.bytes = sink.bytes;
+  result.rewritten = sink.rewritten;
+  if (!broken) return;
+  // The client leaving is not a failure of ours; anything else broke the upstream's body midway.
+  result.error = clientGone() ?? new ProxyError('UPSTREAM_UNREACHABLE', `The upstream response broke off (${(broken as { code?: string }).code ?? broken.name}).`, { cause: broken });
 }
 
 function dispatchOptions(request: ForwardRequest, token: AccessToken, body: UpstreamBody): Dispatcher.DispatchOptions {

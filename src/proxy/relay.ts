@@ -117,12 +117,12 @@ class WholeBodySink implements RelaySink {
   end(): void {
     const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.bytes);
     const rewritten = this.rewrite.whole(body);
-    if (typeof rewritten === 'string' || Buffer.isBuffer(rewritten)) this.#send(rewritten);
-    else
+    if (rewritten instanceof Promise)
       this.#written = rewritten.then(
         (bytes) => this.#send(bytes),
         (error: unknown) => void (this.#error = error as Error),
       );
+    else this.#send(rewritten);
   }
 
   #send(rewritten: WholeBody): void {
