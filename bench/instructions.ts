@@ -13,7 +13,7 @@
  * it to compare builds of bearer-proxy with each other; the ratio to the forwarder is a
  * floor of the CPU-time ratio (1.5× in instructions was 2.2× in CPU µs here).
  *
- *   npx tsx bench/instructions.ts [--proxy-dist LABEL=DIR]… [--warm 420] [--window 60] [--windows 3]
+ *   npx tsx bench/instructions.ts [--proxy-dist LABEL=DIR]… [--proxy-flags LABEL=FLAGS]… [--warm 420] [--window 60] [--windows 3]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -26,7 +26,7 @@ import { leanScript } from './lean.ts';
 import { runPaced } from './load.ts';
 import { freePort, log, ProcessGroup, readReadyLine, stopChildrenOnExit, waitForOk } from './processes.ts';
 import { CLI, revisionOf, ROUTES } from './proxy.ts';
-import { otherBuild } from './settings.ts';
+import { flaggedBuild, otherBuild } from './settings.ts';
 
 const USAGE = `npx tsx bench/instructions.ts [options]
 
@@ -36,6 +36,8 @@ and wrk (apt-get install -y valgrind wrk). Takes warm-up + windows × window sec
 about a minute for the starts under valgrind.
 
   --proxy-dist [LABEL=]DIR  also count the build in DIR (a dist/ or its cli.js); repeatable
+  --proxy-flags LABEL=FLAGS  also count the main build run as node FLAGS (space-separated); repeatable
+  BENCH_PROXY_CLI=/path/to/dist/cli.js   count that build as "bearer-proxy" (implies --no-build)
   --warm S                  seconds of load before counting (default 420: V8 must have optimised the hot path)
   --window S                seconds per counted window (default 60)
   --windows N               counted windows (default 3); the last is the figure, the others show it has settled
@@ -50,6 +52,13 @@ about a minute for the starts under valgrind.
  */
 const NODE_FLAGS =
   spawnSync(process.execPath, ['--interrupt-budget=6758', '-e', '0']).status === 0 ? ['--interrupt-budget=6758'] : ['--invocation-count-for-maglev=40', '--invocation-count-for-turbofan=300'];
+
+interface Build {
+  label: string;
+  cli: string;
+  /** node flags before the CLI (--proxy-flags). */
+  nodeArgs: string[];
+}
 
 interface Counted {
   label: string;
@@ -67,6 +76,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       'proxy-dist': { type: 'string', multiple: true },
+      'proxy-flags': { type: 'string', multiple: true },
       warm: { type: 'string' },
       window: { type: 'string' },
       windows: { type: 'string' },
@@ -87,7 +97,12 @@ async function main(): Promise<number> {
   const windows = integer(values.windows, 3, '--windows');
   const connections = integer(values.connections, 20, '--connections');
   const rate = integer(values.rate, 25, '--rate');
-  const builds = [{ label: 'bearer-proxy', cli: CLI }, ...(values['proxy-dist'] ?? []).map(otherBuild).map(({ label, cli }) => ({ label: `bearer-proxy@${label}`, cli }))].map((build) => ({
+  const mainCli = process.env.BENCH_PROXY_CLI ? otherBuild(process.env.BENCH_PROXY_CLI).cli : CLI;
+  const builds: Array<Build & { revision: string }> = [
+    { label: 'bearer-proxy', cli: mainCli, nodeArgs: [] },
+    ...(values['proxy-dist'] ?? []).map(otherBuild).map(({ label, cli }) => ({ label: `bearer-proxy@${label}`, cli, nodeArgs: [] })),
+    ...(values['proxy-flags'] ?? []).map(flaggedBuild).map(({ label, nodeArgs }) => ({ label: `bearer-proxy@${label}`, cli: mainCli, nodeArgs })),
+  ].map((build: Build) => ({
     ...build,
     // Read now: a commit made while the counts run would otherwise name code that was not measured.
     revision: revisionOf(build.cli),
@@ -95,7 +110,7 @@ async function main(): Promise<number> {
 
   const group = new ProcessGroup();
   stopChildrenOnExit(group);
-  const env = await prepare(group, { build: values['no-build'] ? 'never' : 'auto' });
+  const env = await prepare(group, { build: values['no-build'] || process.env.BENCH_PROXY_CLI ? 'never' : 'auto' });
   const outDir = await mkdtemp(join(tmpdir(), 'bearer-proxy-callgrind-'));
   const generator = createGenerator(group, 'wrk');
   const valgrind = ['--tool=callgrind', '--cache-sim=no', '--collect-jumps=no', '--separate-threads=yes', `--callgrind-out-file=${join(outDir, '%p')}`];
@@ -124,10 +139,10 @@ async function main(): Promise<number> {
     const { port } = await readReadyLine<{ port: number }>(child, 300_000);
     return count('undici forwarder', child.pid, `http://127.0.0.1:${port}/api/small`);
   };
-  const bearer = async ({ label, cli }: { label: string; cli: string }): Promise<Counted> => {
+  const bearer = async ({ label, cli, nodeArgs }: Build): Promise<Counted> => {
     const port = await freePort();
     const child = group.spawn(label, 'valgrind', {
-      args: [...valgrind, process.execPath, ...NODE_FLAGS, cli, 'serve', '-c', env.config.file, '--port', String(port), '--log-level', 'info'],
+      args: [...valgrind, process.execPath, ...NODE_FLAGS, ...nodeArgs, cli, 'serve', '-c', env.config.file, '--port', String(port), '--log-level', 'info'],
       env: env.config.env,
       cwd: env.config.dir,
       stdout: 'ignore',
@@ -172,7 +187,7 @@ async function readDump(dir: string, pid: number, dump: number): Promise<{ main:
   }
 }
 
-function report(results: Counted[], builds: Array<{ label: string; cli: string; revision: string }>, run: { warmSec: number; windowSec: number; connections: number; rate: number }): string {
+function report(results: Counted[], builds: Array<Build & { revision: string }>, run: { warmSec: number; windowSec: number; connections: number; rate: number }): string {
   const forwarder = results[0]!.windows.at(-1)!.mainK;
   const ours = results[1]!.windows.at(-1)!.mainK;
   const header = `| system | warm-up requests | ${results[0]!.windows.map((_, at) => `window ${at + 1}`).join(' | ')} | all threads, last | × undici | × this build |`;
@@ -188,9 +203,9 @@ function report(results: Counted[], builds: Array<{ label: string; cli: string; 
     `|${'---|'.repeat(results[0]!.windows.length + 5)}`,
     ...rows,
     '',
-    `bearer-proxy = node ${NODE_FLAGS.join(' ')} ${CLI} serve --log-level info (${builds[0]!.revision})${builds
+    `bearer-proxy = node ${NODE_FLAGS.join(' ')} ${builds[0]!.cli} serve --log-level info (${builds[0]!.revision})${builds
       .slice(1)
-      .map(({ label, cli, revision }) => `; ${label} = ${cli} (${revision})`)
+      .map(({ label, cli, nodeArgs, revision }) => `; ${label} = ${[...nodeArgs, cli].join(' ')} (${revision})`)
       .join('')}`,
     `each under valgrind --tool=callgrind, all at once; ${run.warmSec} s warm-up (wrk -t1 -c${run.connections} each), then ${run.windowSec} s windows at ${run.rate} req/s over ${run.connections} connections each`,
     `Node ${process.version}`,

@@ -10,10 +10,14 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CLI = join(REPO_ROOT, 'dist', 'cli.js');
 const SECRET_ENV = 'BENCH_CLIENT_SECRET';
 
-/** Route prefixes of the generated config; /api and /plain, and the two big-page routes, differ only in rewriteUrls. */
+/**
+ * Route prefixes of the generated config; /api and /plain, and the two big-page routes,
+ * differ only in rewriteUrls; /lean is /plain without the forwarded headers either.
+ */
 export const ROUTES = {
   api: '/api',
   plain: '/plain',
+  lean: '/lean',
   rewriteOn: '/big-rw',
   rewriteOff: '/big-raw',
   stream: '/bin',
@@ -89,11 +93,12 @@ export interface ConfigOptions {
 
 /** Writes a proxy.yaml into `dir`; the secret goes through the environment as users are told to do. */
 export async function writeProxyConfig(issuer: BenchIssuer, dir: string, options: ConfigOptions): Promise<ProxyConfig> {
-  const route = (prefix: string, target: string, rewriteUrls?: boolean): string[] => [
+  const route = (prefix: string, target: string, rewriteUrls?: boolean, forwardedHeaders?: boolean): string[] => [
     `  ${prefix}:`,
     `    target: ${target}`,
     '    token: bench',
     ...(rewriteUrls === undefined ? [] : [`    rewriteUrls: ${rewriteUrls}`]),
+    ...(forwardedHeaders === undefined ? [] : [`    forwardedHeaders: ${forwardedHeaders}`]),
   ];
   const yaml = [
     ...(options.remoteHost ? ['listen:', `  host: ${options.remoteHost}`, 'inbound:', '  anonymous: any'] : []),
@@ -106,6 +111,7 @@ export async function writeProxyConfig(issuer: BenchIssuer, dir: string, options
     'routes:',
     ...route(ROUTES.api, `${options.smallUpstream}/api`),
     ...route(ROUTES.plain, `${options.smallUpstream}/api`, false),
+    ...route(ROUTES.lean, `${options.smallUpstream}/api`, false, false),
     ...route(ROUTES.rewriteOn, `${options.upstream}/odata`, true),
     ...route(ROUTES.rewriteOff, `${options.upstream}/odata`, false),
     ...route(ROUTES.stream, options.upstream),

@@ -13,7 +13,7 @@ import { createGenerator, wrkInstalled } from './generator.ts';
 import { place } from './pinning.ts';
 import { profile, type ProfileScenario } from './profile.ts';
 import { log, ProcessGroup, stopChildrenOnExit } from './processes.ts';
-import { CLI, revisionOf } from './proxy.ts';
+import { CLI, revisionOf, ROUTES } from './proxy.ts';
 import { formatTable, formatVerdicts, type Table, type Verdict } from './report.ts';
 import { moderateLatency } from './scenario-latency.ts';
 import { smallJson } from './scenario-small.ts';
@@ -40,7 +40,11 @@ async function benchmark(group: ProcessGroup, settings: Settings): Promise<strin
       generator: createGenerator(group, generatorKind),
       info: { key: 'info', name: 'bearer-proxy info', logLevel: 'info', cli },
       warn: { key: 'warn', name: 'bearer-proxy warn', logLevel: 'warn', cli },
-      others: settings.others.map((other) => ({ key: `dist:${other.label}`, name: `bearer-proxy@${other.label} info`, logLevel: 'info', cli: other.cli })),
+      lean: { key: 'lean', name: 'bearer-proxy lean (warn, no rewriting or forwarded headers)', logLevel: 'warn', cli, smallRoute: ROUTES.lean },
+      others: [
+        ...settings.others.map((other) => ({ key: `dist:${other.label}`, name: `bearer-proxy@${other.label} info`, logLevel: 'info', cli: other.cli })),
+        ...settings.flagged.map((flagged) => ({ key: `dist:${flagged.label}`, name: `bearer-proxy@${flagged.label} info`, logLevel: 'info', cli, nodeArgs: flagged.nodeArgs })),
+      ],
     };
     const tables: Table[] = [];
     const lines: string[] = [];
@@ -81,7 +85,7 @@ async function benchmark(group: ProcessGroup, settings: Settings): Promise<strin
 
     const notes = [
       `bearer-proxy = node ${cli} serve --log-level info|warn, stdout to /dev/null (${revisionOf(cli)})` +
-        ctx.others.map((other) => `; bearer-proxy@${other.key.slice(5)} = node ${other.cli} (${revisionOf(other.cli!)})`).join(''),
+        ctx.others.map((other) => `; bearer-proxy@${other.key.slice(5)} = node ${[...(other.nodeArgs ?? []), other.cli].join(' ')} (${revisionOf(other.cli!)})`).join(''),
       `${placement.describe}`,
       `load: ${ctx.generator.describe(settings.connections)}, ${settings.durationSec} s phases after a ${settings.warmupSec} s warm-up, ${settings.rounds} interleaved rounds; ` +
         `small answers from the ${env.smallUpstreamKind} upstream (${env.smallUpstreamKind === 'nginx' ? 'static file' : 'bench/upstream.ts'}), large ones from bench/upstream.ts`,

@@ -81,13 +81,14 @@ export async function smallJson(ctx: Context): Promise<SmallResult> {
   }
   systems.push(await lineup.bearer(ctx.info));
   if (want.has('warn')) systems.push(await lineup.bearer(ctx.warn));
+  if (want.has('lean')) systems.push(await lineup.bearer(ctx.lean));
   for (const other of ctx.others) systems.push(await lineup.bearer(other));
   const workers = want.has('workers') ? await workerSystems(ctx) : { systems: [] };
   if (workers.skipped) log(`skipped: ${workers.skipped}`);
   systems.push(...workers.systems);
   await lineup.measureIdle(systems);
 
-  const load = (system: System, durationSec: number) => () => ctx.generator.run({ url: `${system.url}/api/small`, connections: settings.connections, durationSec });
+  const load = (system: System, durationSec: number) => () => ctx.generator.run({ url: `${system.url}${system.smallPath}`, connections: settings.connections, durationSec });
   log(`small JSON, ${ctx.generator.describe(settings.connections)}, ${settings.rounds} rounds × ${settings.durationSec} s: ${systems.map((s) => s.name).join(' | ')}`);
   const phases = await interleave(systems, settings.rounds, async (system, round) => {
     if (round === 0) await load(system, settings.warmupSec)(); // JIT, keep-alive pools, first token

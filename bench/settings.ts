@@ -9,12 +9,18 @@ export const SCENARIOS = ['startup', 'small', 'latency', 'stream', 'rewrite', 'g
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Optional systems; bearer-proxy at info is always measured (the targets are about it). */
-export const SYSTEMS = ['direct', 'undici', 'http-proxy', 'nginx', 'warn', 'workers'] as const;
+export const SYSTEMS = ['direct', 'undici', 'http-proxy', 'nginx', 'warn', 'lean', 'workers'] as const;
 export type SystemChoice = (typeof SYSTEMS)[number];
 
 export interface OtherBuild {
   label: string;
   cli: string;
+}
+
+/** The main build under other node flags (--proxy-flags). */
+export interface FlaggedBuild {
+  label: string;
+  nodeArgs: string[];
 }
 
 export interface Settings {
@@ -33,6 +39,7 @@ export interface Settings {
   cli: string | undefined;
   /** More builds measured in the same rounds (--proxy-dist). */
   others: OtherBuild[];
+  flagged: FlaggedBuild[];
   profile: { scenario: string; logLevel: string } | undefined;
 }
 
@@ -47,6 +54,7 @@ export const USAGE = `npm run bench [-- options]
   --generator wrk|autocannon   load generator (default: wrk when installed)
   --upstream nginx|node   upstream for small answers (default: nginx when installed)
   --proxy-dist [LABEL=]DIR  also measure the build in DIR (a dist/ or its cli.js), in the same rounds; repeatable
+  --proxy-flags LABEL=FLAGS  also measure the main build run as node FLAGS (space-separated, e.g. --max-semi-space-size=8); repeatable
   --no-build              use dist/ as it is (default: build; --quick builds only when src/ is newer than dist/)
   --profile [--scenario small|rewrite|stream] [--log-level L]   CPU profile of the proxy instead
   BENCH_PROXY_CLI=/path/to/dist/cli.js   measure that build as "bearer-proxy" (implies --no-build)`;
@@ -66,6 +74,17 @@ function positive(text: string | undefined, fallback: number, flag: string): num
   const value = text === undefined ? fallback : Number(text);
   if (!(value > 0) || !Number.isFinite(value)) throw new Error(`${flag} must be a positive number, not "${text}"`);
   return value;
+}
+
+/** LABEL=FLAGS: the main build under other node flags. */
+export function flaggedBuild(spec: string): FlaggedBuild {
+  const at = spec.indexOf('=');
+  const nodeArgs = spec
+    .slice(at + 1)
+    .split(' ')
+    .filter(Boolean);
+  if (at <= 0 || nodeArgs.length === 0) throw new Error(`--proxy-flags ${spec}: expected LABEL=FLAGS, e.g. semi8=--max-semi-space-size=8`);
+  return { label: spec.slice(0, at), nodeArgs };
 }
 
 /** A dist/ dir or a cli.js; the label is what the tables call it. */
@@ -93,6 +112,7 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
       generator: { type: 'string' },
       upstream: { type: 'string' },
       'proxy-dist': { type: 'string', multiple: true },
+      'proxy-flags': { type: 'string', multiple: true },
       'no-build': { type: 'boolean' },
       profile: { type: 'boolean' },
       scenario: { type: 'string' },
@@ -122,6 +142,7 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
     build: cli !== undefined || values['no-build'] ? 'never' : quick ? 'auto' : 'always',
     cli,
     others: (values['proxy-dist'] ?? []).map(otherBuild),
+    flagged: (values['proxy-flags'] ?? []).map(flaggedBuild),
     profile: values.profile ? { scenario: values.scenario ?? 'small', logLevel: values['log-level'] ?? 'info' } : undefined,
   };
 }

@@ -22,6 +22,8 @@ export interface System {
   url: string;
   /** Path prefix that maps to the upstream's root: bearer-proxy routes by prefix, the others forward paths as they are. */
   rootPrefix: string;
+  /** Where the small-JSON load goes; '/api/small' unless the variant names another route. */
+  smallPath: string;
   child?: Child;
   /** RSS 1 s after the system answered, before any load. */
   idleMb?: number;
@@ -35,11 +37,17 @@ export interface BearerVariant {
   logLevel: string;
   cli?: string;
   workers?: number;
+  /** The small-JSON route, ROUTES.api unless set: ROUTES.lean measures bearer-proxy with its optional work off. */
+  smallRoute?: string;
+  /** node flags before the CLI. */
+  nodeArgs?: string[];
   /** taskset list; the placement's SUT CPU when unset. */
   cpus?: string;
 }
 
 const SETTLE_MS = 1000;
+/** The small page: the comparators forward it as is, bearer-proxy's /api route maps it to the same file. */
+const SMALL_PATH = `${ROUTES.api}/small`;
 
 export class Lineup {
   readonly #env: Environment;
@@ -54,7 +62,7 @@ export class Lineup {
   }
 
   direct(target: string): System {
-    return { key: 'direct', kind: 'direct', name: 'direct (no proxy)', url: target, rootPrefix: '', pids: () => [] };
+    return { key: 'direct', kind: 'direct', name: 'direct (no proxy)', url: target, rootPrefix: '', smallPath: SMALL_PATH, pids: () => [] };
   }
 
   /** A comparator forwarding to `target`; one forwarding elsewhere is stopped (the scenarios use one upstream at a time). */
@@ -89,7 +97,7 @@ export class Lineup {
     const cached = this.#bearers.get(variant.key);
     if (cached) return cached;
     const running = await startBearerProxy(this.#env.group, this.#env.config, this.#startOptions(variant));
-    const system = fromChild(variant.key, 'bearer-proxy', variant.name, running.url, ROUTES.stream, running.child);
+    const system = fromChild(variant.key, 'bearer-proxy', variant.name, running.url, ROUTES.stream, running.child, variant.smallRoute);
     this.#bearers.set(variant.key, system);
     return system;
   }
@@ -129,11 +137,12 @@ export class Lineup {
       logLevel: variant.logLevel,
       ...(variant.cli ? { cli: variant.cli } : {}),
       ...(variant.workers === undefined ? {} : { workers: variant.workers }),
+      ...(variant.nodeArgs ? { nodeArgs: variant.nodeArgs } : {}),
       ...(cpus === undefined ? {} : { cpus }),
     };
   }
 }
 
-function fromChild(key: string, kind: SystemKind, name: string, url: string, rootPrefix: string, child: Child): System {
-  return { key, kind, name, url, rootPrefix, child, pids: () => processTree(child.pid) };
+function fromChild(key: string, kind: SystemKind, name: string, url: string, rootPrefix: string, child: Child, smallRoute: string = ROUTES.api): System {
+  return { key, kind, name, url, rootPrefix, smallPath: `${smallRoute}/small`, child, pids: () => processTree(child.pid) };
 }
