@@ -16,6 +16,8 @@ export interface Context {
   info: BearerVariant;
   /** The same build at warn: no access line per request. */
   warn: BearerVariant;
+  /** At warn on a route without link rewriting: with lean, what each of the two costs. */
+  plain: BearerVariant;
   /** At warn on a route without link rewriting or forwarded headers: the proxy without the per-request work a config can turn off. */
   lean: BearerVariant;
   /** --proxy-dist builds at info. */

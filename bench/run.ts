@@ -40,6 +40,7 @@ async function benchmark(group: ProcessGroup, settings: Settings): Promise<strin
       generator: createGenerator(group, generatorKind),
       info: { key: 'info', name: 'bearer-proxy info', logLevel: 'info', cli },
       warn: { key: 'warn', name: 'bearer-proxy warn', logLevel: 'warn', cli },
+      plain: { key: 'plain', name: 'bearer-proxy warn, no rewriting', logLevel: 'warn', cli, smallRoute: ROUTES.plain },
       lean: { key: 'lean', name: 'bearer-proxy lean (warn, no rewriting or forwarded headers)', logLevel: 'warn', cli, smallRoute: ROUTES.lean },
       others: [
         ...settings.others.map((other) => ({ key: `dist:${other.label}`, name: `bearer-proxy@${other.label} info`, logLevel: 'info', cli: other.cli })),

@@ -81,6 +81,7 @@ export async function smallJson(ctx: Context): Promise<SmallResult> {
   }
   systems.push(await lineup.bearer(ctx.info));
   if (want.has('warn')) systems.push(await lineup.bearer(ctx.warn));
+  if (want.has('plain')) systems.push(await lineup.bearer(ctx.plain));
   if (want.has('lean')) systems.push(await lineup.bearer(ctx.lean));
   for (const other of ctx.others) systems.push(await lineup.bearer(other));
   const workers = want.has('workers') ? await workerSystems(ctx) : { systems: [] };

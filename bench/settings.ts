@@ -9,7 +9,7 @@ export const SCENARIOS = ['startup', 'small', 'latency', 'stream', 'rewrite', 'g
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Optional systems; bearer-proxy at info is always measured (the targets are about it). */
-export const SYSTEMS = ['direct', 'undici', 'http-proxy', 'nginx', 'warn', 'lean', 'workers'] as const;
+export const SYSTEMS = ['direct', 'undici', 'http-proxy', 'nginx', 'warn', 'plain', 'lean', 'workers'] as const;
 export type SystemChoice = (typeof SYSTEMS)[number];
 
 export interface OtherBuild {
