@@ -3,6 +3,7 @@ import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { finished } from 'node:stream/promises';
 
 export interface Child {
   readonly name: string;
@@ -119,7 +120,9 @@ export async function outputOf(child: Child): Promise<string> {
   stdout.on('data', (chunk: string) => {
     text += chunk;
   });
-  const code = await child.exited;
+  // 'exit' can come before the last of stdout has been read: on a loaded machine the whole
+  // output of a wrk run was still in the pipe, and the result looked empty.
+  const [code] = await Promise.all([child.exited, finished(stdout).catch(() => undefined)]);
   if (code !== 0) throw new Error(`${child.name} exited with ${code}. stderr:\n${child.stderrTail()}`);
   return text;
 }
