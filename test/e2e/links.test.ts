@@ -75,3 +75,30 @@ t.test('a multipart $batch answer: rewritten whole when small, streamed through 
     t.equal(response.headers['content-length'] !== undefined, count === 2, `${path}: ${count === 2 ? 'sent with its length' : 'streamed'}`);
   }
 });
+
+t.test('behind a reverse proxy: X-Forwarded-Host and -Proto make the links only when inbound.trustForwardedHeaders says so', async (t) => {
+  for (const trustForwardedHeaders of [true, false]) {
+    let upstreamUrl = '';
+    const { proxy, upstream } = await startStack(t, {
+      target: (url) => ((upstreamUrl = url), `${url}/odata/v4/sales`),
+      inbound: { trustForwardedHeaders },
+      upstream: {
+        handler: (req, res) => {
+          const body = JSON.stringify({ '@odata.nextLink': `${builtBase(req, upstreamUrl)}/Orders?$skiptoken=1` });
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(body);
+        },
+      },
+    });
+    const own = `localhost:${new URL(proxy.url).port}`;
+    const response = await request(`${proxy.url}/api/Orders`, { headers: { host: own, 'x-forwarded-host': 'bi.corp.example, inner.example', 'x-forwarded-proto': 'https' } });
+    const route = trustForwardedHeaders ? 'https://bi.corp.example/api' : `http://${own}/api`;
+    t.same(JSON.parse(await response.body.text()), { '@odata.nextLink': `${route}/Orders?$skiptoken=1` }, `trusted: ${trustForwardedHeaders}: the link points at ${route}`);
+    const sent = upstream.requests[0]!.headers;
+    t.same(
+      [sent['x-forwarded-host'], sent['x-forwarded-proto']],
+      trustForwardedHeaders ? ['bi.corp.example', 'https'] : [own, 'http'],
+      'the upstream is told the same origin, never the list the caller sent',
+    );
+  }
+});
