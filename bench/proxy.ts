@@ -12,7 +12,7 @@ const SECRET_ENV = 'BENCH_CLIENT_SECRET';
 
 /**
  * Route prefixes of the generated config; /api and /plain, and the two big-page routes,
- * differ only in rewriteUrls; /lean is /plain without the forwarded headers either.
+ * differ only in rewriteUrls; /lean is /plain with forwardedHeaders off as well.
  */
 export const ROUTES = {
   api: '/api',
