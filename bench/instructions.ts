@@ -25,8 +25,8 @@ import { createGenerator, wrkInstalled } from './generator.ts';
 import { leanScript } from './lean.ts';
 import { runPaced } from './load.ts';
 import { freePort, log, ProcessGroup, readReadyLine, stopChildrenOnExit, waitForOk } from './processes.ts';
-import { CLI, revisionOf, ROUTES } from './proxy.ts';
-import { flaggedBuild, otherBuild } from './settings.ts';
+import { CLI, revisionOf, smallPath } from './proxy.ts';
+import { flaggedBuild, mainCliFromEnv, otherBuild } from './settings.ts';
 
 const USAGE = `npx tsx bench/instructions.ts [options]
 
@@ -97,7 +97,7 @@ async function main(): Promise<number> {
   const windows = integer(values.windows, 3, '--windows');
   const connections = integer(values.connections, 20, '--connections');
   const rate = integer(values.rate, 25, '--rate');
-  const mainCli = process.env.BENCH_PROXY_CLI ? otherBuild(process.env.BENCH_PROXY_CLI).cli : CLI;
+  const mainCli = mainCliFromEnv(process.env) ?? CLI;
   const builds: Array<Build & { revision: string }> = [
     { label: 'bearer-proxy', cli: mainCli, nodeArgs: [] },
     ...(values['proxy-dist'] ?? []).map(otherBuild).map(({ label, cli }) => ({ label: `bearer-proxy@${label}`, cli, nodeArgs: [] })),
@@ -137,7 +137,7 @@ async function main(): Promise<number> {
       stdout: 'pipe',
     });
     const { port } = await readReadyLine<{ port: number }>(child, 300_000);
-    return count('undici forwarder', child.pid, `http://127.0.0.1:${port}/api/small`);
+    return count('undici forwarder', child.pid, `http://127.0.0.1:${port}${smallPath()}`);
   };
   const bearer = async ({ label, cli, nodeArgs }: Build): Promise<Counted> => {
     const port = await freePort();
@@ -148,7 +148,7 @@ async function main(): Promise<number> {
       stdout: 'ignore',
     });
     await waitForOk(`http://127.0.0.1:${port}/healthz`, child, 300_000, 500);
-    return count(`${label} info`, child.pid, `http://127.0.0.1:${port}${ROUTES.api}/small`);
+    return count(`${label} info`, child.pid, `http://127.0.0.1:${port}${smallPath()}`);
   };
 
   try {

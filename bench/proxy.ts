@@ -23,6 +23,11 @@ export const ROUTES = {
   stream: '/bin',
 } as const;
 
+/** The small page through a route (the comparators forward /api/small as it is, to the same file). */
+export function smallPath(route: string = ROUTES.api): string {
+  return `${route}/small`;
+}
+
 /** The real build, so the bench measures what `npx bearer-proxy` runs, not the tsx loader. */
 export async function build(): Promise<void> {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';

@@ -25,7 +25,7 @@ export async function moderateLatency(ctx: Context): Promise<{ table: Table; sum
   for (const other of ctx.others) systems.push(await lineup.bearer(other));
   log(`small JSON at ${MODERATE_RATE} req/s over 10 connections, ${settings.rounds} rounds × ${ROUND_SEC} s`);
   const phases = await interleave(systems, settings.rounds, (system) =>
-    measured(system, () => runPaced({ url: `${system.url}/api/small`, connections: 10, durationSec: ROUND_SEC, rate: MODERATE_RATE })),
+    measured(system, () => runPaced({ url: `${system.url}${system.smallPath}`, connections: 10, durationSec: ROUND_SEC, rate: MODERATE_RATE })),
   );
   const summaries = new Map(systems.map((system) => [system.key, summarize(system, phases.get(system.key)!)]));
   const direct = summaries.get('direct')!;

@@ -11,7 +11,7 @@ import type { Context } from './context.ts';
 import { burst } from './load.ts';
 import { log } from './processes.ts';
 import { totalRssMb, processTree } from './procfs.ts';
-import { ROUTES, startBearerProxy, type RunningProxy } from './proxy.ts';
+import { smallPath, startBearerProxy, type RunningProxy } from './proxy.ts';
 import { below, type Verdict } from './report.ts';
 import { median } from './rounds.ts';
 
@@ -55,7 +55,7 @@ export async function startup(ctx: Context): Promise<StartupResult> {
 
   const before = env.issuer.tokenRequests;
   log(`cold start: ${COLD_REQUESTS} concurrent requests to a fresh proxy`);
-  const cold = await burst(`${last.url}${ROUTES.api}/small`, COLD_REQUESTS);
+  const cold = await burst(`${last.url}${smallPath()}`, COLD_REQUESTS);
   const tokenRequests = env.issuer.tokenRequests - before;
   const statuses = Object.entries(cold.statuses)
     .map(([status, n]) => `${status}×${n}`)

@@ -87,6 +87,11 @@ export function flaggedBuild(spec: string): FlaggedBuild {
   return { label: spec.slice(0, at), nodeArgs };
 }
 
+/** The build BENCH_PROXY_CLI names as "bearer-proxy", when it is set. */
+export function mainCliFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  return env.BENCH_PROXY_CLI ? otherBuild(env.BENCH_PROXY_CLI).cli : undefined;
+}
+
 /** A dist/ dir or a cli.js; the label is what the tables call it. */
 export function otherBuild(spec: string): OtherBuild {
   const at = spec.indexOf('=');
@@ -125,7 +130,7 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
   if (values.generator !== undefined && !['wrk', 'autocannon'].includes(values.generator)) throw new Error(`--generator must be wrk or autocannon, not "${values.generator}"`);
   if (values.upstream !== undefined && !['nginx', 'node'].includes(values.upstream)) throw new Error(`--upstream must be nginx or node, not "${values.upstream}"`);
   const quick = values.quick === true;
-  const cli = env.BENCH_PROXY_CLI ? otherBuild(env.BENCH_PROXY_CLI).cli : undefined;
+  const cli = mainCliFromEnv(env);
   const rounds = positive(values.rounds, 3, '--rounds');
   if (!Number.isInteger(rounds)) throw new Error('--rounds must be a whole number');
   return {

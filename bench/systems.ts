@@ -9,7 +9,7 @@ import type { Environment } from './environment.ts';
 import type { Placement } from './pinning.ts';
 import { processTree, totalRssMb } from './procfs.ts';
 import { log, type Child } from './processes.ts';
-import { ROUTES, startBearerProxy, writeProxyConfig, type ProxyConfig, type StartProxyOptions } from './proxy.ts';
+import { ROUTES, smallPath, startBearerProxy, writeProxyConfig, type ProxyConfig, type StartProxyOptions } from './proxy.ts';
 
 export type SystemKind = 'direct' | 'undici' | 'http-proxy' | 'nginx' | 'bearer-proxy';
 
@@ -22,7 +22,7 @@ export interface System {
   url: string;
   /** Path prefix that maps to the upstream's root: bearer-proxy routes by prefix, the others forward paths as they are. */
   rootPrefix: string;
-  /** Where the small-JSON load goes; '/api/small' unless the variant names another route. */
+  /** Where the small-JSON load goes: smallPath() of the variant's route. */
   smallPath: string;
   child?: Child;
   /** RSS 1 s after the system answered, before any load. */
@@ -46,8 +46,6 @@ export interface BearerVariant {
 }
 
 const SETTLE_MS = 1000;
-/** The small page: the comparators forward it as is, bearer-proxy's /api route maps it to the same file. */
-const SMALL_PATH = `${ROUTES.api}/small`;
 
 export class Lineup {
   readonly #env: Environment;
@@ -62,7 +60,7 @@ export class Lineup {
   }
 
   direct(target: string): System {
-    return { key: 'direct', kind: 'direct', name: 'direct (no proxy)', url: target, rootPrefix: '', smallPath: SMALL_PATH, pids: () => [] };
+    return { key: 'direct', kind: 'direct', name: 'direct (no proxy)', url: target, rootPrefix: '', smallPath: smallPath(), pids: () => [] };
   }
 
   /** A comparator forwarding to `target`; one forwarding elsewhere is stopped (the scenarios use one upstream at a time). */
@@ -143,6 +141,6 @@ export class Lineup {
   }
 }
 
-function fromChild(key: string, kind: SystemKind, name: string, url: string, rootPrefix: string, child: Child, smallRoute: string = ROUTES.api): System {
-  return { key, kind, name, url, rootPrefix, smallPath: `${smallRoute}/small`, child, pids: () => processTree(child.pid) };
+function fromChild(key: string, kind: SystemKind, name: string, url: string, rootPrefix: string, child: Child, smallRoute?: string): System {
+  return { key, kind, name, url, rootPrefix, smallPath: smallPath(smallRoute), child, pids: () => processTree(child.pid) };
 }
