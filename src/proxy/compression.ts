@@ -25,7 +25,8 @@ export function contentCodingOf(value: string | undefined): ContentCoding | 'ide
   const coding = value?.trim().toLowerCase() ?? '';
   if (coding === '' || coding === 'identity') return 'identity';
   if (coding === 'x-gzip') return 'gzip';
-  return coding in DECODERS ? (coding as ContentCoding) : undefined;
+  // Own keys only: `in` also finds constructor and __proto__, which an upstream can send as a coding.
+  return Object.hasOwn(DECODERS, coding) ? (coding as ContentCoding) : undefined;
 }
 
 export function decoderFor(coding: ContentCoding): NodeJS.ReadWriteStream {

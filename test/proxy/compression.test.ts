@@ -15,7 +15,9 @@ t.test('contentCodingOf: identity, a coding the proxy decodes, or undefined for 
     ['br', 'br'],
     ['zstd', undefined],
     ['gzip, br', undefined], // stacked codings: not decoded, passed through as they are
-    ['toString', undefined], // a name on Object.prototype is not a coding
+    ['constructor', undefined], // names on Object.prototype are not codings
+    ['__proto__', undefined],
+    ['toString', undefined],
   ];
   for (const [value, expected] of cases) t.equal(contentCodingOf(value), expected, JSON.stringify(value));
 });

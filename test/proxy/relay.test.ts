@@ -95,3 +95,20 @@ t.test('cookies set by one route’s upstream are scoped to that route', async (
   const response = await fetch(`${proxy.url}/api/People`);
   t.same(response.headers.getSetCookie(), ['SESSION=a1; Path=/api; HttpOnly', 'pref=x; Path=/api/People'], 'two headers still, each under /api');
 });
+
+t.test('a body in a coding the proxy cannot read is passed through as it came, even one named after an object property', async (t) => {
+  const { proxy } = await startStack(t, {
+    upstream: {
+      handler: (req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': req.url!.slice('/'.length) });
+        res.end('{"@odata.nextLink":"opaque"}');
+      },
+    },
+  });
+  for (const coding of ['zstd', 'constructor', '__proto__']) {
+    const response = await fetch(`${proxy.url}/api/${coding}`, { headers: { 'accept-encoding': 'identity' } });
+    t.equal(response.status, 200, `${coding}: answered`);
+    t.equal(response.headers.get('content-encoding'), coding, `${coding}: the coding named as the upstream sent it`);
+    t.equal(Buffer.from(await response.arrayBuffer()).toString(), '{"@odata.nextLink":"opaque"}', `${coding}: the body untouched`);
+  }
+});
