@@ -366,7 +366,8 @@ export function crossReferenceIssues(input: unknown): CrossReferenceIssue[] {
     const prefixProblem = routePrefixProblem(prefix);
     if (prefixProblem) issues.push({ path: ['routes', prefix], message: prefixProblem, at: 'key' });
     const token = isRecord(route) ? route.token : undefined;
-    if (typeof token === 'string' && !(token in tokens)) {
+    // Own keys only: `in` would take toString or constructor for a defined source.
+    if (typeof token === 'string' && !Object.hasOwn(tokens, token)) {
       const known = Object.keys(tokens);
       issues.push({
         path: ['routes', prefix, 'token'],

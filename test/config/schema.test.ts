@@ -227,6 +227,13 @@ t.test('cross references', async (t) => {
     [{ path: ['routes', '/a', 'token'], message: 'no token source named "sea"' }],
     'no "(defined: …)" when nothing is defined',
   );
+  for (const inherited of ['constructor', 'toString', '__proto__']) {
+    t.same(
+      crossReferenceIssues({ ...base, routes: { '/a': { ...route, token: inherited } } }),
+      [{ path: ['routes', '/a', 'token'], message: `no token source named "${inherited}" (defined: lake)` }],
+      `"${inherited}" is no token source, though every object has it`,
+    );
+  }
   t.same(crossReferenceIssues({ ...base, routes: {} }), [{ path: ['routes'], message: 'define at least one route' }]);
   t.same(
     crossReferenceIssues({ ...base, inbound: { users: [{ name: 'u' }, { name: 'v' }, { name: 'u' }, { name: 'u' }] } }),
