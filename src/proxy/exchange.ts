@@ -128,6 +128,9 @@ export class UpstreamExchange<S extends BodySink> implements Dispatcher.Dispatch
   }
 
   onData(chunk: Buffer): boolean {
+    // undici flushes its parser with an empty chunk on every resume: pausing for that one
+    // again, on a sink that drains at once (the multipart rewriter), spun the CPU forever.
+    if (chunk.length === 0) return true;
     return this.#sink!.write(chunk);
   }
 
