@@ -41,10 +41,19 @@ export function readPemFiles(doc: Document, context: PemFileContext, referenced:
 }
 
 function unreadableMessage(value: string, reason: string, baseDir: string): string {
-  // Base64 without its BEGIN line is key material, not a path: never repeat it.
-  if (/^[A-Za-z0-9+/=]{64,}$/.test(value)) return `not PEM text (no -----BEGIN line) and not a readable file path either (${reason})`;
+  // Key material pasted without its BEGIN line (base64, base64url, a JWK's JSON) is no path: never repeat it.
+  if (!readsAsPath(value)) return `not PEM text (no -----BEGIN line) and not a readable file path either (${reason})`;
   const where = isAbsolute(value) ? '' : ` relative to ${baseDir}`;
   return `cannot read PEM file "${value}"${where} (${reason}); a value without -----BEGIN is read as a file path`;
+}
+
+/**
+ * A value that may be quoted back as the path it was meant to be. JSON (a JWK) has braces
+ * and quotes no path needs; 40 or more characters of the base64 or base64url alphabets
+ * with no dot or backslash are key bytes, as a file name has an extension or a directory.
+ */
+function readsAsPath(value: string): boolean {
+  return value.length <= 1024 && !/[{}"]/.test(value) && !/^[A-Za-z0-9+/=_-]{40,}$/.test(value);
 }
 
 /** The scalar values at a key path in the document; `*` stands for every key of a map. */
