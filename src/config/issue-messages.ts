@@ -11,6 +11,8 @@ export function issueMessage(issue: z.core.$ZodIssue): string {
     case 'invalid_type':
       if (issue.input === undefined) return `required key is missing (expected ${kind(issue.expected)})`;
       if (issue.input === null) return `has no value (expected ${kind(issue.expected)})`;
+      // A number where text belongs is most often a numeric secret or id written without quotes: never repeated.
+      if (issue.expected === 'string' && typeof issue.input === 'number') return 'expected text, not a number (write it in quotes)';
       return `expected ${kind(issue.expected)}, not ${described(issue.input)}`;
     case 'too_small':
       return tooSmall(issue.origin, Number(issue.minimum), issue.inclusive !== false);

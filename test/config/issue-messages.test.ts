@@ -82,3 +82,20 @@ t.test('the wrong kind of value is named as YAML writes it, once', async (t) => 
   t.same(problems('inbound: { trustForwardedHeaders: "yes" }'), ['inbound.trustForwardedHeaders: expected true or false, not the text "yes"']);
   t.same(problems('listen: 8080'), ['listen: expected a mapping (key: value lines), not the number 8080']);
 });
+
+t.test('a number where text belongs is not repeated: it is most often a secret written without quotes', async (t) => {
+  const problemsIn = (text: string): string[] => {
+    try {
+      parseConfig(text, { env: {} });
+    } catch (error) {
+      return (error as ConfigError).problems.map((problem) => `${problem.path.join('.')}: ${problem.message}`);
+    }
+    return [];
+  };
+  const route = 'routes: { /s: { target: "https://a", token: lake } }\n';
+  const secret = problemsIn(`tokens: { lake: { tokenUrl: "https://i/t", clientId: c, clientSecret: 80443217766151 } }\n${route}`);
+  t.same(secret, ['tokens.lake.clientSecret: expected text, not a number (write it in quotes)']);
+  const password = problemsIn(`inbound: { users: [{ name: gateway, password: 987654321012 }] }\ntokens: { lake: { tokenUrl: "https://i/t", clientId: c, clientSecret: s } }\n${route}`);
+  t.match(password, [/^inbound\.users\.0\.password: /]);
+  t.notMatch(password.join('\n'), '987654321012', 'nor a numeric password');
+});

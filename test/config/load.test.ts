@@ -88,7 +88,7 @@ routes:
 t.test('a value of the wrong type is not called missing', async (t) => {
   const error = problemsOf(valid().replace('clientId: app', 'clientId: 42') + 'listen:\n  port: "8080"\n  host:\n');
   t.same(where(error), [
-    ':4:15 tokens.lake.clientId: expected text, not the number 42',
+    ':4:15 tokens.lake.clientId: expected text, not a number (write it in quotes)',
     ':11:9 listen.port: expected a number, not the text "8080"',
     ':12:8 listen.host: has no value (expected text)',
   ]);
