@@ -12,7 +12,8 @@ export async function token(io: CliIo, options: { config?: string; source?: stri
   const { config } = loadFromCli(io, options.config);
   const names = Object.keys(config.tokens);
   if (!options.source) throw new UsageError(`name a token source: bearer-proxy token <source>  (defined: ${names.join(', ')})`);
-  const sourceConfig = config.tokens[options.source];
+  // Own keys only: constructor or toString would find Object's, and fail later with a TypeError.
+  const sourceConfig = Object.hasOwn(config.tokens, options.source) ? config.tokens[options.source] : undefined;
   if (!sourceConfig) throw new UsageError(`no token source named "${options.source}" (defined: ${names.join(', ')})`);
 
   // The transport serve would use: the source's CA, the outbound proxy, NODE_EXTRA_CA_CERTS.

@@ -81,6 +81,9 @@ export function structureProblems(doc: Document, lines: LineCounter): SizeProble
         const identity = `${typeof pair.key.value}:${String(pair.key.value)}`;
         if (seen.has(identity)) problems.push({ path: [], ...at(pair.key.range?.[0]), message: 'YAML syntax: Map keys must be unique' });
         seen.add(identity);
+        // Set on an object, this key replaces its prototype instead: a token source or header of that name would vanish, and check say OK.
+        if (pair.key.value === '__proto__')
+          problems.push({ path: [...keyPathOf(ancestors, map), '__proto__'], ...at(pair.key.range?.[0]), message: '"__proto__" cannot be a name here: choose another' });
       }
       // Past the limit, the entries are not looked into: the file is refused anyway.
       return map.items.length > MAX_ENTRIES ? visit.SKIP : undefined;
