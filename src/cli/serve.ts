@@ -58,6 +58,9 @@ export async function serve(io: CliIo, options: ServeOptions, onSignal: SignalSu
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new UsageError(`${config.listen.host}:${config.listen.port} is already in use: stop the other program or pass --port`, 1);
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`cannot listen on ${config.listen.host}: no such address on this machine`, 1);
+    if (code === 'EINVAL') throw new UsageError(`cannot listen on ${config.listen.host}: not an address to listen on (an IPv6 link-local one needs its zone, such as fe80::1%eth0)`, 1);
+    if (code === 'EACCES')
+      throw new UsageError(`not allowed to listen on ${config.listen.host}:${config.listen.port}: ports below 1024 need administrator rights; pass --port 8080 or another above 1023`, 1);
     throw error;
   }
   logger.info({ url, ...(proxy.adminUrl ? { adminUrl: proxy.adminUrl } : {}), config: source, routes: proxy.routes.prefixes }, `bearer-proxy listening on ${url}`);
@@ -178,7 +181,8 @@ export function logOutput(io: CliIo, format: LogFormat | undefined): { pretty: b
 }
 
 export function parsePort(text: string): number {
-  const port = Number(text);
+  // Digits only: Number() also reads "", " 80", "0x50" and "1e3", none of which a user meant as a port.
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535, not "${text}"`);
   return port;
 }
