@@ -72,6 +72,8 @@ export async function servePrimary(io: CliIo, options: ServeOptions, workers: nu
     const stopAll = (reason: string): void => {
       if (stopping) {
         logger.warn({ reason }, 'second signal: ending the workers at once');
+        // Requests were cut short: exit 1, as a single process does.
+        failed = true;
         for (const worker of running) worker.process.kill('SIGKILL');
         return;
       }
