@@ -4,9 +4,9 @@ import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.t
 import { IDPS } from './flags.ts';
 import { shellWord, type CliIo } from './io.ts';
 
-/** -c/--config, else BEARER_PROXY_CONFIG, else ./proxy.yaml. */
+/** -c/--config, else BEARER_PROXY_CONFIG (an empty one counts as unset, as LOG_LEVEL does), else ./proxy.yaml. */
 export function configPath(io: CliIo, flag: string | undefined): string {
-  return resolve(io.cwd, flag ?? io.env.BEARER_PROXY_CONFIG ?? 'proxy.yaml');
+  return resolve(io.cwd, flag ?? (io.env.BEARER_PROXY_CONFIG || 'proxy.yaml'));
 }
 
 export function loadFromCli(io: CliIo, flag: string | undefined): LoadedConfig {
