@@ -25,25 +25,51 @@ export function readHidden(input: TerminalInput, output: NodeJS.WritableStream, 
   input.resume();
   return new Promise((resolve, reject) => {
     let text = '';
+    let escape: EscapeState = 'none';
     const done = (result: () => void) => {
       input.removeListener('data', onData);
+      input.removeListener('end', onEnd);
       input.setRawMode!(false);
       input.pause();
       output.write('\n');
       result();
     };
     const onData = (chunk: string | Buffer) => {
-      const typed = chunk.toString();
-      // Arrow keys and other escape sequences arrive as one chunk: none of it is part of a password.
-      if (typed.startsWith(ESC)) return;
-      for (const char of typed) {
+      for (const char of chunk.toString()) {
+        // Arrow keys and other escape sequences are no part of a password, and may share a read with keys typed around them.
+        if (escape !== 'none' || char === ESC) {
+          escape = nextEscapeState(escape, char);
+          continue;
+        }
         if (ENTER.has(char) || (char === CTRL_D && text === '')) return done(() => resolve(text));
         if (char === CTRL_C) return done(() => reject(new UsageError('cancelled', 130)));
         if (ERASE.has(char)) text = [...text].slice(0, -1).join('');
         else if (char === CTRL_U) text = '';
         else if (char >= ' ') text += char;
       }
+      // An Esc that ends a read is the Esc key itself, not the start of a sequence.
+      if (escape === 'escape') escape = 'none';
     };
+    // The terminal went away (its window closed): there is no answer, and it must not stay raw.
+    const onEnd = () => done(() => reject(new UsageError('standard input ended before Enter', 1)));
     input.on('data', onData);
+    input.on('end', onEnd);
   });
+}
+
+/** Where a key's escape sequence stands: after Esc, inside a CSI (Esc [ … final) or an SS3 (Esc O x). */
+type EscapeState = 'none' | 'escape' | 'csi' | 'ss3';
+
+function nextEscapeState(state: EscapeState, char: string): EscapeState {
+  switch (state) {
+    case 'none':
+      return 'escape';
+    case 'escape':
+      return char === '[' ? 'csi' : char === 'O' ? 'ss3' : 'none';
+    case 'csi':
+      // Parameters and intermediates run up to a final byte from @ to ~.
+      return char >= '@' && char <= '~' ? 'none' : 'csi';
+    case 'ss3':
+      return 'none';
+  }
 }
