@@ -16,6 +16,8 @@ const SCHEMA_FILE = 'proxy.schema.json';
 
 /** Writes a starter proxy.yaml; never over an existing file unless --force. */
 export async function init(io: CliIo, options: InitOptions): Promise<number> {
+  // The name is written into the file's comments, where a line break would start live YAML.
+  if (options.config !== undefined && /[\r\n]/.test(options.config)) throw new UsageError('a config file name cannot contain a line break');
   const path = configPath(io, options.config);
   const idp = options.idp ?? 'generic';
   // The commands printed and written into the file name the file only when it is not the default one.
@@ -41,7 +43,7 @@ export async function init(io: CliIo, options: InitOptions): Promise<number> {
   print(out, `  4. bearer-proxy${configArg}`);
   if (!existsSync(join(dirname(path), schemaRef))) {
     print(out);
-    print(out, `Editors with the YAML language server check the file as you type once ${schemaRef} exists: bearer-proxy schema > ${join(dirname(path), SCHEMA_FILE)}`);
+    print(out, `Editors with the YAML language server check the file as you type once ${schemaRef} exists: bearer-proxy schema > ${shellWord(join(dirname(path), SCHEMA_FILE))}`);
   }
   return 0;
 }
