@@ -15,6 +15,7 @@ export interface AccessEntry {
   bytes: number | undefined;
   user: string | undefined;
   retriedWithNewToken?: true;
+  resentAfterConnectionClosed?: true;
   aborted?: true;
   error?: Record<string, unknown>;
 }
@@ -123,6 +124,7 @@ function serialise(entry: AccessEntry, level: string, timeAndBindings: string): 
   if (entry.bytes !== undefined) line += `,"bytes":${entry.bytes}`;
   if (entry.user !== undefined) line += `,"user":${JSON.stringify(entry.user)}`;
   if (entry.retriedWithNewToken) line += ',"retriedWithNewToken":true';
+  if (entry.resentAfterConnectionClosed) line += ',"resentAfterConnectionClosed":true';
   if (entry.aborted) line += ',"aborted":true';
   if (entry.error !== undefined) line += `,"error":${JSON.stringify(entry.error)}`;
   return `${line},"msg":"request"}\n`;

@@ -66,6 +66,7 @@ function accessLine(fields: Fields, paint: Paint): string {
   if (typeof fields.bytes === 'number') parts.push(formatBytes(fields.bytes));
   if (fields.user !== undefined) parts.push(`user=${text(fields.user)}`);
   if (fields.retriedWithNewToken) parts.push('retried-with-new-token');
+  if (fields.resentAfterConnectionClosed) parts.push('resent-after-connection-closed');
   if (fields.aborted) parts.push(paint('33', 'aborted'));
   if (fields.worker !== undefined) parts.push(paint('2', `worker=${text(fields.worker)}`));
   const error = fields.error as Fields | undefined;

@@ -45,6 +45,8 @@ export interface ForwardResult {
   /** The body went through URL rewriting. */
   rewritten?: boolean;
   retriedWithNewToken?: boolean;
+  /** The upstream closed the connection before answering (a kept-alive one it had let go), and the request went again. */
+  resentAfterConnectionClosed?: boolean;
   /** Why forwarding failed: a ProxyError for the client, or the reason the client left. */
   error?: unknown;
 }
@@ -82,22 +84,33 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
     const relay: RelayRequest = { req, res, upstream, requestId: request.requestId, proxyBase: `${request.origin.proto}://${request.origin.host}${upstream.prefix}`, loopback: request.loopback };
     // Every token sent: the upstream's words about a 401 reach the client and the log scrubbed of them.
     const sentTokens: string[] = [];
-    const sent = await authorizedSend(upstream.tokens, !(body instanceof Readable), (token) => {
-      if (gone) throw gone;
-      sentTokens.push(token.value);
-      current = exchange<Sink>(
-        upstream.dispatcher,
-        dispatchOptions(request, token, body),
-        (statusCode, rawHeaders, control) => (statusCode === 401 ? new RejectionSink(rawHeaders, control) : openRelay(relay, statusCode, rawHeaders, control)),
-        upstream.connectionWait,
-        (error) => upstreamError(error, upstream.timeoutMs),
-      );
-      return current.done;
-    });
+    const send = () =>
+      authorizedSend(upstream.tokens, !(body instanceof Readable), (token) => {
+        if (gone) throw gone;
+        sentTokens.push(token.value);
+        current = exchange<Sink>(
+          upstream.dispatcher,
+          dispatchOptions(request, token, body),
+          (statusCode, rawHeaders, control) => (statusCode === 401 ? new RejectionSink(rawHeaders, control) : openRelay(relay, statusCode, rawHeaders, control)),
+          upstream.connectionWait,
+          (error) => upstreamError(error, upstream.timeoutMs),
+        );
+        return current.done;
+      });
+    let sent: Awaited<ReturnType<typeof send>>;
+    let resent = false;
+    try {
+      sent = await send();
+    } catch (error) {
+      if (gone || !mayResend(req.method, body, error)) throw error;
+      resent = true;
+      sent = await send();
+    }
     const { attempt } = sent;
     // Filled in place: spreading partial results into new objects cost a few µs per request.
     const result: ForwardResult = { upstreamStatus: attempt.statusCode, upstreamSeconds: attempt.headersSeconds };
     if (sent.retried) result.retriedWithNewToken = true;
+    if (resent) result.resentAfterConnectionClosed = true;
     if (attempt.sink instanceof RejectionSink) result.error = rejectedToken(upstream.tokens.name, sent, attempt.sink.reason(createScrub(sentTokens)));
     else {
       const { sink, bodyError } = attempt as Exchanged<RelaySink>;
@@ -146,6 +159,24 @@ function dispatchOptions(request: ForwardRequest, token: AccessToken, body: Upst
     // export the upstream writes as it reads) is cut only after OData.Feed's own 600 s.
     bodyTimeout: Math.max(upstream.timeoutMs, BODY_IDLE_LIMIT_MS),
   };
+}
+
+/** Methods that mean the same sent twice (RFC 9110 §9.2.2), and that OData readers use. */
+const RESENDABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The connection closed or was reset before any answer: an upstream letting go of a kept-alive connection as the request went out. */
+const CLOSED_BEFORE_ANSWER = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * Whether a request that got no answer may go once more, on another connection. An upstream
+ * that closes idle connections without saying when (gunicorn after 2 s, some load
+ * balancers) races every request sent as it does; nginx and Go's HTTP client resend
+ * such an idempotent request once, and so does this. Never one with a body, nor after a
+ * refused connection or a timeout: those say the upstream is down or slow, not that a
+ * connection was stale.
+ */
+function mayResend(method: string | undefined, body: UpstreamBody, error: unknown): boolean {
+  const cause = error instanceof ProxyError && error.code === 'UPSTREAM_UNREACHABLE' ? (error.cause as { code?: string } | undefined) : undefined;
+  return body === null && RESENDABLE_METHODS.has(method ?? '') && CLOSED_BEFORE_ANSWER.has(cause?.code ?? '');
 }
 
 function upstreamError(error: unknown, timeoutMs: number): ProxyError | Error {

@@ -157,6 +157,7 @@ function finish(ctx: RequestHandlerContext, req: IncomingMessage, res: ServerRes
     user: outcome.user,
   };
   if (forwarded.retriedWithNewToken) entry.retriedWithNewToken = true;
+  if (forwarded.resentAfterConnectionClosed) entry.resentAfterConnectionClosed = true;
   if (!res.writableFinished) entry.aborted = true;
   if (error) entry.error = { code: error.code, message: error.message, ...error.logDetails, ...describeCause(error.cause) };
   // A failure of the proxy's own making (no token, upstream unreachable or too slow) is a

@@ -19,6 +19,7 @@ const full: AccessEntry = {
   bytes: 2048,
   user: 'gw ünïcode',
   retriedWithNewToken: true,
+  resentAfterConnectionClosed: true,
   aborted: true,
   error: { code: 'UPSTREAM_REJECTED_TOKEN', message: 'quote " and \n newline', cause: { name: 'Error' } },
 };

@@ -30,11 +30,15 @@ t.test('a failed request says what failed, why and its request id; a user and a 
       tokenSource: 'lake',
       user: 'powerbi',
       retriedWithNewToken: true,
+      resentAfterConnectionClosed: true,
       error: { code: 'UPSTREAM_UNREACHABLE', message: 'The upstream service cannot be reached.', cause: { name: 'TypeError', code: 'UND_ERR_SOCKET', innerCode: 'ECONNREFUSED' } },
     }),
     plain,
   );
-  t.equal(out, `${clock} WARN  GET /sales/Orders 502 3.2 ms token=lake user=powerbi retried-with-new-token UPSTREAM_UNREACHABLE The upstream service cannot be reached. (ECONNREFUSED) id=r2\n`);
+  t.equal(
+    out,
+    `${clock} WARN  GET /sales/Orders 502 3.2 ms token=lake user=powerbi retried-with-new-token resent-after-connection-closed UPSTREAM_UNREACHABLE The upstream service cannot be reached. (ECONNREFUSED) id=r2\n`,
+  );
   const named = line({
     msg: 'request',
     requestId: 'r5',

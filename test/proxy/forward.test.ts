@@ -1,7 +1,8 @@
 import { createServer, request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
-import t from 'tap';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import t, { type Test } from 'tap';
 import { hashPassword } from '../../src/inbound/password.ts';
+import { startIdp } from '../helpers/idp.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
 import { startStack } from '../helpers/stack.ts';
@@ -227,4 +228,72 @@ t.test('the route timeout bounds the wait for headers, not a pause inside the bo
   const response = await fetch(`${proxy.url}/api/export`);
   t.equal(response.status, 200);
   t.equal(await response.text(), 'first part, then the rest after a pause longer than the route timeout');
+});
+
+/**
+ * A raw upstream that answers the first request on each connection and keeps it open, then
+ * closes that connection, unanswered, when the next request arrives on it: what an upstream
+ * that lets go of idle connections without saying when does to a request sent as it does.
+ */
+async function staleConnectionUpstream(t: Test, onEveryRequest: 'answer-first' | 'close-all' = 'answer-first') {
+  const requests: Array<{ connection: number; line: string }> = [];
+  let connections = 0;
+  const server = createNetServer((socket) => {
+    const connection = ++connections;
+    let answered = 0;
+    socket.on('error', () => {});
+    socket.on('data', (data: Buffer) => {
+      requests.push({ connection, line: data.toString('latin1').split('\r\n')[0]! });
+      if (onEveryRequest === 'close-all' || answered++ > 0) return void socket.destroy();
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const idp = await startIdp();
+  t.teardown(() => idp.close());
+  const proxy = await startProxy({
+    tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true } },
+    routes: { '/api': { target: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 'idp' } },
+  });
+  t.teardown(() => proxy.close());
+  return { proxy, requests };
+}
+
+const accessLines = (proxy: { logs: Array<Record<string, unknown>> }) => proxy.logs.filter((line) => line.msg === 'request');
+
+t.test('a GET on a kept-alive connection the upstream closes unanswered goes once more, on a new one', async (t) => {
+  const { proxy, requests } = await staleConnectionUpstream(t);
+  t.equal((await fetch(`${proxy.url}/api/first`)).status, 200);
+  const second = await fetch(`${proxy.url}/api/second`);
+  t.equal(second.status, 200, 'answered, not 502');
+  t.equal(await second.text(), 'ok');
+  t.same(
+    requests.map((request) => [request.connection, request.line]),
+    [
+      [1, 'GET /first HTTP/1.1'],
+      [1, 'GET /second HTTP/1.1'],
+      [2, 'GET /second HTTP/1.1'],
+    ],
+    'the second request went again on a connection of its own',
+  );
+  t.match(accessLines(proxy).at(-1), { path: '/api/second', status: 200, resentAfterConnectionClosed: true }, 'and the access line says so');
+  t.notOk(accessLines(proxy)[0]!.resentAfterConnectionClosed, 'the first did not go twice');
+});
+
+t.test('a POST is never sent twice: a connection closed before its answer is 502 UPSTREAM_UNREACHABLE', async (t) => {
+  const { proxy, requests } = await staleConnectionUpstream(t);
+  t.equal((await fetch(`${proxy.url}/api/first`)).status, 200);
+  const post = await fetch(`${proxy.url}/api/orders`, { method: 'POST', body: '{"order":1}', headers: { 'content-type': 'application/json' } });
+  t.equal(post.status, 502);
+  t.equal((await errorOf(post)).code, 'UPSTREAM_UNREACHABLE');
+  t.equal(requests.filter((request) => request.line.startsWith('POST')).length, 1, 'the upstream saw the POST once');
+});
+
+t.test('an upstream that closes every connection unanswered gets a GET twice, not more, then the client a 502', async (t) => {
+  const { proxy, requests } = await staleConnectionUpstream(t, 'close-all');
+  const response = await fetch(`${proxy.url}/api/x`);
+  t.equal(response.status, 502);
+  t.equal((await errorOf(response)).code, 'UPSTREAM_UNREACHABLE');
+  t.equal(requests.length, 2, 'one resend');
 });
