@@ -57,6 +57,8 @@ interface Answer {
   badLines: string[];
   /** keep: the connection stays for the next request; cut: it is destroyed halfway through the body. */
   ending: 'keep' | 'close' | 'cut';
+  /** Written in this many pieces, a millisecond apart, so the proxy reads it in several reads (a $batch answer over two reads once spun it). */
+  pieces: number;
 }
 
 const extraHeader = (up: string): fc.Arbitrary<[string, string]> =>
@@ -116,6 +118,7 @@ const answer = (up: string): fc.Arbitrary<Answer> =>
     extraHeaders: fc.array(extraHeader(up), { maxLength: 4 }),
     badLines: fc.oneof({ arbitrary: fc.constant<string[]>([]), weight: 8 }, { arbitrary: fc.array(fc.constantFrom(...BAD_LINES), { minLength: 1, maxLength: 1 }), weight: 1 }),
     ending: fc.constantFrom<Answer['ending']>('keep', 'keep', 'keep', 'close', 'close', 'cut'),
+    pieces: fc.constantFrom(1, 1, 2, 3, 7),
   });
 
 function plainBody(kind: Answer['body'], up: string): Buffer {
@@ -257,7 +260,7 @@ function ownErrorCode(received: Received): string | undefined {
 
 /** A raw upstream: each request's path names the case to answer with. */
 async function startRawUpstream(t: Test) {
-  const cases = new Map<string, { bytes: Buffer; cutAt: number; ending: Answer['ending'] }>();
+  const cases = new Map<string, { bytes: Buffer; cutAt: number; ending: Answer['ending']; pieces: number }>();
   const tokens = new Set<string>();
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
@@ -278,12 +281,12 @@ async function startRawUpstream(t: Test) {
           socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok');
           continue;
         }
-        if (planned.ending === 'cut') {
-          socket.write(planned.bytes.subarray(0, planned.cutAt), () => socket.destroy());
-          return;
-        }
-        if (planned.ending === 'close') socket.end(planned.bytes);
-        else socket.write(planned.bytes);
+        const cut = planned.ending === 'cut';
+        writeInPieces(socket, cut ? planned.bytes.subarray(0, planned.cutAt) : planned.bytes, planned.pieces, () => {
+          if (cut) socket.destroy();
+          else if (planned.ending === 'close') socket.end();
+        });
+        if (cut) return;
       }
     });
   });
@@ -294,6 +297,16 @@ async function startRawUpstream(t: Test) {
     await new Promise((resolve) => server.close(resolve));
   });
   return { url, cases, tokens };
+}
+
+function writeInPieces(socket: Socket, bytes: Buffer, pieces: number, then: () => void): void {
+  const size = Math.ceil(bytes.length / pieces) || 1;
+  const next = (at: number): void => {
+    if (socket.destroyed) return;
+    if (at >= bytes.length) return then();
+    socket.write(bytes.subarray(at, at + size), () => setTimeout(() => next(at + size), 1));
+  };
+  next(0);
 }
 
 interface Received {
@@ -396,7 +409,7 @@ t.test('raw upstream answers: the upstream’s answer or a 502/504 with a known 
         const planned = serialize(a, up);
         // A body shorter than its framing promises would hold the client for the 600 s body timeout: the upstream dies instead.
         const ending = a.ending === 'keep' && (a.framing === 'length-long' || a.framing === 'chunk-size-lies' || a.framing === 'close') ? 'close' : a.ending;
-        upstream.cases.set(id, { ...planned, ending });
+        upstream.cases.set(id, { ...planned, ending, pieces: a.pieces });
         const received = await get(proxy.url, `/api/${id}`, acceptEncoding);
         upstream.cases.delete(id);
         if (honest(a)) honestRuns++;
