@@ -6,8 +6,12 @@ export const REDACTED = '[redacted]';
 /** Shorter values are not searched for: they could not be told from ordinary words, and no real secret or token is this short. */
 const SHORTEST_SECRET = 4;
 
-/** Turns a peer's text into something safe to repeat to a caller and into a log line. */
-export type Scrub = (text: string) => string;
+/**
+ * Turns a peer's text into something safe to repeat to a caller and into a log line. It
+ * takes any value: an IdP's JSON can put a number or an object where text belongs
+ * ("error_description": 42), and the types of the libraries that parse it say string.
+ */
+export type Scrub = (text: unknown) => string;
 
 /**
  * Upstreams and IdPs quote what they were sent ("Bearer eyJ… is not valid here",
@@ -27,7 +31,7 @@ export function createScrub(secrets: Iterable<string | undefined>, limit = QUOTE
   // Longest first, so a secret that contains another is removed whole.
   const ordered = [...variants].sort((a, b) => b.length - a.length);
   return (text) => {
-    let scrubbed = text;
+    let scrubbed = typeof text === 'string' ? text : (JSON.stringify(text) ?? String(text));
     for (const secret of ordered) scrubbed = scrubbed.split(secret).join(REDACTED);
     scrubbed = scrubbed
       .replace(AFTER_SCHEME, (match: string, scheme: string, gap: string, credentials: string) => (isCredentials(scheme, credentials) ? `${scheme}${gap}${REDACTED}` : match))

@@ -457,7 +457,8 @@ t.test('raw upstream answers: the upstream’s answer or a 502/504 with a known 
   t.same(failures, [], 'every answer relayed or replaced by a known error, complete when the upstream’s was, without the token');
   t.comment(`statuses the client saw: ${JSON.stringify([...byStatus].sort((x, y) => x[0] - y[0]))}`);
   // The checks with most to say (complete, rewritten, relayed as sent) hold only for well-formed answers: enough of them must come up.
-  t.ok(honestRuns >= next * 0.15, `${honestRuns} of ${next} answers were well-formed and honest`);
+  // A replay of one failing case (FUZZ_PATH) has only that one.
+  if (!process.env.FUZZ_PATH) t.ok(honestRuns >= next * 0.15, `${honestRuns} of ${next} answers were well-formed and honest`);
 
   const after = await get(proxy.url, '/api/after', undefined);
   t.equal(after.status, 200, 'a normal request still works afterwards');

@@ -45,6 +45,15 @@ t.test('control characters become spaces; long text is bounded after scrubbing',
   t.equal(bound('short', 300), 'short');
 });
 
+t.test("a value that is not text, as an IdP's JSON may send where text belongs, is written as JSON and scrubbed the same", async (t) => {
+  const scrub = createScrub(['s3cr3t-value']);
+  t.equal(scrub(42), '42', 'a number');
+  t.equal(scrub(null), 'null');
+  t.equal(scrub({ hint: 'the secret s3cr3t-value is wrong' }), `{"hint":"the secret ${REDACTED} is wrong"}`, 'an object, without the secret');
+  t.equal(scrub(['a', 'b']), '["a","b"]');
+  t.equal(scrub(undefined), 'undefined');
+});
+
 t.test('basicCredentials: the pair in each encoding, decoded and in Base64', async (t) => {
   const values = basicCredentials('client id', 'p-w');
   t.ok(values.includes('client+id:p%2Dw'), 'as openid-client encodes it');
