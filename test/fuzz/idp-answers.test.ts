@@ -1,12 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import t from 'tap';
-import { formatInstant } from '../../src/clock.ts';
+import t, { type Test } from 'tap';
+import { formatInstant, systemClock } from '../../src/clock.ts';
 import { configSchema, type TokenSourceConfig } from '../../src/config/schema.ts';
 import { ProxyError } from '../../src/errors.ts';
 import { createClientCredentialsSource } from '../../src/tokens/client-credentials.ts';
-import { RetryLaterError } from '../../src/tokens/token.ts';
+import { createTransport } from '../../src/http/transport.ts';
+import { createTokenSource } from '../../src/tokens/factory.ts';
+import { RetryLaterError, type AccessToken } from '../../src/tokens/token.ts';
 import { startScriptedIdp } from '../helpers/scripted-idp.ts';
 
 /**
@@ -137,58 +139,83 @@ function reply(res: ServerResponse, a: Answer): void {
   res.end(a.status === 204 ? undefined : a.body);
 }
 
-function sourceConfig(tokenUrl: string): TokenSourceConfig {
-  return configSchema.parse({ tokens: { s: { tokenUrl, clientId: 'fuzz-client', clientSecret: SECRET, allowInsecure: true } }, routes: { '/r': { target: 'https://x.test', token: 's' } } }).tokens.s!;
+function sourceConfig(source: Record<string, unknown>): TokenSourceConfig {
+  return configSchema.parse({ tokens: { s: source }, routes: { '/r': { target: 'https://x.test', token: 's' } } }).tokens.s!;
 }
 
-t.test('IdP answers: a token the proxy can send, or a ProxyError with a token code, bounded, without the secret', async (t) => {
-  let current: Answer | undefined;
-  const idp = await startScriptedIdp(t, (_req, res) => reply(res, current!));
-  const config = sourceConfig(idp.tokenUrl);
-  const clock = { now: () => Date.now() };
-  const outcomes = new Map<string, number>();
-  const failures: string[] = [];
+/** One source, fetching from an endpoint that answers as the case says. */
+type Fetcher = (tokenUrl: string, t: Test) => () => Promise<AccessToken>;
 
-  await fc
-    .assert(
-      fc.asyncProperty(answer, async (a) => {
-        current = a;
-        const shown = () => JSON.stringify({ ...a, body: String(a.body).slice(0, 300) });
-        let token;
-        let failed: unknown;
-        try {
-          token = await createClientCredentialsSource('s', config, { clock }).fetchToken();
-        } catch (error) {
-          failed = error;
-        }
-        if (failed !== undefined) {
-          if (!(failed instanceof ProxyError)) throw new Error(`not a ProxyError: ${failed instanceof Error ? failed.stack : JSON.stringify(failed)} for ${shown()}`);
-          outcomes.set(failed.code, (outcomes.get(failed.code) ?? 0) + 1);
-          if (failed.code !== 'TOKEN_FETCH_FAILED' && failed.code !== 'TOKEN_UNAVAILABLE') throw new Error(`code ${failed.code} for ${shown()}`);
-          for (const form of [SECRET, encodeURIComponent(SECRET)]) if (failed.message.includes(form)) throw new Error(`the secret in "${failed.message}"`);
-          if (failed.message.length > 1_000) throw new Error(`a message of ${failed.message.length} characters for ${shown()}`);
-          if (failed instanceof RetryLaterError && !(Number.isFinite(failed.retryAfterMs) && failed.retryAfterMs >= 0)) throw new Error(`a wait of ${failed.retryAfterMs} ms for ${shown()}`);
-          return;
-        }
-        if (!token) throw new Error(`no token and no error for ${shown()}`);
-        outcomes.set('token', (outcomes.get('token') ?? 0) + 1);
-        if (typeof token.value !== 'string' || !/^[\x21-\x7e]+$/.test(token.value))
-          throw new Error(`a token a header cannot carry: ${JSON.stringify(String(token.value).slice(0, 80))} for ${shown()}`);
-        if (token.value === 'polluted') throw new Error(`a token from a key every object has, for ${shown()}`);
-        if (token.tokenType !== 'bearer') throw new Error(`token type ${token.tokenType} for ${shown()}`);
-        if (!(Number.isFinite(token.expiresAt) && token.expiresAt > token.obtainedAt)) throw new Error(`expiresAt ${token.expiresAt} (obtained ${token.obtainedAt}) for ${shown()}`);
-        if (formatInstant(token.expiresAt).startsWith('(')) throw new Error(`an expiry no Date can hold: ${token.expiresAt} for ${shown()}`);
-        if (token.scope !== undefined && typeof token.scope !== 'string') throw new Error(`scope ${JSON.stringify(token.scope)} for ${shown()}`);
-      }),
-      // FUZZ_SEED and FUZZ_PATH (as printed on a failure) replay one run; FUZZ_RUNS runs longer.
-      { numRuns: Number(process.env.FUZZ_RUNS ?? 300), ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED), path: process.env.FUZZ_PATH } : {}) },
-    )
-    .catch((error: Error) => failures.push(`${error.message}\n${error.cause instanceof Error ? error.cause.message : String(error.cause)}`));
-  t.same(failures, [], 'every answer gave a usable token or a token error');
-  t.comment(`outcomes: ${JSON.stringify([...outcomes])}`);
-  // Both kinds must come up in a full run (a replay of one failing case, FUZZ_PATH, has only that one).
-  if (!process.env.FUZZ_PATH) {
-    t.ok((outcomes.get('token') ?? 0) >= 30, `some answers were usable tokens (${outcomes.get('token') ?? 0})`);
-    t.ok((outcomes.get('TOKEN_FETCH_FAILED') ?? 0) + (outcomes.get('TOKEN_UNAVAILABLE') ?? 0) >= 30, 'and many were refused');
-  }
-});
+const SOURCES: Array<[string, Fetcher]> = [
+  [
+    'client credentials',
+    (tokenUrl) => {
+      const source = createClientCredentialsSource('s', sourceConfig({ tokenUrl, clientId: 'fuzz-client', clientSecret: SECRET, allowInsecure: true }), { clock: systemClock });
+      return () => source.fetchToken();
+    },
+  ],
+  [
+    // App Service's endpoint answers with the same fields, its numbers as strings; the secret is its X-IDENTITY-HEADER.
+    'managed identity',
+    (tokenUrl, t) => {
+      const env = { IDENTITY_ENDPOINT: tokenUrl, IDENTITY_HEADER: SECRET };
+      const transport = createTransport({ env });
+      t.teardown(() => transport.close());
+      const source = createTokenSource('s', sourceConfig({ managedIdentity: { resource: 'https://storage.azure.com/' } }), { transport, clock: systemClock, env });
+      return () => source.fetchToken();
+    },
+  ],
+];
+
+for (const [kind, fetcherFor] of SOURCES) {
+  t.test(`${kind}: every answer gives a token the proxy can send, or a ProxyError with a token code, bounded, without the secret`, async (t) => {
+    let current: Answer | undefined;
+    const idp = await startScriptedIdp(t, (_req, res) => reply(res, current!));
+    const fetchToken = fetcherFor(idp.tokenUrl, t);
+    const outcomes = new Map<string, number>();
+    const failures: string[] = [];
+
+    await fc
+      .assert(
+        fc.asyncProperty(answer, async (a) => {
+          current = a;
+          const shown = () => JSON.stringify({ ...a, body: String(a.body).slice(0, 300) });
+          let token: AccessToken | undefined;
+          let failed: unknown;
+          try {
+            token = await fetchToken();
+          } catch (error) {
+            failed = error;
+          }
+          if (failed !== undefined) {
+            if (!(failed instanceof ProxyError)) throw new Error(`not a ProxyError: ${failed instanceof Error ? failed.stack : JSON.stringify(failed)} for ${shown()}`);
+            outcomes.set(failed.code, (outcomes.get(failed.code) ?? 0) + 1);
+            if (failed.code !== 'TOKEN_FETCH_FAILED' && failed.code !== 'TOKEN_UNAVAILABLE') throw new Error(`code ${failed.code} for ${shown()}`);
+            for (const form of [SECRET, encodeURIComponent(SECRET)]) if (failed.message.includes(form)) throw new Error(`the secret in "${failed.message}"`);
+            if (failed.message.length > 1_000) throw new Error(`a message of ${failed.message.length} characters for ${shown()}`);
+            if (failed instanceof RetryLaterError && !(Number.isFinite(failed.retryAfterMs) && failed.retryAfterMs >= 0)) throw new Error(`a wait of ${failed.retryAfterMs} ms for ${shown()}`);
+            return;
+          }
+          if (!token) throw new Error(`no token and no error for ${shown()}`);
+          outcomes.set('token', (outcomes.get('token') ?? 0) + 1);
+          if (typeof token.value !== 'string' || !/^[\x21-\x7e]+$/.test(token.value))
+            throw new Error(`a token a header cannot carry: ${JSON.stringify(String(token.value).slice(0, 80))} for ${shown()}`);
+          if (token.value === 'polluted') throw new Error(`a token from a key every object has, for ${shown()}`);
+          if (token.tokenType !== 'bearer') throw new Error(`token type ${token.tokenType} for ${shown()}`);
+          if (!(Number.isFinite(token.expiresAt) && token.expiresAt > token.obtainedAt)) throw new Error(`expiresAt ${token.expiresAt} (obtained ${token.obtainedAt}) for ${shown()}`);
+          if (formatInstant(token.expiresAt).startsWith('(')) throw new Error(`an expiry no Date can hold: ${token.expiresAt} for ${shown()}`);
+          if (token.scope !== undefined && typeof token.scope !== 'string') throw new Error(`scope ${JSON.stringify(token.scope)} for ${shown()}`);
+        }),
+        // FUZZ_SEED and FUZZ_PATH (as printed on a failure) replay one run; FUZZ_RUNS runs longer.
+        { numRuns: Number(process.env.FUZZ_RUNS ?? 300), ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED), path: process.env.FUZZ_PATH } : {}) },
+      )
+      .catch((error: Error) => failures.push(`${error.message}\n${error.cause instanceof Error ? error.cause.message : String(error.cause)}`));
+    t.same(failures, [], 'every answer gave a usable token or a token error');
+    t.comment(`outcomes: ${JSON.stringify([...outcomes])}`);
+    // Both kinds must come up in a full run (a replay of one failing case, FUZZ_PATH, has only that one).
+    if (!process.env.FUZZ_PATH) {
+      t.ok((outcomes.get('token') ?? 0) >= 30, `some answers were usable tokens (${outcomes.get('token') ?? 0})`);
+      t.ok((outcomes.get('TOKEN_FETCH_FAILED') ?? 0) + (outcomes.get('TOKEN_UNAVAILABLE') ?? 0) >= 30, 'and many were refused');
+    }
+  });
+}
