@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import t, { type Test } from 'tap';
 import { demo } from '../../src/cli/demo.ts';
 import type { CliIo } from '../../src/cli/io.ts';
-import type { SignalSubscriber } from '../../src/cli/serve.ts';
+import { testSignals } from '../helpers/cli-io.ts';
 
 // demo() in this process with signals the test delivers. test/e2e/cli-demo.test.ts runs the
 // built CLI for the --once self-check and /_status; this file covers serving until a signal,
@@ -18,16 +18,6 @@ function cliIo() {
   stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const io: CliIo = { argv: ['demo'], env: {}, cwd: process.cwd(), stdout, stderr, stdin: new PassThrough() };
   return { io, stdout: () => out, stderr: () => err };
-}
-
-function signals() {
-  let handler: ((signal: string) => void) | undefined;
-  const subscribed: string[] = [];
-  const onSignal: SignalSubscriber = (listener, list) => {
-    handler = listener;
-    subscribed.push(...list);
-  };
-  return { onSignal, subscribed, send: (signal: string) => handler!(signal) };
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 8_000): Promise<void> {
@@ -73,7 +63,7 @@ async function hold(t: Test, port: number): Promise<Server | undefined> {
 
 t.test('demo serves until SIGINT or SIGTERM: a request through the proxy gets data, then the issuer, service and proxy are all closed', async (t) => {
   const { io, stdout } = cliIo();
-  const signal = signals();
+  const signal = testSignals();
   const running = demo(io, { port: '0' }, signal.onSignal);
   await until(() => stdout().includes('Press Ctrl+C to stop.'), 'the demo to serve');
   t.same(signal.subscribed, ['SIGINT', 'SIGTERM'], 'Ctrl+C and a service manager stop it');
@@ -105,7 +95,7 @@ t.test('8080 taken: the demo says so on stderr and takes a free port; --once the
   // Held here, or by another program: either way 8080 cannot be had.
   const held = (await hold(t, 8080)) ? 1 : 0;
   const { io, stdout, stderr } = cliIo();
-  t.equal(await demo(io, { once: true }, signals().onSignal), 0);
+  t.equal(await demo(io, { once: true }, testSignals().onSignal), 0);
   t.equal(stderr(), 'port 8080 is in use; the demo takes a free port instead\n');
   const proxy = /proxy {10}(http:\/\/localhost:(\d+))\/demo/.exec(stdout());
   t.ok(proxy && proxy[2] !== '8080' && proxy[2] !== '0', `listening on ${proxy?.[1]}`);
@@ -118,7 +108,7 @@ t.test('a port given with --port that is taken is a usage error (exit 1), and wh
   const squatter = await hold(t, 0);
   const { port } = squatter!.address() as AddressInfo;
   const { io, stdout } = cliIo();
-  await t.rejects(demo(io, { port: String(port) }, signals().onSignal), {
+  await t.rejects(demo(io, { port: String(port) }, testSignals().onSignal), {
     name: 'UsageError',
     exitCode: 1,
     message: `port ${port} is already in use: pass another with --port`,
@@ -130,7 +120,7 @@ t.test('a port given with --port that is taken is a usage error (exit 1), and wh
 t.test('a port that is not a number is a usage error (exit 2) naming it, with nothing left running', async (t) => {
   for (const bad of ['８０８０', '65536', 'http', '-1']) {
     const { io } = cliIo();
-    await t.rejects(demo(io, { port: bad }, signals().onSignal), { name: 'UsageError', exitCode: 2, message: `--port must be a whole number from 0 to 65535, not "${bad}"` });
+    await t.rejects(demo(io, { port: bad }, testSignals().onSignal), { name: 'UsageError', exitCode: 2, message: `--port must be a whole number from 0 to 65535, not "${bad}"` });
     t.equal(await serversSettle(0), 0, `${bad}: nothing left listening`);
   }
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { UsageError, type CliIo } from '../../src/cli/io.ts';
-import { logOutput, parseLogFormat, parseLogLevel, parsePort, serve, serveConfigLoader, WORKER_ENV, WORKER_MESSAGES, WORKER_READY, type SignalSubscriber } from '../../src/cli/serve.ts';
+import { logOutput, parseLogFormat, parseLogLevel, parsePort, serve, serveConfigLoader, WORKER_ENV, WORKER_MESSAGES, WORKER_READY } from '../../src/cli/serve.ts';
 import { systemClock } from '../../src/clock.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import { createTransport } from '../../src/http/transport.ts';
@@ -14,6 +14,7 @@ import { createTokenProvider } from '../../src/tokens/factory.ts';
 import { answerTokenRequests } from '../../src/tokens/shared-tokens.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+import { testSignals } from '../helpers/cli-io.ts';
 
 const LEVELS = 'fatal, error, warn, info, debug, trace, silent';
 
@@ -31,23 +32,6 @@ function usageError(t: Test, call: () => unknown, what = 'the value'): UsageErro
   }
   t.fail(`${what} was accepted`);
   return undefined;
-}
-
-/** A subscriber standing in for process.on(signal): the test delivers the signals. */
-function signals() {
-  let handler: ((signal: string) => void) | undefined;
-  const subscribed: string[] = [];
-  const onSignal: SignalSubscriber = (listener, list) => {
-    handler = listener;
-    subscribed.push(...list);
-  };
-  return {
-    onSignal,
-    subscribed,
-    /** serve subscribes once it is listening. */
-    subscribedYet: () => handler !== undefined,
-    send: (signal: string) => handler!(signal),
-  };
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
@@ -223,7 +207,7 @@ t.test('serve listens, injects the bearer token, and on SIGTERM drains and resol
   const dir = t.testdir({ 'proxy.yaml': fileConfig(idp, upstream) });
   const port = await freePort();
   const io = cliIo(dir, { SECRET: idp.clients.post.clientSecret });
-  const signal = signals();
+  const signal = testSignals();
   const fetchedBefore = idp.tokenRequests.length;
   const served = serve(io, { port: String(port), logLevel: 'silent' }, signal.onSignal);
   await until(signal.subscribedYet, 'serve to listen');
@@ -245,7 +229,7 @@ t.test('serve listens, injects the bearer token, and on SIGTERM drains and resol
 t.test('SIGHUP reloads the file in place: a new route answers on the same port', async (t) => {
   const dir = t.testdir({ 'proxy.yaml': fileConfig(idp, upstream) });
   const port = await freePort();
-  const signal = signals();
+  const signal = testSignals();
   const served = serve(cliIo(dir, { SECRET: idp.clients.post.clientSecret }), { port: String(port), logLevel: 'silent' }, signal.onSignal);
   await until(signal.subscribedYet, 'serve to listen');
   t.equal((await fetch(`http://127.0.0.1:${port}/new/x`)).status, 404);
@@ -259,7 +243,7 @@ t.test('SIGHUP reloads the file in place: a new route answers on the same port',
 t.test('BEARER_PROXY_WORKER in the environment without a link to a primary is an ordinary serve', async (t) => {
   const dir = t.testdir({ 'proxy.yaml': fileConfig(idp, upstream) });
   const port = await freePort();
-  const signal = signals();
+  const signal = testSignals();
   const fetchedBefore = idp.tokenRequests.length;
   const served = serve(cliIo(dir, { SECRET: idp.clients.post.clientSecret, [WORKER_ENV]: '1' }), { port: String(port), logLevel: 'silent' }, signal.onSignal);
   await until(signal.subscribedYet, 'serve to listen');
@@ -276,12 +260,12 @@ t.test('a port in use, or a host name that does not resolve, is a usage message 
   t.teardown(() => void squatter.close());
   const { port } = squatter.address() as AddressInfo;
   const dir = t.testdir({ 'proxy.yaml': fileConfig(idp, upstream) });
-  await t.rejects(serve(cliIo(dir, { SECRET: 'x' }), { port: String(port), logLevel: 'silent' }, signals().onSignal), {
+  await t.rejects(serve(cliIo(dir, { SECRET: 'x' }), { port: String(port), logLevel: 'silent' }, testSignals().onSignal), {
     name: 'UsageError',
     exitCode: 1,
     message: `127.0.0.1:${port} is already in use: stop the other program or pass --port`,
   });
-  await t.rejects(serve(cliIo(dir, { SECRET: 'x' }), { host: 'no-such-host.invalid', port: '0', logLevel: 'silent' }, signals().onSignal), {
+  await t.rejects(serve(cliIo(dir, { SECRET: 'x' }), { host: 'no-such-host.invalid', port: '0', logLevel: 'silent' }, testSignals().onSignal), {
     name: 'UsageError',
     exitCode: 1,
     message: 'cannot listen on no-such-host.invalid: no such address on this machine',
@@ -291,7 +275,7 @@ t.test('a port in use, or a host name that does not resolve, is a usage message 
 t.test('an address the machine cannot listen on (IPv6 link-local without a zone) is a usage message, not an unexpected failure', async (t) => {
   const dir = t.testdir({ 'proxy.yaml': fileConfig(idp, upstream) });
   // Linux answers EINVAL here, which serve does not map: the CLI then prints "unexpected failure" with a stack and exits 70.
-  await t.rejects(serve(cliIo(dir, { SECRET: 'x' }), { host: 'fe80::1', port: '0', logLevel: 'silent' }, signals().onSignal), {
+  await t.rejects(serve(cliIo(dir, { SECRET: 'x' }), { host: 'fe80::1', port: '0', logLevel: 'silent' }, testSignals().onSignal), {
     name: 'UsageError',
     exitCode: 1,
     message: /fe80::1/,
@@ -334,7 +318,7 @@ t.test('as a worker: says it is ready with its URL, asks the primary for tokens,
   const dir = t.testdir({ 'proxy.yaml': fileConfig(idp, upstream) });
   const link = ipcLink();
   primaryAnswering(t, link.primary);
-  const signal = signals();
+  const signal = testSignals();
   // No secret in this process's env: a worker's tokens come from the primary, never from its own IdP call.
   const served = serve(cliIo(dir, { SECRET: 'not-the-real-secret', [WORKER_ENV]: '2' }, { ipc: link.worker }), { logLevel: 'silent' }, signal.onSignal);
   await until(() => link.fromWorker.some((message) => (message as { type?: string }).type === WORKER_READY), 'the ready message');
@@ -365,7 +349,7 @@ t.test('as a worker: says it is ready with its URL, asks the primary for tokens,
 t.test('as a worker: when the primary goes away, it drains and resolves 0', async (t) => {
   const dir = t.testdir({ 'proxy.yaml': fileConfig(idp, upstream) });
   const link = ipcLink();
-  const served = serve(cliIo(dir, { SECRET: 'x', [WORKER_ENV]: '1' }, { ipc: link.worker }), { logLevel: 'silent' }, signals().onSignal);
+  const served = serve(cliIo(dir, { SECRET: 'x', [WORKER_ENV]: '1' }, { ipc: link.worker }), { logLevel: 'silent' }, testSignals().onSignal);
   await until(() => link.fromWorker.length > 0, 'the ready message');
   const { url } = link.fromWorker[0] as { url: string };
   link.worker.emit('disconnect');

@@ -7,11 +7,12 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import type { CliIo } from '../../src/cli/io.ts';
-import { serve, WORKER_READY, type SignalSubscriber } from '../../src/cli/serve.ts';
+import { serve, WORKER_READY } from '../../src/cli/serve.ts';
 import { servePrimary } from '../../src/cli/workers.ts';
 import { builtCli } from '../helpers/cli.ts';
 import { startIdp, type IdpClient, type TestIdp } from '../helpers/idp.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+import { testSignals } from '../helpers/cli-io.ts';
 
 // servePrimary runs in this process; its workers are the built CLI, forked by node:cluster
 // as `serve --workers` forks them. test/e2e/workers*.test.ts cover the shared port, the one
@@ -28,17 +29,6 @@ const ENTRY = builtCli();
 
 function cliIo(cwd: string, argv: string[], extra: Partial<CliIo> = {}): CliIo {
   return { argv, env: {}, cwd, entry: ENTRY, stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), ...extra };
-}
-
-/** A subscriber standing in for process.on(signal): the test delivers the signals. */
-function signals() {
-  let handler: ((signal: string) => void) | undefined;
-  const subscribed: string[] = [];
-  const onSignal: SignalSubscriber = (listener, list) => {
-    handler = listener;
-    subscribed.push(...list);
-  };
-  return { onSignal, subscribed, send: (signal: string) => handler!(signal) };
 }
 
 interface WorkerLine {
@@ -171,20 +161,20 @@ function configDir(t: Test) {
 t.test('the primary checks the command line and the config before it starts a single worker', async (t) => {
   const workers = watchWorkers(t);
   const { dir, file, write, argv } = configDir(t);
-  await t.rejects(serve(cliIo(dir, argv, { entry: undefined }), { config: file, workers: '2', logLevel: 'silent' }, signals().onSignal), {
+  await t.rejects(serve(cliIo(dir, argv, { entry: undefined }), { config: file, workers: '2', logLevel: 'silent' }, testSignals().onSignal), {
     name: 'UsageError',
     exitCode: 1,
     message: '--workers needs the command to be started from its script (node dist/cli.js, or the installed bearer-proxy)',
   });
   write({ token: 'nope' });
-  await t.rejects(servePrimary(cliIo(dir, argv), { config: file, logLevel: 'silent' }, 2, signals().onSignal), { name: 'ConfigError', message: /routes\["\/a"\]\.token/ });
+  await t.rejects(servePrimary(cliIo(dir, argv), { config: file, logLevel: 'silent' }, 2, testSignals().onSignal), { name: 'ConfigError', message: /routes\["\/a"\]\.token/ });
   write({ extra: 'inbound: { anonymous: any }' });
-  await t.rejects(servePrimary(cliIo(dir, argv), { config: file, host: '0.0.0.0', logLevel: 'silent' }, 2, signals().onSignal), {
+  await t.rejects(servePrimary(cliIo(dir, argv), { config: file, host: '0.0.0.0', logLevel: 'silent' }, 2, testSignals().onSignal), {
     name: 'UsageError',
     exitCode: 1,
     message: /would listen on 0\.0\.0\.0: anyone who can reach it could use your tokens.*--allow-anonymous-remote/,
   });
-  await t.rejects(servePrimary(cliIo(dir, argv), { config: join(dir, 'missing.yaml'), logLevel: 'silent' }, 2, signals().onSignal), {
+  await t.rejects(servePrimary(cliIo(dir, argv), { config: join(dir, 'missing.yaml'), logLevel: 'silent' }, 2, testSignals().onSignal), {
     name: 'ConfigError',
     message: /bearer-proxy init -c .*missing\.yaml/,
   });
@@ -194,7 +184,7 @@ t.test('the primary checks the command line and the config before it starts a si
 t.test('a worker that dies while serving is replaced after a pause; a reload the primary refuses reaches no worker; its own file watch reloads them all; SIGTERM exits 0', async (t) => {
   const workers = watchWorkers(t);
   const { dir, file, write, argv } = configDir(t);
-  const signal = signals();
+  const signal = testSignals();
   const primary = servePrimary(cliIo(dir, argv), { config: file, logLevel: 'silent' }, 2, signal.onSignal);
   t.same(signal.subscribed, ['SIGINT', 'SIGTERM', 'SIGHUP']);
   await until(() => workers.ready.length === 2, 'two workers ready');
@@ -250,7 +240,7 @@ t.test('a worker that dies while serving is replaced after a pause; a reload the
 t.test('a second signal while the workers drain ends them at once and exits 1, as a single process does', async (t) => {
   const workers = watchWorkers(t);
   const { dir, file, argv } = configDir(t);
-  const signal = signals();
+  const signal = testSignals();
   const primary = servePrimary(cliIo(dir, argv), { config: file, logLevel: 'silent' }, 2, signal.onSignal);
   await until(() => workers.ready.length === 2, 'two workers ready');
   const { url } = workers.ready[0]!;

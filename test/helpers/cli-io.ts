@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { CliIo } from '../../src/cli/io.ts';
+import type { SignalSubscriber } from '../../src/cli/serve.ts';
 
 /** A stream that keeps what was written to it, for reading back what a command printed. */
 export interface Captured {
@@ -86,5 +87,30 @@ export function testIo(options: { cwd: string; env?: Record<string, string | und
     get output() {
       return stdout.text + stderr.text;
     },
+  };
+}
+
+export interface TestSignals {
+  onSignal: SignalSubscriber;
+  /** The signals the command subscribed to, in order. */
+  subscribed: string[];
+  /** serve and demo subscribe once they are listening. */
+  subscribedYet: () => boolean;
+  /** Delivers a signal to the command, as process.on(signal) would. */
+  send: (signal: string) => void;
+}
+
+/** A subscriber standing in for process.on(signal): the test delivers the signals. */
+export function testSignals(): TestSignals {
+  let handler: ((signal: string) => void) | undefined;
+  const subscribed: string[] = [];
+  return {
+    onSignal: (listener, list) => {
+      handler = listener;
+      subscribed.push(...list);
+    },
+    subscribed,
+    subscribedYet: () => handler !== undefined,
+    send: (signal) => handler!(signal),
   };
 }
