@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import fc from 'fast-check';
 import t from 'tap';
 import { startStack } from '../helpers/stack.ts';
+import { recordUnhandled } from '../helpers/unhandled.ts';
 
 /**
  * Fuzzing the running proxy with raw HTTP/1.1 requests (IdP, upstream and proxy on real
@@ -423,14 +424,7 @@ function refusable(url: string): string | undefined {
 // --- the test ----------------------------------------------------------------------------------
 
 t.test('raw HTTP/1.1 requests: complete answers below 500, nothing refusable upstream, still serving', async (t) => {
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  process.on('unhandledRejection', onUnhandled);
-  process.on('uncaughtException', onUnhandled);
-  t.teardown(() => {
-    process.off('unhandledRejection', onUnhandled);
-    process.off('uncaughtException', onUnhandled);
-  });
+  const unhandled = recordUnhandled(t);
 
   const { upstream, proxy } = await startStack(t, { target: (url) => `${url}${BASE_PATH}` });
   const proxyHost = new URL(proxy.url).host;

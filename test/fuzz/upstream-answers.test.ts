@@ -5,6 +5,7 @@ import t, { type Test } from 'tap';
 import { ERRORS } from '../../src/errors.ts';
 import { startIdp } from '../helpers/idp.ts';
 import { startProxy } from '../helpers/proxy.ts';
+import { recordUnhandled } from '../helpers/unhandled.ts';
 
 /**
  * Fuzzing the running proxy from the other side: a raw TCP upstream answers each request
@@ -375,14 +376,7 @@ function parseResponse(raw: Buffer): Omit<Received, 'timedOut'> {
 const header = (received: Received, name: string): string | undefined => received.headers.find(([key]) => key === name)?.[1];
 
 t.test('raw upstream answers: the upstream’s answer or a 502/504 with a known code, complete when it was, never the token, still serving', async (t) => {
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  process.on('unhandledRejection', onUnhandled);
-  process.on('uncaughtException', onUnhandled);
-  t.teardown(() => {
-    process.off('unhandledRejection', onUnhandled);
-    process.off('uncaughtException', onUnhandled);
-  });
+  const unhandled = recordUnhandled(t);
 
   const idp = await startIdp();
   t.teardown(() => idp.close());
