@@ -68,7 +68,14 @@ export function print(stream: NodeJS.WritableStream, text = ''): void {
   stream.write(`${text}\n`);
 }
 
-/** A file name as it can be pasted into a shell: single quotes keep spaces and backslashes literal in sh and PowerShell alike. */
-export function shellWord(text: string): string {
-  return /^[\w./:@%+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+/**
+ * A file name as it can be pasted into the shell of this platform: single quotes keep
+ * spaces, $ and backslashes literal in sh and PowerShell alike, but a quote inside is
+ * written '\'' in sh and '' in PowerShell (C:\Users\O'Brien\proxy.yaml on the gateway host).
+ */
+export function shellWord(text: string, platform: NodeJS.Platform = process.platform): string {
+  if (/^[\w./:@%+=,-]+$/.test(text)) return text;
+  // PowerShell also ends a quoted string at the typographic quotes ‘ ’ ‚ ‛, and takes any of them doubled as one.
+  if (platform === 'win32') return `'${text.replace(/['\u2018-\u201b]/g, '$&$&')}'`;
+  return `'${text.replace(/'/g, `'\\''`)}'`;
 }

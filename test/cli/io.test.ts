@@ -91,3 +91,12 @@ t.test('any other name comes back from sh byte for byte, as one word, and runs n
   }
   t.same(readdirSync(dir), [], 'no command inside a name was run');
 });
+
+t.test('on Windows, a quote in a name is doubled, as PowerShell reads it, the typographic ones too', async (t) => {
+  t.equal(shellWord("C:\\Users\\O'Brien\\proxy.yaml", 'win32'), "'C:\\Users\\O''Brien\\proxy.yaml'");
+  t.equal(shellWord('C:\\Gateway Config\\proxy.yaml', 'win32'), "'C:\\Gateway Config\\proxy.yaml'", 'spaces and backslashes kept literal');
+  t.equal(shellWord('a\u2019b\u2018c', 'win32'), "'a\u2019\u2019b\u2018\u2018c'", '’ and ‘ end a PowerShell string too');
+  t.equal(shellWord('$env:SECRET', 'win32'), "'$env:SECRET'", 'no variable expanded');
+  t.equal(shellWord('proxy.yaml', 'win32'), 'proxy.yaml', 'a plain name as it is');
+  t.equal(shellWord("O'Brien.yaml", 'linux'), "'O'\\''Brien.yaml'", 'elsewhere, the sh form');
+});
