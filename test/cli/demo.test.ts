@@ -1,31 +1,17 @@
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
-import { PassThrough } from 'node:stream';
 import t, { type Test } from 'tap';
 import { demo } from '../../src/cli/demo.ts';
-import type { CliIo } from '../../src/cli/io.ts';
-import { testSignals } from '../helpers/cli-io.ts';
+import { testIo, testSignals } from '../helpers/cli-io.ts';
+import { until } from '../helpers/wait.ts';
 
 // demo() in this process with signals the test delivers. test/e2e/cli-demo.test.ts runs the
 // built CLI for the --once self-check and /_status; this file covers serving until a signal,
 // what is left running afterwards, and the port choices.
 
+/** A CliIo on this process's working directory (the demo reads no file), its output read back. */
 function cliIo() {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const io: CliIo = { argv: ['demo'], env: {}, cwd: process.cwd(), stdout, stderr, stdin: new PassThrough() };
-  return { io, stdout: () => out, stderr: () => err };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  const run = testIo({ cwd: process.cwd() });
+  return { io: run.io, stdout: () => run.stdout.text, stderr: () => run.stderr.text };
 }
 
 /** Listening servers in this process: what the demo leaves behind shows up here. */
@@ -65,7 +51,7 @@ t.test('demo serves until SIGINT or SIGTERM: a request through the proxy gets da
   const { io, stdout } = cliIo();
   const signal = testSignals();
   const running = demo(io, { port: '0' }, signal.onSignal);
-  await until(() => stdout().includes('Press Ctrl+C to stop.'), 'the demo to serve');
+  await until(() => stdout().includes('Press Ctrl+C to stop.'), 'the demo to serve', 8_000);
   t.same(signal.subscribed, ['SIGINT', 'SIGTERM'], 'Ctrl+C and a service manager stop it');
 
   const issuer = /token issuer {3}(http:\/\/\S+)/.exec(stdout())![1]!;

@@ -15,6 +15,7 @@ import { answerTokenRequests } from '../../src/tokens/shared-tokens.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 import { testSignals } from '../helpers/cli-io.ts';
+import { until } from '../helpers/wait.ts';
 
 const LEVELS = 'fatal, error, warn, info, debug, trace, silent';
 
@@ -32,14 +33,6 @@ function usageError(t: Test, call: () => unknown, what = 'the value'): UsageErro
   }
   t.fail(`${what} was accepted`);
   return undefined;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** A port that was free a moment ago: serve's logs go to standard output, so the test chooses where it listens. */

@@ -13,6 +13,7 @@ import { builtCli } from '../helpers/cli.ts';
 import { startIdp, type IdpClient, type TestIdp } from '../helpers/idp.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 import { testSignals } from '../helpers/cli-io.ts';
+import { until } from '../helpers/wait.ts';
 
 // servePrimary runs in this process; its workers are the built CLI, forked by node:cluster
 // as `serve --workers` forks them. test/e2e/workers*.test.ts cover the shared port, the one
@@ -78,14 +79,6 @@ function watchWorkers(t: Test) {
     lines: (worker?: Worker): WorkerLine[] => (worker ? linesOf(output.get(worker) ?? []) : [...output.values()].flatMap(linesOf)),
     alive: () => forked.filter(({ worker }) => worker.process.exitCode === null && worker.process.signalCode === null).length,
   };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 /** Statuses of `count` requests, each on a new connection so node:cluster's round robin hands them to every worker. */
@@ -187,7 +180,7 @@ t.test('a worker that dies while serving is replaced after a pause; a reload the
   const signal = testSignals();
   const primary = servePrimary(cliIo(dir, argv), { config: file, logLevel: 'silent' }, 2, signal.onSignal);
   t.same(signal.subscribed, ['SIGINT', 'SIGTERM', 'SIGHUP']);
-  await until(() => workers.ready.length === 2, 'two workers ready');
+  await until(() => workers.ready.length === 2, 'two workers ready', 10_000);
   const { url } = workers.ready[0]!;
   t.same(new Set(await statuses(`${url}/a/x`, 8)), new Set([200]));
   const fetched = fetchesBy(idp.clients.post);
@@ -200,7 +193,7 @@ t.test('a worker that dies while serving is replaced after a pause; a reload the
   const diedAt = Date.now();
   t.same(new Set(await statuses(`${url}/a/x`, 6)), new Set([200]), 'the other worker serves every request while one is down');
 
-  await until(() => workers.ready.length === 3, 'a replacement ready');
+  await until(() => workers.ready.length === 3, 'a replacement ready', 10_000);
   const replacement = workers.forked[2]!;
   t.ok(replacement.at - diedAt >= 900, `started again after a pause, not in a tight loop (${replacement.at - diedAt} ms)`);
   t.ok(
@@ -242,14 +235,14 @@ t.test('a second signal while the workers drain ends them at once and exits 1, a
   const { dir, file, argv } = configDir(t);
   const signal = testSignals();
   const primary = servePrimary(cliIo(dir, argv), { config: file, logLevel: 'silent' }, 2, signal.onSignal);
-  await until(() => workers.ready.length === 2, 'two workers ready');
+  await until(() => workers.ready.length === 2, 'two workers ready', 10_000);
   const { url } = workers.ready[0]!;
   const seen = upstream.requests.length;
   const slow = fetch(`${url}/a/slow`, { signal: AbortSignal.timeout(8_000) }).then(
     (response) => response.status,
     () => 'cut off',
   );
-  await until(() => upstream.requests.length > seen, 'the slow request upstream');
+  await until(() => upstream.requests.length > seen, 'the slow request upstream', 10_000);
 
   signal.send('SIGTERM');
   await sleep(200);

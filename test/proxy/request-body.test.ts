@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { ProxyError, sendError } from '../../src/errors.ts';
 import { hasNoBody, REPLAY_BODY_LIMIT, ReplayBuffers, type ReadBody } from '../../src/proxy/request-body.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
+import { eventually } from '../helpers/wait.ts';
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 
@@ -56,15 +57,6 @@ function upload(url: string, head: string, sent: Buffer | string = ''): { socket
 }
 
 const post = async (url: string, init: RequestInit = {}) => (await fetch(url, { method: 'POST', ...init })).text();
-
-async function eventually(check: () => boolean, ms = 5000): Promise<boolean> {
-  const until = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > until) return false;
-    await sleep(10);
-  }
-  return true;
-}
 
 t.test('no framing header, or a Content-Length of 0, is no body: nothing is read or held', async (t) => {
   const buffers = new ReplayBuffers();

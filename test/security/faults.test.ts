@@ -3,16 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startStack } from '../helpers/stack.ts';
-
-/** Resolves once `check` is true, polling; fails the test after `ms`. */
-async function eventually(check: () => boolean, ms = 5_000): Promise<boolean> {
-  const until = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > until) return false;
-    await sleep(10);
-  }
-  return true;
-}
+import { eventually } from '../helpers/wait.ts';
 
 t.test('a client that aborts mid-upload or mid-download: the upstream request is cut too, others are served', async (t) => {
   let downloadClosed = false;

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { BODY_IDLE_TIMEOUT_MS, REPLAY_BODY_LIMIT, REPLAY_BUDGET_BYTES, ReplayBuffers } from '../../src/proxy/request-body.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus.ts';
 import { startStack } from '../helpers/stack.ts';
+import { eventually } from '../helpers/wait.ts';
 
 /*
  * Bodies read into memory so they can be replayed after an upstream 401 have a total
@@ -22,15 +22,6 @@ function promised(pattern: RegExp): number {
   const found = pattern.exec(SECURITY)?.[1];
   if (found === undefined) throw new Error(`SECURITY.md no longer says ${pattern}: update this test with it`);
   return Number(found);
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const until = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > until) return false;
-    await sleep(20);
-  }
-  return true;
 }
 
 /** Starts an upload that announces `length` bytes, sends `sent` of them, and stalls; collects what comes back. */
@@ -69,10 +60,10 @@ t.test('past the replay budget, stalled uploads are not held: they stream to the
   const { proxy } = await startStack(t, { target: () => upstreamUrl, deps: { requestBodies: { replayBudgetBytes: budget, idleTimeoutMs: 20_000 } } });
   const uploads = Array.from({ length: 6 }, () => stalledUpload(proxy.url, REPLAY_BODY_LIMIT, 1000));
   t.teardown(() => uploads.forEach((upload) => upload.socket.destroy()));
-  t.ok(await eventually(() => arrived.length === 4), `the four that do not fit stream on to the upstream at once (${arrived.length} arrived)`);
+  t.ok(await eventually(() => arrived.length === 4, 10_000), `the four that do not fit stream on to the upstream at once (${arrived.length} arrived)`);
   t.equal(await buffered(proxy.url), 2 * REPLAY_BODY_LIMIT, 'two are held for replay, within the budget');
   uploads.forEach((upload) => upload.socket.destroy());
-  t.ok(await eventually(async () => (await buffered(proxy.url)) === 0), 'when their clients leave, the budget is given back');
+  t.ok(await eventually(async () => (await buffered(proxy.url)) === 0, 10_000), 'when their clients leave, the budget is given back');
 });
 
 t.test('with no override, the budget is the default: 32 stalled 1 MiB uploads are held, the 33rd streams on', async (t) => {
@@ -81,10 +72,10 @@ t.test('with no override, the budget is the default: 32 stalled 1 MiB uploads ar
   const held = REPLAY_BUDGET_BYTES / REPLAY_BODY_LIMIT;
   const uploads = Array.from({ length: held }, () => stalledUpload(proxy.url, REPLAY_BODY_LIMIT, 1000));
   t.teardown(() => uploads.forEach((upload) => upload.socket.destroy()));
-  t.ok(await eventually(async () => (await buffered(proxy.url)) === REPLAY_BUDGET_BYTES), `${held} stalled uploads are held for replay`);
+  t.ok(await eventually(async () => (await buffered(proxy.url)) === REPLAY_BUDGET_BYTES, 10_000), `${held} stalled uploads are held for replay`);
   t.equal(arrived.length, 0, 'none reached the upstream: the budget had room for each');
   uploads.push(stalledUpload(proxy.url, REPLAY_BODY_LIMIT, 1000));
-  t.ok(await eventually(() => arrived.length === 1), 'the next one does not fit and streams on at once');
+  t.ok(await eventually(() => arrived.length === 1, 10_000), 'the next one does not fit and streams on at once');
   t.equal(await buffered(proxy.url), REPLAY_BUDGET_BYTES, 'the budget stays full, not exceeded');
 });
 
