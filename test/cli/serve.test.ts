@@ -12,7 +12,7 @@ import { createTransport } from '../../src/http/transport.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { createTokenProvider } from '../../src/tokens/factory.ts';
 import { answerTokenRequests } from '../../src/tokens/shared-tokens.ts';
-import { startIdp, type TestIdp } from '../helpers/idp.ts';
+import { postClientSource, startIdp, type TestIdp } from '../helpers/idp.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 import { testSignals } from '../helpers/cli-io.ts';
 import { until } from '../helpers/wait.ts';
@@ -300,7 +300,7 @@ function primaryAnswering(t: Test, primary: Parameters<typeof answerTokenRequest
   const transport = createTransport({ env: {} });
   t.teardown(() => transport.close());
   const source = configSchema.parse({
-    tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true } },
+    tokens: { idp: postClientSource(idp) },
     routes: { '/api': { target: upstream.url, token: 'idp' } },
   }).tokens.idp!;
   const provider = createTokenProvider('idp', source, { transport, clock: systemClock });

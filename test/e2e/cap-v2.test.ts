@@ -1,6 +1,6 @@
 import t from 'tap';
 import { startCap } from '../helpers/cap.ts';
-import { startIdp } from '../helpers/idp.ts';
+import { postClientSource, startIdp } from '../helpers/idp.ts';
 import { callProxy, offRoute } from '../helpers/links.ts';
 import { startProxy } from '../helpers/proxy.ts';
 
@@ -16,7 +16,7 @@ const cap = await startCap(idp);
 t.teardown(() => cap.close());
 const target = `${cap.url}/odata/v2/sales`;
 const proxy = await startProxy({
-  tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true } },
+  tokens: { idp: postClientSource(idp) },
   routes: {
     '/salesv2': { target, token: 'idp' },
     '/salesv2-host': { target, token: 'idp', forwardedHeaders: ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'] },

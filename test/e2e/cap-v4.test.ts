@@ -1,6 +1,6 @@
 import t from 'tap';
 import { startCap } from '../helpers/cap.ts';
-import { startIdp } from '../helpers/idp.ts';
+import { postClientSource, startIdp } from '../helpers/idp.ts';
 import { callProxy, offRoute, resolveLink } from '../helpers/links.ts';
 import { startProxy } from '../helpers/proxy.ts';
 
@@ -13,7 +13,7 @@ t.teardown(() => idp.close());
 const cap = await startCap(idp);
 t.teardown(() => cap.close());
 const proxy = await startProxy({
-  tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true } },
+  tokens: { idp: postClientSource(idp) },
   routes: { '/sales': { target: `${cap.url}/odata/v4/sales`, token: 'idp' } },
 });
 t.teardown(() => proxy.close());

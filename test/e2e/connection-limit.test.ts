@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import t, { type Test } from 'tap';
-import { startIdp } from '../helpers/idp.ts';
+import { postClientSource, startIdp } from '../helpers/idp.ts';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus.ts';
 import { startProxy } from '../helpers/proxy.ts';
 import { startUpstream, type UpstreamHandler } from '../helpers/upstream.ts';
@@ -12,7 +12,7 @@ async function stack(t: Test, handler: UpstreamHandler, routes: Record<string, R
   const upstream = await startUpstream({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience, handler });
   t.teardown(() => upstream.close());
   const proxy = await startProxy({
-    tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true } },
+    tokens: { idp: postClientSource(idp) },
     routes: Object.fromEntries(Object.entries(routes).map(([prefix, route]) => [prefix, { target: upstream.url, token: 'idp', ...route }])),
   });
   t.teardown(() => proxy.close());

@@ -1,7 +1,7 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import { request } from 'undici';
-import { startIdp } from '../helpers/idp.ts';
+import { postClientSource, startIdp } from '../helpers/idp.ts';
 import { externalIPv4 } from '../helpers/listen.ts';
 import { odataService, PEOPLE } from '../helpers/odata-upstream.ts';
 import { startProxy } from '../helpers/proxy.ts';
@@ -46,7 +46,7 @@ async function odataStack(t: Test, options: { host?: string; anonymous?: 'loopba
   const proxy = await startProxy(
     {
       inbound: { anonymous: options.anonymous ?? 'loopback' },
-      tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true } },
+      tokens: { idp: postClientSource(idp) },
       routes: { '/odata': { target: upstream.url, token: 'idp' } },
     },
     {},
@@ -241,7 +241,7 @@ t.test('links follow X-Forwarded-Host/-Proto only when trusted', async (t) => {
   const nextLinkThrough = async (trustForwardedHeaders: boolean) => {
     const proxy = await startProxy({
       inbound: { trustForwardedHeaders },
-      tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true } },
+      tokens: { idp: postClientSource(idp) },
       routes: { '/odata': { target: upstream.url, token: 'idp' } },
     });
     t.teardown(() => proxy.close());

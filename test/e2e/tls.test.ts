@@ -6,13 +6,11 @@ import t, { type Test } from 'tap';
 import { Agent, request } from 'undici';
 import { configSchema, type ConfigInput } from '../../src/config/schema.ts';
 import { spawnCli, waitForLine } from '../helpers/cli.ts';
-import { startIdp, type TestIdp } from '../helpers/idp.ts';
+import { postClientSource, startIdp } from '../helpers/idp.ts';
 import { startForwardProxy } from '../helpers/forward-proxy.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
 import { createTestCa, issueCertificate, type TestCa } from '../helpers/tls.ts';
-
-const tokenSource = (idp: TestIdp) => ({ tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true });
 
 /** An HTTPS upstream with a certificate from `ca`; with requireClientCa, it demands a client certificate from that CA. */
 async function httpsUpstream(t: Test, ca: TestCa, requireClientCa?: TestCa) {
@@ -60,7 +58,7 @@ t.test('HTTPS listener: served with the configured certificate, links in https, 
   const first = issueCertificate(ca, 'proxy-1');
   const input = (cert: { certPem: string; keyPem: string }): ConfigInput => ({
     listen: { tls: { cert: cert.certPem, key: cert.keyPem } },
-    tokens: { idp: tokenSource(idp) },
+    tokens: { idp: postClientSource(idp) },
     routes: { '/api': { target: upstream, token: 'idp', ca: ca.certPem } },
   });
   const proxy = await startProxy(input(first));
@@ -88,7 +86,7 @@ t.test('upstream CA and mutual TLS per route', async (t) => {
   const mutual = await httpsUpstream(t, serverCa, clientCa);
   const client = issueCertificate(clientCa, 'bearer-proxy-client', 'client');
   const proxy = await startProxy({
-    tokens: { idp: tokenSource(idp) },
+    tokens: { idp: postClientSource(idp) },
     routes: {
       '/trusted': { target: plain, token: 'idp', ca: serverCa.certPem },
       '/untrusted': { target: plain, token: 'idp' },
@@ -140,7 +138,7 @@ t.test('HTTP_PROXY/HTTPS_PROXY carry IdP and upstream traffic; NO_PROXY exempts 
   const forwardProxy = await startForwardProxy();
   t.teardown(() => forwardProxy.close());
   const { url: forwardProxyUrl, tunnels } = forwardProxy;
-  const config: ConfigInput = { tokens: { idp: tokenSource(idp) }, routes: { '/api': { target: upstreamUrl, token: 'idp' } } };
+  const config: ConfigInput = { tokens: { idp: postClientSource(idp) }, routes: { '/api': { target: upstreamUrl, token: 'idp' } } };
 
   const proxied = await startProxy(config, { env: { HTTP_PROXY: forwardProxyUrl, NO_PROXY: '' } });
   t.teardown(() => proxied.close());

@@ -3,8 +3,7 @@ import { brotliCompressSync, brotliDecompressSync, deflateSync, gunzipSync, gzip
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { ERRORS } from '../../src/errors.ts';
-import { startIdp } from '../helpers/idp.ts';
-import { startProxy } from '../helpers/proxy.ts';
+import { startProxyTo } from '../helpers/stack.ts';
 import { recordUnhandled } from '../helpers/unhandled.ts';
 
 /**
@@ -412,15 +411,9 @@ const header = (received: Received, name: string): string | undefined => receive
 t.test('raw upstream answers: the upstream’s answer or a 502/504 with a known code, complete when it was, never the token, still serving', async (t) => {
   const unhandled = recordUnhandled(t);
 
-  const idp = await startIdp();
-  t.teardown(() => idp.close());
   const upstream = await startRawUpstream(t);
   const up = `${upstream.url}/case`;
-  const proxy = await startProxy({
-    tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true } },
-    routes: { '/api': { target: up, token: 'idp', timeout: '3s' } },
-  });
-  t.teardown(() => proxy.close());
+  const { proxy } = await startProxyTo(t, up, { timeout: '3s' });
   const proxyBase = `${proxy.url}/api`;
 
   const warm = await get(proxy.url, '/api/warm-up', undefined);

@@ -307,3 +307,8 @@ function memoryAdapter(): (name: string) => Adapter {
     };
   };
 }
+
+/** The IdP's client_secret_post client as a config's token source (its URL is http, hence allowInsecure); `secret` to provoke invalid_client. */
+export function postClientSource(idp: TestIdp, secret = idp.clients.post.clientSecret) {
+  return { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: secret, allowInsecure: true };
+}

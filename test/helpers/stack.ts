@@ -1,5 +1,5 @@
 import type { Test } from 'tap';
-import { startIdp } from './idp.ts';
+import { postClientSource, startIdp } from './idp.ts';
 import type { ProxyServerDeps } from '../../src/proxy/server.ts';
 import { startProxy } from './proxy.ts';
 import { startUpstream, type UpstreamOptions } from './upstream.ts';
@@ -34,7 +34,7 @@ export async function startStack(t: Test, options: StackOptions = {}) {
   const proxy = await startProxy(
     {
       ...(options.inbound ? { inbound: options.inbound } : {}),
-      tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: options.secret ?? idp.clients.post.clientSecret, allowInsecure: true } },
+      tokens: { idp: postClientSource(idp, options.secret) },
       routes: { '/api': { target: options.target?.(upstream.url) ?? upstream.url, token: 'idp', ...options.route } },
       ...options.config,
     },
@@ -43,4 +43,16 @@ export async function startStack(t: Test, options: StackOptions = {}) {
   );
   t.teardown(() => proxy.close());
   return { idp, upstream, proxy };
+}
+
+/**
+ * A real IdP and a proxy with one route, /api → target, for an upstream the test runs
+ * itself (a raw socket server that answers as no HTTP library would). Closed when the test ends.
+ */
+export async function startProxyTo(t: Test, target: string, route: Record<string, unknown> = {}) {
+  const idp = await startIdp();
+  t.teardown(() => idp.close());
+  const proxy = await startProxy({ tokens: { idp: postClientSource(idp) }, routes: { '/api': { target, token: 'idp', ...route } } });
+  t.teardown(() => proxy.close());
+  return { idp, proxy };
 }

@@ -2,10 +2,9 @@ import { createServer, request as httpRequest } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { hashPassword } from '../../src/inbound/password.ts';
-import { startIdp } from '../helpers/idp.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
-import { startStack } from '../helpers/stack.ts';
+import { startProxyTo, startStack } from '../helpers/stack.ts';
 
 async function errorOf(response: Response) {
   return ((await response.json()) as { error: { code: string; message: string; route?: string; requestId: string } }).error;
@@ -250,13 +249,7 @@ async function staleConnectionUpstream(t: Test, onEveryRequest: 'answer-first' |
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise((resolve) => server.close(resolve)));
-  const idp = await startIdp();
-  t.teardown(() => idp.close());
-  const proxy = await startProxy({
-    tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true } },
-    routes: { '/api': { target: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 'idp' } },
-  });
-  t.teardown(() => proxy.close());
+  const { proxy } = await startProxyTo(t, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   return { proxy, requests };
 }
 

@@ -2,9 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { rawRequest } from '../helpers/raw-http.ts';
-import { startIdp } from '../helpers/idp.ts';
-import { startProxy } from '../helpers/proxy.ts';
-import { startStack } from '../helpers/stack.ts';
+import { startProxyTo, startStack } from '../helpers/stack.ts';
 
 t.test('request bodies stream upstream and status, headers and body come back', async (t) => {
   const { upstream, proxy } = await startStack(t, {
@@ -130,13 +128,7 @@ t.test('a $batch answer too long to hold, arriving in two reads, streams through
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise((resolve) => upstream.close(resolve)));
-  const idp = await startIdp();
-  t.teardown(() => idp.close());
-  const proxy = await startProxy({
-    tokens: { idp: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true } },
-    routes: { '/api': { target: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/odata`, token: 'idp' } },
-  });
-  t.teardown(() => proxy.close());
+  const { proxy } = await startProxyTo(t, `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/odata`);
   const response = await fetch(`${proxy.url}/api/$batch`, { signal: AbortSignal.timeout(10_000) });
   const text = await response.text();
   t.equal(response.status, 200);

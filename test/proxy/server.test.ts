@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import t from 'tap';
 import { configSchema } from '../../src/config/schema.ts';
-import { startIdp } from '../helpers/idp.ts';
+import { postClientSource, startIdp } from '../helpers/idp.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
 import { startStack } from '../helpers/stack.ts';
@@ -60,7 +60,7 @@ t.test('reload: a request in flight finishes on the config it started with', asy
   });
   const slowUrl = await listen(slow);
   t.teardown(() => closeServer(slow));
-  const token = { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true };
+  const token = postClientSource(idp);
   const proxy = await startProxy({ tokens: { idp: token }, routes: { '/r': { target: slowUrl, token: 'idp' } } });
   t.teardown(() => proxy.close());
 

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import t from 'tap';
-import { startIdp } from '../helpers/idp.ts';
+import { postClientSource, startIdp } from '../helpers/idp.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 import { startProxy } from '../helpers/proxy.ts';
 import { startUpstream } from '../helpers/upstream.ts';
@@ -36,10 +36,10 @@ t.test('heavy traffic and every error path: no secret, token or password in logs
     inbound: { anonymous: 'none', users: [{ name: 'gateway', password }] },
     statusPage: 'authenticated',
     tokens: {
-      good: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: idp.clients.post.clientSecret, allowInsecure: true },
+      good: postClientSource(idp),
       basic: { tokenUrl: idp.tokenUrl, clientId: idp.clients.basic.clientId, clientSecret: idp.clients.basic.clientSecret, authMethod: 'client_secret_basic', allowInsecure: true },
       keyed: { tokenUrl: idp.tokenUrl, clientId: idp.keyClient.clientId, authMethod: 'private_key_jwt', privateKey: keyed.privateKeyPem, keyId: keyed.kid, allowInsecure: true },
-      refused: { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: wrongSecret, allowInsecure: true },
+      refused: postClientSource(idp, wrongSecret),
       down: { tokenUrl: `${closedUrl}/token`, clientId: 'c', clientSecret: wrongSecret, allowInsecure: true },
     },
     routes: {
