@@ -3,7 +3,7 @@ import type { ODataNewOptions } from '@odata/client/lib/types.js';
 import { o } from 'o.js';
 import t from 'tap';
 import { startCap } from '../helpers/cap.ts';
-import { postClientSource, startIdp, type TestIdp } from '../helpers/idp.ts';
+import { accessTokenFrom, postClientSource, startIdp } from '../helpers/idp.ts';
 import { offRoute } from '../helpers/links.ts';
 import { startProxy } from '../helpers/proxy.ts';
 
@@ -34,14 +34,7 @@ const proxy = await startProxy({
   },
 });
 t.teardown(() => proxy.close());
-const token = await accessToken(idp);
-
-async function accessToken(idp: TestIdp): Promise<string> {
-  const { clientId, clientSecret } = idp.clients.post;
-  const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: 'api:read', resource: idp.audience });
-  const answer = await fetch(idp.tokenUrl, { method: 'POST', body });
-  return ((await answer.json()) as { access_token: string }).access_token;
-}
+const token = await accessTokenFrom(idp);
 
 /** What the client makes of each operation, in order; a failure is recorded (o.js throws the Response), so both sides can be compared. */
 type Script<Client> = (client: Client) => Array<() => Promise<unknown>>;

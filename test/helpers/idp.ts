@@ -312,3 +312,11 @@ function memoryAdapter(): (name: string) => Adapter {
 export function postClientSource(idp: TestIdp, secret = idp.clients.post.clientSecret) {
   return { tokenUrl: idp.tokenUrl, clientId: idp.clients.post.clientId, clientSecret: secret, allowInsecure: true };
 }
+
+/** An access token fetched as a client does without the proxy (client_secret_post), for a test's requests straight to an upstream. */
+export async function accessTokenFrom(idp: TestIdp): Promise<string> {
+  const { clientId, clientSecret } = idp.clients.post;
+  const answer = await fetch(idp.tokenUrl, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }) });
+  if (!answer.ok) throw new Error(`the IdP refused the token request: ${answer.status} ${await answer.text()}`);
+  return ((await answer.json()) as { access_token: string }).access_token;
+}
