@@ -92,7 +92,7 @@ export async function forward(request: ForwardRequest): Promise<ForwardResult> {
           upstream.dispatcher,
           dispatchOptions(request, token, body),
           (statusCode, rawHeaders, control) => (statusCode === 401 ? new RejectionSink(rawHeaders, control) : openRelay(relay, statusCode, rawHeaders, control)),
-          upstream.connectionWait,
+          upstream.wait,
           (error) => upstreamError(error, upstream.timeoutMs),
         );
         return current.done;

@@ -4,7 +4,7 @@ import type { UpstreamConnections } from '../http/dispatchers.ts';
 import { RewriteRules } from '../odata/rewrite.ts';
 import type { Route } from '../routes/table.ts';
 import type { TokenProvider } from '../tokens/provider.ts';
-import type { ConnectionWait } from './exchange.ts';
+import type { UpstreamWait } from './exchange.ts';
 
 /**
  * A route with everything a request to it needs, built once per config: its token
@@ -14,8 +14,8 @@ import type { ConnectionWait } from './exchange.ts';
 export interface Upstream extends Route {
   readonly tokens: TokenProvider;
   readonly dispatcher: Dispatcher;
-  /** The bound on the pool's connections to the upstream, and the route timeout as the most a request waits for one. */
-  readonly connectionWait: ConnectionWait;
+  /** The bound on the pool's connections to the upstream, and the route timeout as the most a request waits for one, then for the response head. */
+  readonly wait: UpstreamWait;
   /** Its metric series, bound once. */
   readonly metrics: RouteMetrics;
   /** The link rewriting towards this proxy URL for the route; undefined when the route does not rewrite. */
@@ -28,6 +28,9 @@ export interface Upstream extends Route {
  * every request uses the same one as the last, which is answered without a lookup.
  */
 const RULES_PER_ROUTE = 16;
+
+/** Route timeouts below this are kept by the exchange itself: undici's coarse timers would stretch them by a tenth or more. */
+export const PRECISE_TIMEOUT_BELOW_MS = 10_000;
 
 export function createUpstream(route: Route, tokens: TokenProvider, { dispatcher, limit }: UpstreamConnections, metrics: RouteMetrics): Upstream {
   const compiled = new Map<string, RewriteRules>();
@@ -47,7 +50,7 @@ export function createUpstream(route: Route, tokens: TokenProvider, { dispatcher
     ...route,
     tokens,
     dispatcher,
-    connectionWait: { limit, timeoutMs: route.timeoutMs, waited: () => metrics.waitedForConnection() },
+    wait: { limit, timeoutMs: route.timeoutMs, keepsHeadersTimeout: route.timeoutMs < PRECISE_TIMEOUT_BELOW_MS, waited: () => metrics.waitedForConnection() },
     metrics,
     rewriteRulesFor: route.rewriteUrls ? rulesFor : () => undefined,
   };

@@ -2,7 +2,7 @@ import { createServer, type RequestListener } from 'node:http';
 import t, { type Test } from 'tap';
 import { Agent } from 'undici';
 import { ConnectionLimit, ConnectionWaitTimeout } from '../../src/http/connection-limit.ts';
-import { exchange, type BodySink, type ExchangeControl, type SinkFactory } from '../../src/proxy/exchange.ts';
+import { exchange, HeadersTimeout, type BodySink, type ExchangeControl, type SinkFactory } from '../../src/proxy/exchange.ts';
 import { closeServer, listen } from '../helpers/listen.ts';
 
 /** A sink that records what it was given; `paused` makes it refuse chunks until the test resumes. */
@@ -168,7 +168,7 @@ t.test('every connection busy: a request waits at most its timeout, is then neve
   t.teardown(() => agent.close());
   const limit = new ConnectionLimit(origin, 1);
   let waits = 0;
-  const wait = (timeoutMs: number) => ({ limit, timeoutMs, waited: () => void waits++ });
+  const wait = (timeoutMs: number) => ({ limit, timeoutMs, keepsHeadersTimeout: false, waited: () => void waits++ });
   const sinkFor = (statusCode: number, _raw: Buffer[], control: ExchangeControl) => new RecordingSink(statusCode, control);
   const first = exchange(agent, { origin, path: '/first', method: 'GET' }, sinkFor, wait(5_000));
   const second = exchange(agent, { origin, path: '/second', method: 'GET' }, sinkFor, wait(100));
@@ -192,9 +192,49 @@ t.test('a free connection: no wait, whatever the timeout', async (t) => {
   const { agent, origin } = await upstream(t, (_req, res) => void setTimeout(() => res.end('slow but sent'), 150));
   const limit = new ConnectionLimit(origin, 2);
   let waits = 0;
-  const done = await exchange(agent, { origin, path: '/', method: 'GET' }, (statusCode, _raw, control) => new RecordingSink(statusCode, control), { limit, timeoutMs: 50, waited: () => void waits++ })
-    .done;
+  const done = await exchange(agent, { origin, path: '/', method: 'GET' }, (statusCode, _raw, control) => new RecordingSink(statusCode, control), {
+    limit,
+    timeoutMs: 50,
+    keepsHeadersTimeout: false,
+    waited: () => void waits++,
+  }).done;
   t.equal(Buffer.concat(done.sink.chunks).toString(), 'slow but sent', 'the wait timeout covers only waiting for a connection, not the answer');
   t.equal(limit.inFlight, 0);
   t.equal(waits, 0, 'nor is it counted as a wait');
+});
+
+t.test('a headers timeout the exchange keeps: from the moment the request is sent, to the head, not through the body', async (t) => {
+  let answered = 0;
+  const { agent, origin } = await upstream(t, (req, res) => {
+    answered++;
+    if (req.url === '/late') return void setTimeout(() => res.end('late'), 600).unref();
+    // The head at once, the rest of the body after a pause longer than the timeout.
+    res.writeHead(200);
+    res.write('head now, ');
+    setTimeout(() => res.end('body later'), 300);
+  });
+  const limit = new ConnectionLimit(origin, 4);
+  const kept = { limit, timeoutMs: 150, keepsHeadersTimeout: true, waited: () => undefined };
+  const sinkFor = (statusCode: number, _raw: Buffer[], control: ExchangeControl) => new RecordingSink(statusCode, control);
+  const late = await t.rejects(exchange(agent, { origin, path: '/late', method: 'GET' }, sinkFor, kept).done, HeadersTimeout);
+  t.match(late, { code: 'UND_ERR_HEADERS_TIMEOUT', timeoutMs: 150 }, 'read as undici’s own headers timeout');
+  const done = await exchange(agent, { origin, path: '/export', method: 'GET' }, sinkFor, kept).done;
+  t.equal(Buffer.concat(done.sink.chunks).toString(), 'head now, body later', 'the timer stopped at the head');
+  t.equal(limit.inFlight, 0);
+  t.equal(answered, 2);
+});
+
+t.test('a kept headers timeout starts once a connection is free, not while the request waits for one', async (t) => {
+  const { origin } = await upstream(t, (req, res) => void setTimeout(() => res.end(req.url), 120));
+  const agent = new Agent({ connections: 1 });
+  t.teardown(() => agent.close());
+  const limit = new ConnectionLimit(origin, 1);
+  const kept = { limit, timeoutMs: 200, keepsHeadersTimeout: true, waited: () => undefined };
+  const sinkFor = (statusCode: number, _raw: Buffer[], control: ExchangeControl) => new RecordingSink(statusCode, control);
+  // Each answer takes 120 ms; the second waits 120 ms for the connection, then 120 more for its answer.
+  const [first, second] = await Promise.all([
+    exchange(agent, { origin, path: '/first', method: 'GET' }, sinkFor, kept).done,
+    exchange(agent, { origin, path: '/second', method: 'GET' }, sinkFor, kept).done,
+  ]);
+  t.same([first.statusCode, second.statusCode, Buffer.concat(second.sink.chunks).toString()], [200, 200, '/second']);
 });

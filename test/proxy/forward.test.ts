@@ -65,6 +65,19 @@ t.test('no response headers within the route timeout: 504 UPSTREAM_TIMEOUT', asy
   t.match(error.message, /0\.3s/);
 });
 
+t.test('a short route timeout is kept to the millisecond: 300 ms is not a second', async (t) => {
+  // undici's own headers timeout ticks every half second: a 300 ms route timeout let this
+  // answer through at 700 ms, and fired only at about 1 s for an upstream slower than that.
+  const { proxy, upstream } = await startStack(t, {
+    route: { timeout: '300ms' },
+    upstream: { handler: (_req, res) => void setTimeout(() => res.end('late'), 700).unref() },
+  });
+  const response = await fetch(`${proxy.url}/api/slow`);
+  t.equal(response.status, 504);
+  t.equal((await errorOf(response)).code, 'UPSTREAM_TIMEOUT');
+  t.equal(upstream.requests.length, 1, 'sent once: a timeout is not a reason to send again');
+});
+
 t.test('a client that disconnects aborts the upstream request', async (t) => {
   let upstreamClosed!: () => void;
   const closedUpstream = new Promise<void>((resolve) => (upstreamClosed = resolve));

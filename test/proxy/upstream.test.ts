@@ -22,10 +22,12 @@ t.test('an upstream is its route plus the provider and pool it was built with', 
   t.equal(upstream.tokens, provider);
   t.equal(upstream.dispatcher, agent);
   t.equal(upstream.maxConnections, 8);
-  t.match(upstream.connectionWait, { limit, timeoutMs: 90_000 }, 'a request waits for a connection at most the route timeout');
+  t.match(upstream.wait, { limit, timeoutMs: 90_000, keepsHeadersTimeout: false }, 'a request waits for a connection at most the route timeout; undici keeps a long one for the head');
+  const short = createUpstream(routeOf({ target: 'https://api.test/', timeout: '9.5s' }), provider, { dispatcher: agent, limit }, series);
+  t.match(short.wait, { timeoutMs: 9_500, keepsHeadersTimeout: true }, 'a short one the exchange keeps itself, to the millisecond');
   let waits = 0;
   const counting = createUpstream(routeOf({ target: 'https://api.test/odata/v4/sales/' }), provider, { dispatcher: agent, limit }, { ...series, waitedForConnection: () => void waits++ });
-  counting.connectionWait.waited();
+  counting.wait.waited();
   t.equal(waits, 1, 'a wait is counted in the route’s series');
 });
 
