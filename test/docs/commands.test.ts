@@ -38,6 +38,7 @@ const COVERAGE: Record<string, Coverage> = {
   // Into a prefix of its own rather than the machine's global one; otherwise the same.
   'npm install -g ./bearer-proxy-0.1.0.tgz': { by: 'test/e2e/package.test.ts', evidence: /\['install', '-g', '--prefix'/ },
   'npm run bench': { notHere: 'two minutes of load by design: run by hand, results in bench/RESULTS.md' },
+  'npm run bench:soak': { notHere: 'ten minutes of load by design: run by hand, results in bench/RESULTS.md' },
   'npm run bench:startup': { notHere: 'timing of repeated spawns by design: run by hand, results in bench/RESULTS.md and the closing note' },
   'bash .ci/run': { notHere: 'it is CI itself, which runs every other command here' },
   'docker build -t bearer-proxy .': { notHere: 'no Docker engine here: test/deploy/dockerfile.test.ts checks the Dockerfile' },

@@ -1,0 +1,43 @@
+/** The soak's readings of what it measured (bench/soak.ts), apart so a test can hold them to known inputs. */
+
+/** MB of heap left after a full GC, from one `node --trace-gc` line; undefined for any other line. */
+export function liveHeapAfterFullGc(line: string): number | undefined {
+  const after = /Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(/.exec(line)?.[1];
+  return after === undefined ? undefined : Number(after);
+}
+
+/** Each unlabelled series of a Prometheus text exposition, by name (labelled ones are left out). */
+export function parseMetrics(text: string): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^([A-Za-z_:][\w:]*) (\S+)$/.exec(line);
+    if (match) values.set(match[1]!, Number(match[2]));
+  }
+  return values;
+}
+
+/** The slope of y over x by least squares; undefined when x does not vary. */
+export function leastSquaresSlope(points: ReadonlyArray<readonly [number, number]>): number | undefined {
+  const n = points.length;
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n;
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n;
+  let covariance = 0;
+  let variance = 0;
+  for (const [x, y] of points) {
+    covariance += (x - meanX) * (y - meanY);
+    variance += (x - meanX) ** 2;
+  }
+  return variance === 0 ? undefined : covariance / variance;
+}
+
+/** A small seeded PRNG, so a run's request mix can be repeated (`--seed`). */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
