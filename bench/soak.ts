@@ -383,7 +383,8 @@ function report(run: Run): string {
   const expectedTokens = run.measuredSeconds / (settings.ttl * 0.8);
   const verdicts: Verdict[] = [
     atMost('soak.1', 'live heap growth per million requests over the second half, heap after each full GC (least squares)', gcSlope, LEAK_MB_PER_MILLION, ' MB', 2),
-    atMost('soak.1b', 'the same from the least heap in use per window', windowSlope, LEAK_MB_PER_MILLION, ' MB', 2),
+    // The least heap in use still holds young garbage, whose amount depends on where each sample fell: shown, not judged.
+    info('soak.1b', 'the same from the least heap in use per window', windowSlope === undefined ? 'not measured' : `${windowSlope.toFixed(2)} MB`),
     atMost('soak.2', `open fds ${IDLE_AFTER_MS / 1000} s after the load, over those before it (${beforeLoad.fds ?? '?'})`, (idle.fds ?? NaN) - (beforeLoad.fds ?? NaN), SETTLE_SLACK, '', 0),
     atMost('soak.3', `handles ${IDLE_AFTER_MS / 1000} s after the load, over those before it (${beforeLoad.handles ?? '?'})`, (idle.handles ?? NaN) - (beforeLoad.handles ?? NaN), SETTLE_SLACK, '', 0),
     atMost(
