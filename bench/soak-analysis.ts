@@ -1,9 +1,9 @@
 /** The soak's readings of what it measured (bench/soak.ts), apart so a test can hold them to known inputs. */
 
-/** MB of heap left after a full GC, from one `node --trace-gc` line; undefined for any other line. */
-export function liveHeapAfterFullGc(line: string): number | undefined {
-  const after = /Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(/.exec(line)?.[1];
-  return after === undefined ? undefined : Number(after);
+/** Which process did a full GC and the MB of heap it left, from one `node --trace-gc` line; undefined for any other line. */
+export function fullGcOf(line: string): { pid: number; afterMb: number } | undefined {
+  const match = /^\[(\d+):[^\]]*\].*?Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(/.exec(line);
+  return match ? { pid: Number(match[1]), afterMb: Number(match[2]) } : undefined;
 }
 
 /** Each unlabelled series of a Prometheus text exposition, by name (labelled ones are left out). */

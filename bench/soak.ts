@@ -25,10 +25,10 @@ import { parseArgs } from 'node:util';
 import { Agent, request, type Dispatcher } from 'undici';
 import { startDemoIssuer, type DemoIssuer } from '../src/demo/issuer.ts';
 import { freePort, log, ProcessGroup, readReadyLine, stopChildrenOnExit, waitForOk, type Child } from './processes.ts';
-import { rssMb } from './procfs.ts';
+import { processTree, totalRssMb } from './procfs.ts';
 import { build, buildIsStale, CLI, REPO_ROOT, sourceRevision } from './proxy.ts';
 import { atMost, fixed, formatTable, formatVerdicts, info, type Verdict } from './report.ts';
-import { leastSquaresSlope, liveHeapAfterFullGc, mulberry32, parseMetrics } from './soak-analysis.ts';
+import { fullGcOf, leastSquaresSlope, mulberry32, parseMetrics } from './soak-analysis.ts';
 
 const USAGE = `npm run bench:soak -- [options]
   --minutes N        measured minutes after the warm-up (default 10)
@@ -37,7 +37,8 @@ const USAGE = `npm run bench:soak -- [options]
   --connections N    concurrent requests (default 16)
   --ttl S            access token lifetime at the issuer (default 6)
   --reload-every S   seconds between config reloads by SIGHUP (default 20)
-  --seed N           the request mix's random seed (default 1)`;
+  --seed N           the request mix's random seed (default 1)
+  --workers N        serve --workers N (default 1: a single process)`;
 
 const { values } = parseArgs({
   options: {
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     ttl: { type: 'string', default: '6' },
     'reload-every': { type: 'string', default: '20' },
     seed: { type: 'string', default: '1' },
+    workers: { type: 'string', default: '1' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -63,6 +65,7 @@ const settings = {
   ttl: Number(values.ttl),
   reloadMs: Number(values['reload-every']) * 1000,
   seed: Number(values.seed),
+  workers: Number(values.workers),
 };
 for (const [name, value] of Object.entries(settings)) if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name}: a positive number, not ${String(value)}`);
 
@@ -179,9 +182,10 @@ interface Sample {
   fds?: number;
 }
 
+/** Open fds of the process and its workers. */
 function openFds(pid: number): number | undefined {
   try {
-    return readdirSync(`/proc/${pid}/fd`).length;
+    return processTree(pid).reduce((sum, each) => sum + readdirSync(`/proc/${each}/fd`).length, 0);
   } catch {
     return undefined;
   }
@@ -197,21 +201,21 @@ async function sample(pid: number, base: string, admin: Dispatcher, requests: nu
     heapUsedMb: metrics.get('bearer_proxy_nodejs_heap_size_used_bytes')! / 1e6,
     handles: metrics.get('bearer_proxy_nodejs_active_handles_total'),
     replayBytes: metrics.get('bearer_proxy_replay_buffered_bytes'),
-    rssMb: rssMb(pid),
+    rssMb: totalRssMb(processTree(pid)),
     fds: openFds(pid),
   };
 }
 
 /** What the proxy printed: --trace-gc lines (heap after each full GC) and its warn/error log lines. */
 function watchOutput(child: Child, requestsSoFar: () => number) {
-  const fullGcs: Array<{ requests: number; afterMb: number }> = [];
+  const fullGcs: Array<{ pid: number; requests: number; afterMb: number }> = [];
   const errors: string[] = [];
   const warnings = new Map<string, number>();
   const lines = createInterface({ input: child.process.stdout! });
   lines.on('line', (line) => {
     if (!line.startsWith('{')) {
-      const afterMb = liveHeapAfterFullGc(line);
-      if (afterMb !== undefined) fullGcs.push({ requests: requestsSoFar(), afterMb });
+      const gc = fullGcOf(line);
+      if (gc) fullGcs.push({ ...gc, requests: requestsSoFar() });
       return;
     }
     const entry = JSON.parse(line) as { level?: number; msg?: string; status?: number; error?: { code?: string } };
@@ -242,7 +246,8 @@ async function soak(group: ProcessGroup): Promise<string> {
     await writeFile(file, configYaml(issuer, clientId, upstream, generation));
     const port = await freePort();
     const proxy = group.spawn('bearer-proxy', process.execPath, {
-      args: ['--trace-gc', CLI, 'serve', '-c', file, '--port', String(port), '--log-level', 'warn'],
+      // Workers are forked with the primary's node flags: each prints its own GCs, prefixed by its pid.
+      args: ['--trace-gc', CLI, 'serve', '-c', file, '--port', String(port), '--log-level', 'warn', ...(settings.workers > 1 ? ['--workers', String(settings.workers)] : [])],
       env: { ...process.env, SOAK_CLIENT_SECRET: clientSecret },
       cwd: dir,
       stdout: 'pipe',
@@ -252,7 +257,9 @@ async function soak(group: ProcessGroup): Promise<string> {
     const tally: Tally = { requests: 0, byKind: new Map(), unexpected: new Map(), upstreamLinks: 0 };
     const output = watchOutput(proxy, () => tally.requests);
     const beforeLoad = await sample(proxy.pid, base, admin, 0);
-    log(`proxy ${sourceRevision()} on ${base}, upstream ${upstream}; ${settings.connections} connections, token lifetime ${settings.ttl} s, a reload every ${settings.reloadMs / 1000} s`);
+    log(
+      `proxy ${sourceRevision()} on ${base}${settings.workers > 1 ? ` with ${settings.workers} workers` : ''}, upstream ${upstream}; ${settings.connections} connections, token lifetime ${settings.ttl} s, a reload every ${settings.reloadMs / 1000} s`,
+    );
 
     const random = mulberry32(settings.seed);
     const totalWeight = KINDS.reduce((sum, kind) => sum + kind.weight, 0);
@@ -341,7 +348,12 @@ function report(run: Run): string {
     const most = (values: Array<number | undefined>) => Math.max(...values.filter((value): value is number => value !== undefined));
     return {
       requests: window.at(-1)!.requests,
-      liveAfterGc: inWindow.length ? least(inWindow.map((gc) => gc.afterMb)) : undefined,
+      // The least per process (a primary and its workers each have a heap), the busiest first.
+      liveAfterGc: [...new Set(inWindow.map((gc) => gc.pid))]
+        .map((pid) => inWindow.filter((gc) => gc.pid === pid))
+        .sort((a, b) => b.length - a.length)
+        .map((own) => fixed(least(own.map((gc) => gc.afterMb)), 1))
+        .join(' / '),
       heapLeast: least(window.map((s) => s.heapUsedMb)),
       rssMost: most(window.map((s) => s.rssMb)),
       fds: window.at(-1)!.fds,
@@ -349,17 +361,9 @@ function report(run: Run): string {
     };
   });
   const table = formatTable({
-    title: `Soak: ${settings.minutes} min after a ${settings.warmupMs / 1000} s warm-up, ${settings.connections} connections (windows of ${settings.windowMs / 1000} s)`,
-    columns: ['window', 'requests so far', 'live heap after full GC MB', 'least heap used MB', 'peak RSS MB', 'open fds', 'handles'],
-    rows: windowRows.map((row, index) => [
-      String(index + 1),
-      String(row.requests),
-      fixed(row.liveAfterGc, 1),
-      fixed(row.heapLeast, 1),
-      fixed(row.rssMost, 1),
-      String(row.fds ?? ''),
-      String(row.handles ?? ''),
-    ]),
+    title: `Soak: ${settings.minutes} min after a ${settings.warmupMs / 1000} s warm-up, ${settings.connections} connections${settings.workers > 1 ? `, ${settings.workers} workers` : ''} (windows of ${settings.windowMs / 1000} s)`,
+    columns: ['window', 'requests so far', 'live heap after full GC MB', 'least heap used MB', 'peak RSS MB', 'open fds', settings.workers > 1 ? 'handles (the worker /metrics reached)' : 'handles'],
+    rows: windowRows.map((row, index) => [String(index + 1), String(row.requests), row.liveAfterGc, fixed(row.heapLeast, 1), fixed(row.rssMost, 1), String(row.fds ?? ''), String(row.handles ?? '')]),
   });
   const kinds = formatTable({
     title: 'Requests by kind and outcome',
@@ -378,7 +382,13 @@ function report(run: Run): string {
   const half = warmupEnd.requests + measuredRequests / 2;
   const lateGcs = gcs.filter((gc) => gc.requests >= half);
   const lateWindows = windowRows.filter((row) => row.requests >= half);
-  const gcSlope = lateGcs.length >= 4 ? leastSquaresSlope(lateGcs.map((gc) => [million(gc.requests), gc.afterMb])) : undefined;
+  // Each process has its own heap (a primary and its workers): the steepest of them is the figure.
+  const slopes = [...new Set(lateGcs.map((gc) => gc.pid))].map((pid) => {
+    const own = lateGcs.filter((gc) => gc.pid === pid);
+    return own.length >= 4 ? leastSquaresSlope(own.map((gc) => [million(gc.requests), gc.afterMb])) : undefined;
+  });
+  const measuredSlopes = slopes.filter((slope): slope is number => slope !== undefined);
+  const gcSlope = measuredSlopes.length ? Math.max(...measuredSlopes) : undefined;
   const windowSlope = lateWindows.length >= 3 ? leastSquaresSlope(lateWindows.map((row) => [million(row.requests), row.heapLeast])) : undefined;
   const expectedTokens = run.measuredSeconds / (settings.ttl * 0.8);
   const verdicts: Verdict[] = [

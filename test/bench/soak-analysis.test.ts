@@ -1,10 +1,11 @@
 import t from 'tap';
-import { leastSquaresSlope, liveHeapAfterFullGc, mulberry32, parseMetrics } from '../../bench/soak-analysis.ts';
+import { fullGcOf, leastSquaresSlope, mulberry32, parseMetrics } from '../../bench/soak-analysis.ts';
 
-t.test('the heap after a full GC is read from node --trace-gc lines, a memory-reducing one too; other lines give nothing', async (t) => {
-  t.equal(liveHeapAfterFullGc('[7915:0x39c76ee0]       85 ms: Mark-Compact 28.5 (56.4) -> 7.5 (41.5) MB, 1.07 / 0.00 ms  (average mu = 1.000) finalize incremental marking'), 7.5);
-  t.equal(liveHeapAfterFullGc('[1:0x1]  9000 ms: Mark-Compact (reduce) 12.3 (15.0) -> 11.9 (14.0) MB, 3.1 / 0.0 ms  (average mu = 0.9) idle notification'), 11.9);
-  t.equal(liveHeapAfterFullGc('[1:0x1]   120 ms: Scavenge 9.8 (12.0) -> 8.1 (13.0) MB, 0.4 / 0.0 ms  (average mu = 1.000) allocation failure;'), undefined);
+t.test('the process and the heap after a full GC are read from node --trace-gc lines, a memory-reducing one too; other lines give nothing', async (t) => {
+  t.same(fullGcOf('[7915:0x39c76ee0]       85 ms: Mark-Compact 28.5 (56.4) -> 7.5 (41.5) MB, 1.07 / 0.00 ms  (average mu = 1.000) finalize incremental marking'), { pid: 7915, afterMb: 7.5 });
+  t.same(fullGcOf('[1:0x1]  9000 ms: Mark-Compact (reduce) 12.3 (15.0) -> 11.9 (14.0) MB, 3.1 / 0.0 ms  (average mu = 0.9) idle notification'), { pid: 1, afterMb: 11.9 });
+  t.equal(fullGcOf('[1:0x1]   120 ms: Scavenge 9.8 (12.0) -> 8.1 (13.0) MB, 0.4 / 0.0 ms  (average mu = 1.000) allocation failure;'), undefined);
+  t.equal(fullGcOf('Mark-Compact 1 (2) -> 3 (4) MB, without the process prefix'), undefined);
 });
 
 t.test('metrics: unlabelled series by name, labelled ones and comments left out', async (t) => {
