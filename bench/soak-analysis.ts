@@ -6,16 +6,6 @@ export function fullGcOf(line: string): { pid: number; afterMb: number } | undef
   return match ? { pid: Number(match[1]), afterMb: Number(match[2]) } : undefined;
 }
 
-/** Each unlabelled series of a Prometheus text exposition, by name (labelled ones are left out). */
-export function parseMetrics(text: string): Map<string, number> {
-  const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const match = /^([A-Za-z_:][\w:]*) (\S+)$/.exec(line);
-    if (match) values.set(match[1]!, Number(match[2]));
-  }
-  return values;
-}
-
 /** The slope of y over x by least squares; undefined when x does not vary. */
 export function leastSquaresSlope(points: ReadonlyArray<readonly [number, number]>): number | undefined {
   const n = points.length;

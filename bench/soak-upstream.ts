@@ -15,12 +15,15 @@
  *
  * Everything except /generation needs a bearer token.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { readBody } from '../src/demo/http-util.ts';
 import { JSON_TYPE, smallBody } from './payloads.ts';
 
 const BOUNDARY = 'batchresponse_soak';
+/** Far above the soak's request bodies (1 KB); a larger one is answered empty. */
+const BODY_LIMIT = 1024 * 1024;
 
 function page(base: string, rows: number): Buffer {
   const value = Array.from({ length: rows }, (_, index) => ({ '@odata.id': `${base}/api/Customers(${index + 1})`, Id: index + 1, Name: `Customer ${index + 1}`, City: 'Utrecht' }));
@@ -35,15 +38,6 @@ function batchAnswer(base: string): Buffer {
   const first = JSON.stringify({ '@odata.context': `${base}/api/$metadata#Customers/$entity`, Id: 1 });
   const second = JSON.stringify({ value: [{ '@odata.id': `${base}/api/Customers(2)` }], '@odata.nextLink': `${base}/api/Customers?$skiptoken=2` });
   return Buffer.from(`--${BOUNDARY}\r\n${part(first)}\r\n--${BOUNDARY}\r\n${part(second)}\r\n--${BOUNDARY}--\r\n`);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
 }
 
 function main(): void {
@@ -68,9 +62,9 @@ function main(): void {
       case '/api/gz':
         return void send(res, JSON_TYPE, gz, { 'content-encoding': 'gzip' });
       case '/api/$batch':
-        return void readBody(req).then(() => send(res, `multipart/mixed; boundary=${BOUNDARY}`, batch));
+        return void readBody(req, BODY_LIMIT).then(() => send(res, `multipart/mixed; boundary=${BOUNDARY}`, batch));
       case '/api/echo':
-        return void readBody(req).then((body) => send(res, 'application/json', body));
+        return void readBody(req, BODY_LIMIT).then((body) => send(res, 'application/json', Buffer.from(body ?? '')));
       case '/api/slow': {
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
         res.write(Buffer.alloc(16 * 1024, 's'));

@@ -28,7 +28,8 @@ import { freePort, log, ProcessGroup, readReadyLine, stopChildrenOnExit, waitFor
 import { processTree, totalRssMb } from './procfs.ts';
 import { build, buildIsStale, CLI, REPO_ROOT, sourceRevision } from './proxy.ts';
 import { atMost, fixed, formatTable, formatVerdicts, info, type Verdict } from './report.ts';
-import { fullGcOf, leastSquaresSlope, mulberry32, parseMetrics } from './soak-analysis.ts';
+import { parsePrometheusText, sampleValue } from '../test/helpers/prometheus.ts';
+import { fullGcOf, leastSquaresSlope, mulberry32 } from './soak-analysis.ts';
 
 const USAGE = `npm run bench:soak -- [options]
   --minutes N        measured minutes after the warm-up (default 10)
@@ -194,13 +195,13 @@ function openFds(pid: number): number | undefined {
 async function sample(pid: number, base: string, admin: Dispatcher, requests: number): Promise<Sample> {
   const at = performance.now();
   const response = await request(`${base}/metrics`, { dispatcher: admin });
-  const metrics = parseMetrics(await response.body.text());
+  const metrics = parsePrometheusText(await response.body.text());
   return {
     at,
     requests,
-    heapUsedMb: metrics.get('bearer_proxy_nodejs_heap_size_used_bytes')! / 1e6,
-    handles: metrics.get('bearer_proxy_nodejs_active_handles_total'),
-    replayBytes: metrics.get('bearer_proxy_replay_buffered_bytes'),
+    heapUsedMb: sampleValue(metrics, 'bearer_proxy_nodejs_heap_size_used_bytes')! / 1e6,
+    handles: sampleValue(metrics, 'bearer_proxy_nodejs_active_handles_total'),
+    replayBytes: sampleValue(metrics, 'bearer_proxy_replay_buffered_bytes'),
     rssMb: totalRssMb(processTree(pid)),
     fds: openFds(pid),
   };

@@ -30,7 +30,7 @@ export interface Upstream extends Route {
 const RULES_PER_ROUTE = 16;
 
 /** Route timeouts below this are kept by the exchange itself: undici's coarse timers would stretch them by a tenth or more. */
-export const PRECISE_TIMEOUT_BELOW_MS = 10_000;
+const PRECISE_TIMEOUT_BELOW_MS = 10_000;
 
 export function createUpstream(route: Route, tokens: TokenProvider, { dispatcher, limit }: UpstreamConnections, metrics: RouteMetrics): Upstream {
   const compiled = new Map<string, RewriteRules>();

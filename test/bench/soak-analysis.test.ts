@@ -1,22 +1,11 @@
 import t from 'tap';
-import { fullGcOf, leastSquaresSlope, mulberry32, parseMetrics } from '../../bench/soak-analysis.ts';
+import { fullGcOf, leastSquaresSlope, mulberry32 } from '../../bench/soak-analysis.ts';
 
 t.test('the process and the heap after a full GC are read from node --trace-gc lines, a memory-reducing one too; other lines give nothing', async (t) => {
   t.same(fullGcOf('[7915:0x39c76ee0]       85 ms: Mark-Compact 28.5 (56.4) -> 7.5 (41.5) MB, 1.07 / 0.00 ms  (average mu = 1.000) finalize incremental marking'), { pid: 7915, afterMb: 7.5 });
   t.same(fullGcOf('[1:0x1]  9000 ms: Mark-Compact (reduce) 12.3 (15.0) -> 11.9 (14.0) MB, 3.1 / 0.0 ms  (average mu = 0.9) idle notification'), { pid: 1, afterMb: 11.9 });
   t.equal(fullGcOf('[1:0x1]   120 ms: Scavenge 9.8 (12.0) -> 8.1 (13.0) MB, 0.4 / 0.0 ms  (average mu = 1.000) allocation failure;'), undefined);
   t.equal(fullGcOf('Mark-Compact 1 (2) -> 3 (4) MB, without the process prefix'), undefined);
-});
-
-t.test('metrics: unlabelled series by name, labelled ones and comments left out', async (t) => {
-  const metrics = parseMetrics(['# HELP x_bytes Heap used', '# TYPE x_bytes gauge', 'x_bytes 1048576', 'y_total{route="/api"} 7', 'z_seconds 1.5e-3', ''].join('\n'));
-  t.same(
-    [...metrics],
-    [
-      ['x_bytes', 1048576],
-      ['z_seconds', 0.0015],
-    ],
-  );
 });
 
 t.test('least squares: the slope of a line, of noise around one, and none when x stands still', async (t) => {
